@@ -1,0 +1,132 @@
+/* core/kernel.h: the kernel contract — what a variant is handed and what it must do.
+ *
+ * src/ validates a simdattn_problem and resolves it into an sa_job (defaults applied,
+ * strides in elements, pointers as bytes). The work of a job is a grid of tasks; a task is
+ * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c). A variant's
+ * run() computes one task with the workspace it is handed. Tasks never share memory they
+ * write, so they run in any order on any thread; the arithmetic a row sees depends only on
+ * the job's shape (block sizes, key chunks), never on the thread count.
+ *
+ * Packed rows: for kv head hk, the group = heads_q / heads_kv query heads that read it are
+ * interleaved as r = i * group + g (query row i of query head hk * group + g). Rows that share
+ * a position also share their causal range, and every row of a task reads the same K/V, so a
+ * packed K/V block serves the whole group (GQA/MQA) at once.
+ *
+ * Output: with one key chunk (n_chunks == 1) a task writes its rows' out and lse; with several,
+ * it writes its rows' partial (m, l, O) to job->partial and src/ merges the chunks in a fixed
+ * order (sa_merge_rows in core/softmax.h). Nothing in core/ knows the registry or the API. */
+#ifndef SA_CORE_KERNEL_H
+#define SA_CORE_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simdattn.h"
+
+#define SA_MAX_HEAD_DIM 512
+#define SA_ALIGN 64 /* every workspace section starts on a cache line */
+
+typedef struct sa_job {
+  /* shape */
+  int64_t batch, heads_q, heads_kv, group, seq_q, seq_kv;
+  int64_t d, dv;  /* head_dim and head_dim_v (resolved) */
+  int64_t diag;   /* aligned query position i' = i + diag (0 for TOP_LEFT, seq_kv - seq_q otherwise) */
+  /* inputs: base pointers and strides in elements */
+  const char *q, *k, *v;
+  simdattn_dtype q_dtype, kv_dtype;
+  int64_t q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss;
+  /* outputs */
+  float *out;
+  int64_t o_sb, o_sh, o_ss;
+  float *lse; /* may be NULL */
+  /* score pipeline */
+  float scale; /* resolved: never 0 */
+  simdattn_causal causal;
+  int64_t window; /* 0 = unlimited */
+  const float *mask;
+  int64_t m_sb, m_sh, m_sq;
+  float softcap;
+  const float *alibi, *sinks;
+  /* task grid (src/ fills it from the variant's tile parameters and the shape only) */
+  int64_t rows;         /* group * seq_q packed rows per (b, hk) */
+  int64_t block_rows;   /* packed rows per task */
+  int64_t n_row_blocks; /* ceil(rows / block_rows) */
+  int64_t n_chunks;     /* key chunks (split-KV); 1 = unsplit */
+  int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
+  float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
+  int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
+} sa_job;
+
+/* A partial row: m, l, then dv floats of unnormalised O (see core/softmax.h). */
+#define SA_PARTIAL_STRIDE(dv) ((dv) + 2)
+
+typedef struct sa_task {
+  int64_t b, hk;     /* batch, kv head */
+  int64_t r0, r1;    /* packed rows [r0, r1) */
+  int64_t c;         /* key chunk index */
+  int64_t kv0, kv1;  /* keys [kv0, kv1) of that chunk */
+} sa_task;
+
+typedef struct sa_kernel {
+  void (*run)(const sa_job *job, const sa_task *task, void *workspace);
+  size_t (*workspace)(const sa_job *job); /* bytes one worker needs; 64-byte aligned by the caller */
+  int64_t block_q;  /* packed query rows per task */
+  int64_t block_kv; /* keys per block (the driver's tiling) */
+  int64_t chunk_kv; /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
+} sa_kernel;
+
+/* Everything a kernel needs to know about one packed row. */
+typedef struct sa_row {
+  int64_t h, i;     /* query head and query row */
+  int64_t qpos;     /* aligned position i' */
+  int64_t lo, hi;   /* keys [lo, hi) pass the causal rule and the window (may be empty) */
+  const char *q;    /* the row's q (bytes) */
+  float *out;       /* the row's out (dv floats) */
+  float *lse;       /* its lse entry or NULL */
+  const float *mask;/* its mask row (seq_kv floats) or NULL */
+  float slope;      /* alibi slope (0 without alibi) */
+  float sink;       /* sink logit */
+  int has_sink;
+} sa_row;
+
+static inline size_t sa_dtype_size(simdattn_dtype t) { return t == SIMDATTN_F32 ? 4u : 2u; }
+
+static inline int64_t sa_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t sa_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t sa_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static inline size_t sa_align_bytes(size_t x) { return (x + SA_ALIGN - 1) & ~(size_t)(SA_ALIGN - 1); }
+
+static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t r, sa_row *row) {
+  const int64_t i = r / j->group, h = hk * j->group + r % j->group;
+  row->h = h;
+  row->i = i;
+  row->qpos = i + j->diag;
+  if (j->causal != SIMDATTN_CAUSAL_NONE) {
+    row->hi = sa_max64(0, sa_min64(j->seq_kv, row->qpos + 1));
+    row->lo = j->window > 0 ? sa_min64(row->hi, sa_max64(0, row->qpos - j->window + 1)) : 0;
+  } else {
+    row->lo = 0;
+    row->hi = j->seq_kv;
+  }
+  row->q = j->q + (size_t)(b * j->q_sb + h * j->q_sh + i * j->q_ss) * sa_dtype_size(j->q_dtype);
+  row->out = j->out + b * j->o_sb + h * j->o_sh + i * j->o_ss;
+  row->lse = j->lse ? j->lse + (b * j->heads_q + h) * j->seq_q + i : NULL;
+  row->mask = j->mask ? j->mask + b * j->m_sb + h * j->m_sh + i * j->m_sq : NULL;
+  row->slope = j->alibi ? j->alibi[h] : 0.0f;
+  row->has_sink = j->sinks != NULL;
+  row->sink = j->sinks ? j->sinks[h] : 0.0f;
+}
+
+/* Row j of K or V for (b, hk), as bytes. */
+static inline const char *sa_k_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
+  return j->k + (size_t)(b * j->k_sb + hk * j->k_sh + key * j->k_ss) * sa_dtype_size(j->kv_dtype);
+}
+static inline const char *sa_v_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
+  return j->v + (size_t)(b * j->v_sb + hk * j->v_sh + key * j->v_ss) * sa_dtype_size(j->kv_dtype);
+}
+static inline float *sa_partial_row(const sa_job *j, int64_t b, int64_t hk, int64_t c, int64_t r) {
+  return j->partial +
+         (((b * j->heads_kv + hk) * j->n_chunks + c) * j->rows + r) * SA_PARTIAL_STRIDE(j->dv);
+}
+
+#endif

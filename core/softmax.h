@@ -1,0 +1,72 @@
+/* core/softmax.h: the per-row online-softmax state and its finishing steps, written once.
+ *
+ * A row's state after any prefix of its keys (Milakov & Gimelshein 2018, "Online normalizer
+ * calculation for softmax"; FlashAttention-2, Dao 2023):
+ *   m = max of the visible scores so far (-inf before any; NaN scores are not counted in m),
+ *   l = sum of exp(s_j - m),   O = sum of exp(s_j - m) * v_j.
+ * When a block raises m to m', l and O are multiplied by exp(m - m') ("lazy rescale": only then).
+ * Exponentials are taken relative to m_use = (m == -inf ? 0 : m), so a row whose visible
+ * scores are all NaN still turns NaN instead of being skipped, and hidden keys (score -inf)
+ * give exactly 0. Sinks join only at the end, so partial states of key chunks merge freely.
+ * Scalar code: these run once per row, not once per score. */
+#ifndef SA_CORE_SOFTMAX_H
+#define SA_CORE_SOFTMAX_H
+
+#include <math.h>
+#include <sleef.h>
+
+#include "kernel.h"
+
+/* The scalar exp/log/tanh of the library (SLEEF, <= 1 ULP): the reference, the scalar kernel
+ * and every kernel's per-row steps use these. */
+static inline float sa_expf(float x) { return Sleef_expf_u10(x); }
+static inline float sa_logf(float x) { return Sleef_logf_u10(x); }
+static inline float sa_tanhf(float x) { return Sleef_tanhf_u10(x); }
+
+/* The shift exponentials are taken against. */
+static inline float sa_m_use(float m) { return m == -INFINITY ? 0.0f : m; }
+
+/* Turn a finished row state (m, l, O[0..dv)) into out[0..dv) and *lse, adding the sink.
+ * No visible key (l == 0, and no finite sink) gives out = 0 and lse = sink or -inf; a row
+ * whose visible scores were all NaN has m == -inf but l NaN, and stays NaN. */
+static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink,
+                                   float sink, float *out, float *lse) {
+  float shift = sa_m_use(m);
+  float a = 1.0f; /* exp(m - shift) when the sink moves the shift */
+  if (has_sink) {
+    const float big = sink > m ? sink : m;
+    shift = sa_m_use(big);
+    if (big != m || m == -INFINITY) a = sa_expf(m - shift);
+    l = l * a + sa_expf(sink - shift);
+  }
+  if (l == 0.0f) {
+    for (int64_t x = 0; x < dv; x++) out[x] = 0.0f;
+    if (lse) *lse = has_sink ? sink : -INFINITY;
+    return;
+  }
+  for (int64_t x = 0; x < dv; x++) out[x] = (o[x] * a) / l;
+  if (lse) *lse = shift + sa_logf(l);
+}
+
+/* Merge the partial states of `n_chunks` key chunks of one row (in chunk order), then finalize.
+ * part(c) points at chunk c's (m, l, O[dv]); chunk 0's storage receives the sum. */
+static inline void sa_merge_row(float *const *part, int64_t n_chunks, int64_t dv, const sa_row *row) {
+  float big = -INFINITY;
+  for (int64_t c = 0; c < n_chunks; c++)
+    if (part[c][0] > big) big = part[c][0];
+  const float shift = sa_m_use(big);
+  float *acc = part[0];
+  float l = 0.0f;
+  for (int64_t c = 0; c < n_chunks; c++) {
+    const float *p = part[c];
+    const float w = sa_expf(p[0] - shift); /* 1 for the largest chunk, 0 for an empty one */
+    l += p[1] * w;
+    if (c == 0)
+      for (int64_t x = 0; x < dv; x++) acc[2 + x] = p[2 + x] * w;
+    else
+      for (int64_t x = 0; x < dv; x++) acc[2 + x] += p[2 + x] * w;
+  }
+  sa_finalize_row(big, l, acc + 2, dv, row->has_sink, row->sink, row->out, row->lse);
+}
+
+#endif

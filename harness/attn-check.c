@@ -1,0 +1,302 @@
+/* harness/attn-check.c: every variant this CPU runs against the float64 oracle, over a grid of
+ * cases, with the equivalence rule (README.md, "Equivalence"):
+ *   err(x) = max |x - oracle| over the oracle's finite elements
+ *   pass iff err(variant) <= 2 err(ref) + 2 FLT_EPSILON max|oracle|   (out, and lse)
+ * and elements the oracle says are 0, +-inf or NaN must be exactly that. err(ref) is the
+ * largest error of the naive fp32 reference over its operation orders (ref/ref.h), and each
+ * order is held to the worst-case bound derived in ref/oracle.c, so a wrong reference cannot
+ * widen the budget. Also checked: no write outside the out rows and lse entries (guards), and
+ * for injected NaNs, the exact pattern of NaN outputs the semantics require. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cases.h"
+#include "ref/ref.h"
+#include "src/internal.h"
+
+typedef struct {
+  double err_out, err_lse; /* max abs error over finite oracle elements */
+  int exact;               /* non-finite and zero oracle elements matched exactly */
+  double bound_ratio;      /* max |x - oracle| / bound (ref only) */
+} eval;
+
+static eval evaluate(const case_data *cd, const double *o_out, const double *o_lse, const double *b_out,
+                     const double *b_lse) {
+  const case_spec *s = &cd->spec;
+  eval e = {0.0, 0.0, 1, 0.0};
+  int64_t t = 0;
+  for (int64_t b = 0; b < s->batch; b++)
+    for (int64_t h = 0; h < s->heads_q; h++)
+      for (int64_t i = 0; i < s->seq_q; i++, t++) {
+        for (int64_t x = 0; x < s->dv; x++) {
+          const double want = o_out[t * s->dv + x], got = (double)case_out(cd, b, h, i, x);
+          if (isnan(want)) {
+            e.exact &= isnan(got);
+          } else if (isinf(want) || want == 0.0) {
+            e.exact &= got == want;
+          } else {
+            const double d = isfinite(got) ? fabs(got - want) : INFINITY;
+            if (!(d <= e.err_out)) e.err_out = d;
+            if (b_out) {
+              const double r = d / b_out[t * s->dv + x];
+              if (!(r <= e.bound_ratio)) e.bound_ratio = r;
+            }
+          }
+        }
+        if (!s->lse) continue;
+        const double want = o_lse[t], got = (double)case_lse(cd, b, h, i);
+        if (isnan(want) || isinf(want)) {
+          e.exact &= isnan(want) ? isnan(got) : got == want;
+        } else {
+          const double d = isfinite(got) ? fabs(got - want) : INFINITY;
+          if (!(d <= e.err_lse)) e.err_lse = d;
+          if (b_lse) {
+            const double r = d / b_lse[t];
+            if (!(r <= e.bound_ratio)) e.bound_ratio = r;
+          }
+        }
+      }
+  return e;
+}
+
+/* Does row (b, h, i) see key `key`? (causal rule, window, mask; the NaN cases have finite scores) */
+static int sees(const sa_job *j, int64_t b, int64_t h, int64_t i, int64_t key) {
+  sa_row row;
+  sa_row_setup(j, b, h / j->group, i * j->group + h % j->group, &row);
+  if (key < row.lo || key >= row.hi) return 0;
+  return !(row.mask && row.mask[key] == -INFINITY);
+}
+
+/* The oracle against the semantics for one injected NaN: NaN in q_i makes row i NaN (if it sees
+ * any key); NaN in a visible k_j makes the rows that see j NaN; NaN in v_j[x] makes column x NaN
+ * in the rows that see j; nothing else is NaN. Returns 1 when the oracle agrees. */
+static int nan_pattern_ok(const case_data *cd, const sa_job *j, const double *o_out, const double *o_lse) {
+  const case_spec *s = &cd->spec;
+  if (s->nan == NAN_NONE || cd->nan_b < 0) return 1;
+  int64_t t = 0;
+  for (int64_t b = 0; b < s->batch; b++)
+    for (int64_t h = 0; h < s->heads_q; h++)
+      for (int64_t i = 0; i < s->seq_q; i++, t++) {
+        int row_nan = 0, col_nan = 0;
+        if (s->nan == NAN_Q && b == cd->nan_b && h == cd->nan_h && i == cd->nan_pos) {
+          for (int64_t key = 0; key < s->seq_kv; key++) row_nan |= sees(j, b, h, i, key);
+        } else if (s->nan != NAN_Q && b == cd->nan_b && h / j->group == cd->nan_h &&
+                   sees(j, b, h, i, cd->nan_pos)) {
+          if (s->nan == NAN_K) row_nan = 1;
+          else col_nan = 1;
+        }
+        for (int64_t x = 0; x < s->dv; x++) {
+          const int want = row_nan || (col_nan && x == cd->nan_x);
+          if (want != (isnan(o_out[t * s->dv + x]) != 0)) return 0;
+        }
+        if (row_nan != (isnan(o_lse[t]) != 0)) return 0;
+      }
+  return 1;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: attn-check [--quick] [--variant NAME]... [--require NAME]... [--seed N]\n"
+          "                  [--filter SUBSTRING] [--list] [--verbose]\n"
+          "Runs every variant this CPU runs against the float64 oracle over a grid of cases.\n"
+          "  --quick        the CI-sized grid (default: the full grid)\n"
+          "  --variant N    check only variant N (repeatable; default: every registry row)\n"
+          "  --require N    fail, instead of skipping, when variant N cannot run here (repeatable)\n"
+          "  --seed N       data seed (default 1)\n"
+          "  --filter S     only cases whose name contains S\n"
+          "  --list         list the variants and whether this CPU runs them\n"
+          "  --verbose      also print the reference's own lines per operation order\n"
+          "Exit status: 0 all passed, 1 a check failed, 2 bad usage.\n");
+}
+
+static void list_variants(void) {
+  char feats[256];
+  printf("CPU features: %s\n", sa_cpu_feature_names(sa_cpu_features(), feats, sizeof feats));
+  printf("%-32s %-8s %-14s %-10s %s\n", "variant", "isa", "dtypes", "runs here", "auto-dispatch");
+  for (int t = 0; t < sa_variant_total(); t++) {
+    const sa_variant *v = sa_variant_at(t);
+    char dt[32] = "";
+    for (int d = 0; d < 3; d++)
+      if (v->dtypes >> d & 1u) {
+        if (dt[0]) strcat(dt, ",");
+        strcat(dt, case_dtype_name((simdattn_dtype)d));
+      }
+    char need[128];
+    sa_cpu_feature_names(v->cpu & ~sa_cpu_features(), need, sizeof need);
+    printf("%-32s %-8s %-14s %-10s %s\n", v->name, v->isa, dt, sa_variant_available(v) ? "yes" : "no",
+           v->flags & SA_VARIANT_NO_AUTO ? "never (reference)" : "yes");
+    if (!sa_variant_available(v)) printf("    needs: %s\n", need);
+  }
+}
+
+int main(int argc, char **argv) {
+  int quick = 0, verbose = 0;
+  uint64_t seed = 1;
+  const char *filter = NULL;
+  const char *only[64], *require[64];
+  int n_only = 0, n_require = 0;
+  for (int a = 1; a < argc; a++) {
+    const char *o = argv[a];
+    if (!strcmp(o, "--quick")) quick = 1;
+    else if (!strcmp(o, "--verbose")) verbose = 1;
+    else if (!strcmp(o, "--list")) {
+      list_variants();
+      return 0;
+    } else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      usage(stdout);
+      return 0;
+    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") ||
+                !strcmp(o, "--filter")) && a + 1 < argc) {
+      const char *val = argv[++a];
+      if (!strcmp(o, "--seed")) {
+        char *end;
+        seed = strtoull(val, &end, 10);
+        if (*end) {
+          fprintf(stderr, "attn-check: --seed needs a number, got '%s'\n", val);
+          return 2;
+        }
+      } else if (!strcmp(o, "--filter")) {
+        filter = val;
+      } else {
+        if (!sa_variant_find(val)) {
+          fprintf(stderr, "attn-check: %s: no variant named '%s' (see --list)\n", o, val);
+          return 2;
+        }
+        if (n_only >= 64 || n_require >= 64) return 2;
+        if (!strcmp(o, "--variant")) only[n_only++] = val;
+        else require[n_require++] = val;
+      }
+    } else {
+      fprintf(stderr, "attn-check: unknown or incomplete option '%s'\n", o);
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  /* the variants to check */
+  const sa_variant *vars[64];
+  int n_vars = 0;
+  for (int t = 0; t < sa_variant_total() && n_vars < 64; t++) {
+    const sa_variant *v = sa_variant_at(t);
+    int pick = n_only == 0;
+    for (int o = 0; o < n_only; o++) pick |= !strcmp(only[o], v->name);
+    for (int o = 0; o < n_require; o++) pick |= !strcmp(require[o], v->name);
+    if (pick) vars[n_vars++] = v;
+  }
+  long passed = 0, failed = 0, skipped = 0;
+  for (int o = 0; o < n_require; o++) {
+    const sa_variant *v = sa_variant_find(require[o]);
+    if (!sa_variant_available(v)) {
+      char need[128];
+      printf("FAIL %-28s required, but this CPU lacks %s\n", v->name,
+             sa_cpu_feature_names(v->cpu & ~sa_cpu_features(), need, sizeof need));
+      failed++;
+    }
+  }
+  for (int t = 0; t < n_vars; t++)
+    if (!sa_variant_available(vars[t])) {
+      char need[128];
+      printf("SKIP %-28s this CPU lacks %s\n", vars[t]->name,
+             sa_cpu_feature_names(vars[t]->cpu & ~sa_cpu_features(), need, sizeof need));
+    }
+
+  case_spec *grid;
+  const int n_cases = case_grid(quick, &grid);
+  printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases,
+         (unsigned long long)seed);
+  for (int c = 0; c < n_cases; c++) {
+    case_data cd;
+    char name[160];
+    case_name(&grid[c], name, sizeof name);
+    if (filter && !strstr(name, filter)) continue;
+    if (case_build(&grid[c], seed, &cd) != 0) {
+      printf("FAIL %-28s %s  cannot allocate the case\n", "-", name);
+      failed++;
+      continue;
+    }
+    sa_job job;
+    if (sa_validate(&cd.p, &job) != SIMDATTN_OK) {
+      printf("FAIL %-28s %s  the case itself is invalid: %s\n", "-", name, simdattn_last_error());
+      failed++;
+      case_free(&cd);
+      continue;
+    }
+    const int64_t nrows = grid[c].batch * grid[c].heads_q * grid[c].seq_q;
+    const size_t n_out = (size_t)(nrows * grid[c].dv) + 1, n_lse = (size_t)nrows + 1;
+    double *o_out = malloc(sizeof(double) * n_out), *o_lse = malloc(sizeof(double) * n_lse);
+    double *b_out = malloc(sizeof(double) * n_out), *b_lse = malloc(sizeof(double) * n_lse);
+    if (!o_out || !o_lse || !b_out || !b_lse || sa_oracle_rows(&job, NULL, nrows, o_out, o_lse, b_out, b_lse)) {
+      printf("FAIL %-28s %s  cannot allocate the oracle\n", "-", name);
+      failed++;
+      goto next;
+    }
+    double max_out = 0.0, max_lse = 0.0;
+    for (size_t t = 0; t + 1 < n_out; t++)
+      if (isfinite(o_out[t]) && fabs(o_out[t]) > max_out) max_out = fabs(o_out[t]);
+    for (size_t t = 0; t + 1 < n_lse; t++)
+      if (isfinite(o_lse[t]) && fabs(o_lse[t]) > max_lse) max_lse = fabs(o_lse[t]);
+    const int pattern_ok = nan_pattern_ok(&cd, &job, o_out, o_lse);
+
+    /* err(ref): the largest error over the reference's operation orders, each within its bound */
+    double ref_out = 0.0, ref_lse = 0.0, ref_bound = 0.0;
+    int ref_ok = 1;
+    for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+      case_reset_outputs(&cd);
+      const simdattn_options opt = {0, "ref", NULL, NULL};
+      const simdattn_status st = sa_forward_ordered(&cd.p, &opt, order);
+      const eval e = evaluate(&cd, o_out, o_lse, b_out, b_lse);
+      const int ok = st == SIMDATTN_OK && e.exact && e.bound_ratio <= 1.0 && case_guards_intact(&cd);
+      if (verbose || !ok)
+        printf("%s %-28s %s  order %d: out_err %.3g lse_err %.3g bound_ratio %.3g%s\n", ok ? "info" : "FAIL",
+               "ref(order)", name, order, e.err_out, e.err_lse, e.bound_ratio, st ? simdattn_last_error() : "");
+      ref_ok &= ok;
+      if (e.err_out > ref_out) ref_out = e.err_out;
+      if (e.err_lse > ref_lse) ref_lse = e.err_lse;
+      if (e.bound_ratio > ref_bound) ref_bound = e.bound_ratio;
+    }
+    const double budget_out = 2.0 * ref_out + 2.0 * FLT_EPSILON * max_out;
+    const double budget_lse = 2.0 * ref_lse + 2.0 * FLT_EPSILON * max_lse;
+
+    for (int t = 0; t < n_vars; t++) {
+      const sa_variant *v = vars[t];
+      if (!sa_variant_accepts(v, &job)) continue; /* not this variant's dtypes: not applicable */
+      if (!sa_variant_available(v)) {
+        skipped++;
+        continue;
+      }
+      case_reset_outputs(&cd);
+      const simdattn_options opt = {0, v->name, NULL, NULL};
+      const simdattn_status st = simdattn_forward(&cd.p, &opt);
+      const eval e = evaluate(&cd, o_out, o_lse, NULL, NULL);
+      const int guards = case_guards_intact(&cd);
+      const double r_out = e.err_out == 0.0 ? 0.0 : e.err_out / budget_out;
+      const double r_lse = e.err_lse == 0.0 ? 0.0 : e.err_lse / budget_lse;
+      const double ratio = r_out > r_lse ? r_out : r_lse;
+      const int is_ref = !strcmp(v->name, "ref");
+      const int ok = st == SIMDATTN_OK && guards && e.exact && pattern_ok && ratio <= 1.0 && (!is_ref || ref_ok);
+      char why[200] = "";
+      if (st != SIMDATTN_OK) snprintf(why, sizeof why, "  status %d: %s", (int)st, simdattn_last_error());
+      else if (!guards) snprintf(why, sizeof why, "  wrote outside its out rows / lse entries");
+      else if (!e.exact) snprintf(why, sizeof why, "  a 0 / inf / NaN element of the oracle not matched exactly");
+      else if (!pattern_ok) snprintf(why, sizeof why, "  the oracle's NaN pattern breaks the semantics");
+      else if (is_ref && !ref_ok) snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", ref_bound);
+      printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
+             v->name, name, e.err_out, budget_out, e.err_lse, budget_lse, ratio, why);
+      if (is_ref) printf("     %-28s %s  bound_ratio %.3g (every order within its derived bound)\n", "", name, ref_bound);
+      if (ok) passed++;
+      else failed++;
+    }
+  next:
+    free(o_out);
+    free(o_lse);
+    free(b_out);
+    free(b_lse);
+    case_free(&cd);
+  }
+  free(grid);
+  printf("%ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,561 @@
+/* harness/cases.c: the attn-check grid and its seeded data (see cases.h). */
+#include "cases.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SENTINEL_BITS 0x7fc5a5a5u /* a quiet NaN no kernel computes */
+
+/* ---- PRNG: splitmix64 seeding a xoshiro256** stream ---- */
+typedef struct {
+  uint64_t s[4];
+} rng;
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t next_u64(rng *r) {
+  const uint64_t result = rotl(r->s[1] * 5, 7) * 9, t = r->s[1] << 17;
+  r->s[2] ^= r->s[0];
+  r->s[3] ^= r->s[1];
+  r->s[1] ^= r->s[2];
+  r->s[0] ^= r->s[3];
+  r->s[2] ^= t;
+  r->s[3] = rotl(r->s[3], 45);
+  return result;
+}
+static double uniform(rng *r) { return (double)(next_u64(r) >> 11) * 0x1p-53; }
+static float normal(rng *r) {
+  const double u1 = uniform(r) + 0x1p-60, u2 = uniform(r);
+  return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+static void rng_seed(rng *r, uint64_t seed, const char *name) {
+  uint64_t x = seed;
+  for (const char *c = name; *c; c++) x = x * 1099511628211ull ^ (unsigned char)*c;
+  for (int t = 0; t < 4; t++) r->s[t] = splitmix(&x);
+}
+
+/* ---- dtype helpers ---- */
+static uint32_t bits_of(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static float float_of(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t case_f32_to_bf16(float f) {
+  const uint32_t x = bits_of(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+  return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+uint16_t case_f32_to_f16(float f) {
+  const uint32_t x = bits_of(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+  if (ax < 0x38800000u) {                                   /* f16 subnormal or zero */
+    const float m = nearbyintf(float_of(ax) * 0x1p24f);     /* in units of 2^-24, RNE */
+    return (uint16_t)(sign | (uint32_t)m);
+  }
+  uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax & 0x7fffffu) >> 13);
+  const uint32_t rem = ax & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+  return (uint16_t)(sign | h);
+}
+
+const char *case_dtype_name(simdattn_dtype t) {
+  return t == SIMDATTN_F32 ? "f32" : t == SIMDATTN_F16 ? "f16" : "bf16";
+}
+
+static void store(void *base, simdattn_dtype t, int64_t idx, float v) {
+  if (t == SIMDATTN_F32) {
+    ((float *)base)[idx] = v;
+  } else {
+    const uint16_t h = t == SIMDATTN_F16 ? case_f32_to_f16(v) : case_f32_to_bf16(v);
+    ((uint16_t *)base)[idx] = h;
+  }
+}
+
+/* ---- layouts ---- */
+typedef struct {
+  int64_t sb, sh, ss, len;
+} strides;
+
+static strides layout_of(case_layout L, int64_t B, int64_t H, int64_t S, int64_t row) {
+  const int pad = L == LAYOUT_BHSD_PAD || L == LAYOUT_BSHD_PAD;
+  const int64_t rs = row + (pad ? 7 : 0);
+  strides s;
+  if (L == LAYOUT_BSHD || L == LAYOUT_BSHD_PAD) {
+    s.sh = rs;
+    s.ss = H * rs + (pad ? 5 : 0);
+    s.sb = S * s.ss + (pad ? 3 : 0);
+  } else {
+    s.ss = rs;
+    s.sh = S * rs + (pad ? 5 : 0);
+    s.sb = H * s.sh + (pad ? 3 : 0);
+  }
+  s.len = (B > 0 && H > 0 && S > 0) ? (B - 1) * s.sb + (H - 1) * s.sh + (S - 1) * s.ss + row : 0;
+  return s;
+}
+
+case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv) {
+  case_spec s;
+  memset(&s, 0, sizeof s);
+  s.group = group;
+  s.batch = 1;
+  s.heads_q = s.heads_kv = 2;
+  s.seq_q = seq_q;
+  s.seq_kv = seq_kv;
+  s.d = s.dv = 64;
+  s.lse = 1;
+  s.qt = s.kvt = SIMDATTN_F32;
+  return s;
+}
+
+void case_name(const case_spec *s, char *buf, size_t size) {
+  static const char *causal[] = {"full", "tl", "br"};
+  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale"};
+  static const char *layout[] = {"bhsd", "bshd", "bhsd+pad", "bshd+pad"};
+  static const char *mask[] = {"", "+mask", "+maskbcast", "+maskrows"};
+  static const char *nan[] = {"", "+nanq", "+nank", "+nanv"};
+  char dv[24] = "";
+  if (s->dv != s->d) snprintf(dv, sizeof dv, "v%lld", (long long)s->dv);
+  char win[24] = "";
+  if (s->window) snprintf(win, sizeof win, "+w%lld", (long long)s->window);
+  char cap[24] = "";
+  if (s->softcap != 0.0f) snprintf(cap, sizeof cap, "+cap%g", (double)s->softcap);
+  snprintf(buf, size, "%s/b%lld/h%lldx%lld/q%lld/kv%lld/d%lld%s/%s%s%s%s%s%s%s%s/%s/%s/%s-%s", s->group,
+           (long long)s->batch, (long long)s->heads_q, (long long)s->heads_kv, (long long)s->seq_q,
+           (long long)s->seq_kv, (long long)s->d, dv, causal[s->causal], win, mask[s->mask], cap,
+           s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan],
+           layout[s->layout], dist[s->dist], case_dtype_name(s->qt), case_dtype_name(s->kvt));
+}
+
+/* ---- the grid ---- */
+typedef struct {
+  case_spec *v;
+  int n, cap;
+} list;
+
+static void add(list *l, case_spec s) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 64;
+    l->v = realloc(l->v, sizeof *l->v * (size_t)l->cap);
+    if (!l->v) abort();
+  }
+  l->v[l->n++] = s;
+}
+
+int case_grid(int quick, case_spec **out) {
+  list l = {0, 0, 0};
+  case_spec s;
+  /* 1. sequence lengths, square, non-causal and bottom-right causal */
+  static const int64_t seqs_full[] = {0, 1, 2, 3, 7, 16, 31, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257,
+                                      1000, 1023, 1024, 2048};
+  static const int64_t seqs_quick[] = {0, 1, 3, 16, 63, 64, 65, 129, 257};
+  const int64_t *seqs = quick ? seqs_quick : seqs_full;
+  const int nseq = quick ? 9 : 21;
+  for (int t = 0; t < nseq; t++)
+    for (int c = 0; c < 2; c++) {
+      s = case_default("seq", seqs[t], seqs[t]);
+      s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      if (seqs[t] >= 1000) s.heads_q = s.heads_kv = 1;
+      add(&l, s);
+    }
+  /* 2. seq_q != seq_kv both ways: cross-attention, decode, rows with no visible key */
+  static const int64_t cross_full[][2] = {{1, 1000}, {1, 2048}, {1, 63}, {1, 64}, {1, 65}, {7, 300},
+                                          {300, 7},  {128, 1},  {1, 0},  {0, 5},  {65, 129}, {129, 65},
+                                          {3, 1024}, {100, 257}};
+  static const int64_t cross_quick[][2] = {{1, 1000}, {1, 65}, {7, 300}, {300, 7}, {1, 0}, {0, 5}, {129, 65}};
+  const int ncross = quick ? 7 : 14;
+  for (int t = 0; t < ncross; t++)
+    for (int c = 0; c < 3; c++) {
+      const int64_t *qk = quick ? cross_quick[t] : cross_full[t];
+      s = case_default("cross", qk[0], qk[1]);
+      s.causal = (simdattn_causal)c;
+      if (qk[0] == 1) { /* decode: GQA heads */
+        s.heads_q = 8;
+        s.heads_kv = 2;
+      }
+      add(&l, s);
+    }
+  /* 3. head dims, and head_dim_v != head_dim */
+  static const int64_t dims_full[] = {1, 3, 8, 16, 17, 32, 40, 59, 64, 80, 96, 111, 128, 192, 256};
+  static const int64_t dims_quick[] = {1, 17, 80, 128, 256};
+  for (int t = 0; t < (quick ? 5 : 15); t++) {
+    s = case_default("dims", 77, 130);
+    s.d = s.dv = quick ? dims_quick[t] : dims_full[t];
+    s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+    s.layout = (case_layout)(t % 4);
+    add(&l, s);
+  }
+  static const int64_t dvs_full[][2] = {{64, 128}, {128, 64}, {3, 17}, {17, 3}, {256, 512}, {512, 512}, {1, 96}, {80, 40}};
+  for (int t = 0; t < (quick ? 3 : 8); t++) {
+    s = case_default("dims", 50, 90);
+    s.d = dvs_full[t][0];
+    s.dv = dvs_full[t][1];
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(&l, s);
+  }
+  /* 4. batch and head layouts: MHA with batch, GQA 8 on 2, MQA 8 on 1 */
+  static const int64_t heads[][3] = {{3, 4, 4}, {2, 8, 2}, {2, 8, 1}};
+  for (int t = 0; t < 3; t++)
+    for (int f = 0; f < 2; f++) {
+      s = case_default("heads", 70, 130);
+      s.batch = heads[t][0];
+      s.heads_q = heads[t][1];
+      s.heads_kv = heads[t][2];
+      if (f) {
+        s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+        s.mask = MASK_FULL;
+      }
+      if (quick && f) continue;
+      add(&l, s);
+    }
+  /* 5. sliding window, both alignments */
+  static const int64_t wins[] = {1, 16, 100};
+  for (int t = 0; t < 3; t++)
+    for (int c = 1; c <= 2; c++)
+      for (int shape = 0; shape < 2; shape++) {
+        if (quick && (shape || t == 2)) continue;
+        s = case_default("window", shape ? 300 : 200, shape ? 200 : 300);
+        s.causal = (simdattn_causal)c;
+        s.window = wins[t];
+        add(&l, s);
+      }
+  /* 6. additive masks: per head, broadcast over batch and heads, one row per head */
+  for (int m = MASK_FULL; m <= MASK_ROWS; m++)
+    for (int c = 0; c < 2; c++) {
+      if (quick && c) continue;
+      s = case_default("mask", 100, 257);
+      s.heads_q = 4;
+      s.heads_kv = 2;
+      s.batch = 2;
+      s.mask = (case_mask)m;
+      s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      add(&l, s);
+    }
+  /* 7. softcap, with q scaled so scores are of the order of the cap (FlashAttention's way) */
+  static const float caps[] = {30.0f, 5.0f};
+  for (int t = 0; t < 2; t++)
+    for (int c = 0; c < 2; c++) {
+      if (quick && (t || c)) continue;
+      s = case_default("softcap", 129, 257);
+      s.softcap = caps[t];
+      s.dist = DIST_SOFTCAP;
+      s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      add(&l, s);
+    }
+  /* 8. alibi, non-causal (positive after the diagonal) and causal, GQA */
+  for (int c = 0; c < 2; c++) {
+    s = case_default("alibi", 90, 150);
+    s.heads_q = 4;
+    s.heads_kv = 2;
+    s.alibi = 1;
+    s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+    add(&l, s);
+  }
+  /* 9. sinks, including rows with no visible key (lse = sink) */
+  {
+    s = case_default("sinks", 100, 100);
+    s.sinks = 1;
+    add(&l, s);
+    s = case_default("sinks", 300, 7);
+    s.sinks = 1;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(&l, s);
+    if (!quick) {
+      s = case_default("sinks", 64, 513);
+      s.sinks = 1;
+      s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+      s.window = 40;
+      add(&l, s);
+    }
+  }
+  /* 10. lse off */
+  s = case_default("nolse", 65, 129);
+  s.lse = 0;
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  add(&l, s);
+  /* 11. layouts: BSHD, BHSD, padded strides */
+  for (int L = 0; L < 4; L++) {
+    s = case_default("layout", 65, 129);
+    s.heads_q = 4;
+    s.heads_kv = 2;
+    s.batch = 2;
+    s.layout = (case_layout)L;
+    s.d = 40;
+    s.dv = 24;
+    s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+    add(&l, s);
+  }
+  /* 12. value distributions */
+  for (int dd = DIST_LARGE; dd <= DIST_CONST; dd++)
+    for (int c = 0; c < 2; c++) {
+      if (quick && c) continue;
+      s = case_default("values", 127, 255);
+      s.dist = (case_dist)dd;
+      s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      add(&l, s);
+    }
+  /* 13. one NaN in q, k or v: it must reach exactly the outputs the semantics say */
+  for (int nn = NAN_Q; nn <= NAN_V; nn++)
+    for (int c = 0; c < 2; c++) {
+      s = case_default("nan", 129, 129);
+      s.nan = (case_nan)nn;
+      s.causal = c ? SIMDATTN_CAUSAL_TOP_LEFT : SIMDATTN_CAUSAL_NONE;
+      if (quick && c == 0 && nn != NAN_V) continue;
+      add(&l, s);
+    }
+  /* 14. everything at once */
+  for (int t = 0; t < 2; t++) {
+    s = case_default("all", 150, 300);
+    s.batch = 2;
+    s.heads_q = 8;
+    s.heads_kv = 2;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.window = 50;
+    s.mask = MASK_FULL;
+    s.softcap = 20.0f;
+    s.dist = DIST_SOFTCAP;
+    s.alibi = s.sinks = 1;
+    s.layout = LAYOUT_BSHD_PAD;
+    s.d = 80;
+    s.dv = 48;
+    if (t) {
+      s.qt = SIMDATTN_BF16;
+      s.kvt = SIMDATTN_F16;
+    }
+    add(&l, s);
+  }
+  /* 15. dtypes: every (q, k/v) combination; f16 near its range limit and subnormals */
+  for (int qt = 0; qt < 3; qt++)
+    for (int kt = 0; kt < 3; kt++) {
+      if (qt == 0 && kt == 0) continue;
+      s = case_default("dtype", 100, 300);
+      s.qt = (simdattn_dtype)qt;
+      s.kvt = (simdattn_dtype)kt;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      s.d = s.dv = quick ? 64 : 96;
+      add(&l, s);
+    }
+  for (int dd = DIST_LARGE; dd <= DIST_TINY; dd++)
+    for (int t = 1; t < 3; t++) {
+      s = case_default("dtype", 64, 200);
+      s.qt = s.kvt = (simdattn_dtype)t;
+      s.dist = (case_dist)dd;
+      add(&l, s);
+    }
+  *out = l.v;
+  return l.n;
+}
+
+/* ---- data ---- */
+static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
+
+/* Fill one (B, H, S, row) tensor with layout strides; dist-dependent values. */
+static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, int64_t H, int64_t S,
+                 int64_t row, case_dist dist, int which /* 0 q, 1 k, 2 v */, const float *dir, float sigma) {
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t i = 0; i < S; i++)
+        for (int64_t x = 0; x < row; x++) {
+          float v = normal(r);
+          switch (dist) {
+            case DIST_LARGE:
+              if (which < 2) v *= sigma;
+              break;
+            case DIST_TINY:
+              v *= t == SIMDATTN_F16 ? 1e-6f : 1e-20f;
+              break;
+            case DIST_DOMINANT: /* q rows near dir; one key per (b, h) is 4 dir: it dominates */
+              if (which == 0) v = dir[x] + 0.1f * v;
+              if (which == 1 && i == (S * 2) / 5) v = 4.0f * dir[x];
+              break;
+            case DIST_CONST: /* every key the same vector, q rows constant: uniform attention */
+              if (which == 0) v = 0.5f;
+              if (which == 1) v = dir[x];
+              break;
+            case DIST_SOFTCAP:
+              if (which == 0) v *= sigma;
+              break;
+            default:
+              break;
+          }
+          store(base, t, b * st.sb + h * st.sh + i * st.ss + x, v);
+        }
+}
+
+int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
+  memset(cd, 0, sizeof *cd);
+  cd->spec = *s;
+  case_name(s, cd->name, sizeof cd->name);
+  rng r;
+  rng_seed(&r, seed, cd->name);
+  simdattn_problem *p = &cd->p;
+  p->batch = s->batch;
+  p->heads_q = s->heads_q;
+  p->heads_kv = s->heads_kv;
+  p->seq_q = s->seq_q;
+  p->seq_kv = s->seq_kv;
+  p->head_dim = s->d;
+  p->head_dim_v = s->dv;
+  p->causal = s->causal;
+  p->window = s->window;
+  p->softcap = s->softcap;
+
+  const strides sq = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->d);
+  const strides sk = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->d);
+  const strides sv = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->dv);
+  const strides so = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->dv);
+  const size_t qe = s->qt == SIMDATTN_F32 ? 4 : 2, ke = s->kvt == SIMDATTN_F32 ? 4 : 2;
+  cd->q = xcalloc((size_t)sq.len, qe);
+  cd->k = xcalloc((size_t)sk.len, ke);
+  cd->v = xcalloc((size_t)sv.len, ke);
+  if (!cd->q || !cd->k || !cd->v) return -1;
+  /* padding between rows holds NaN: a kernel that reads it turns its output NaN */
+  for (int64_t t = 0; t < sq.len; t++) store(cd->q, s->qt, t, NAN);
+  for (int64_t t = 0; t < sk.len; t++) store(cd->k, s->kvt, t, NAN);
+  for (int64_t t = 0; t < sv.len; t++) store(cd->v, s->kvt, t, NAN);
+  float dir[512];
+  for (int x = 0; x < 512; x++) dir[x] = normal(&r);
+  /* LARGE: q, k ~ N(0, 32^2), scores ~ N(0, 1024^2) (thousands); SOFTCAP: q ~ N(0, cap^2),
+   * k ~ N(0, 1), scores of the order of the cap */
+  const float sigma_large = 32.0f, sigma_cap = s->softcap > 0 ? s->softcap : 1.0f;
+  fill(&r, cd->q, s->qt, sq, s->batch, s->heads_q, s->seq_q, s->d, s->dist, 0, dir,
+       s->dist == DIST_SOFTCAP ? sigma_cap : sigma_large);
+  fill(&r, cd->k, s->kvt, sk, s->batch, s->heads_kv, s->seq_kv, s->d, s->dist, 1, dir, sigma_large);
+  fill(&r, cd->v, s->kvt, sv, s->batch, s->heads_kv, s->seq_kv, s->dv, s->dist, 2, dir, 1.0f);
+  p->q = (simdattn_tensor){cd->q, s->qt, sq.sb, sq.sh, sq.ss};
+  p->k = (simdattn_tensor){cd->k, s->kvt, sk.sb, sk.sh, sk.ss};
+  p->v = (simdattn_tensor){cd->v, s->kvt, sv.sb, sv.sh, sv.ss};
+
+  /* NaN injection */
+  cd->nan_b = cd->nan_h = cd->nan_pos = cd->nan_x = -1;
+  if (s->nan != NAN_NONE) {
+    const int on_q = s->nan == NAN_Q;
+    const int64_t S = on_q ? s->seq_q : s->seq_kv, H = on_q ? s->heads_q : s->heads_kv;
+    const int64_t row = s->nan == NAN_V ? s->dv : s->d;
+    if (S > 0 && s->batch > 0) {
+      cd->nan_b = s->batch - 1;
+      cd->nan_h = H - 1;
+      cd->nan_pos = on_q ? S / 2 : S / 3;
+      cd->nan_x = row / 2;
+      const strides st = on_q ? sq : s->nan == NAN_K ? sk : sv;
+      void *base = on_q ? cd->q : s->nan == NAN_K ? cd->k : cd->v;
+      store(base, on_q ? s->qt : s->kvt, cd->nan_b * st.sb + cd->nan_h * st.sh + cd->nan_pos * st.ss + cd->nan_x,
+            NAN);
+    }
+  }
+
+  /* outputs inside guards */
+  cd->out_at = CASE_GUARD;
+  cd->out_len = (size_t)so.len + 2 * CASE_GUARD;
+  cd->out_buf = xcalloc(cd->out_len, sizeof(float));
+  p->out = cd->out_buf + cd->out_at;
+  p->out_stride_batch = so.sb;
+  p->out_stride_head = so.sh;
+  p->out_stride_seq = so.ss;
+  cd->lse_at = CASE_GUARD;
+  cd->lse_len = (size_t)(s->batch * s->heads_q * s->seq_q) + 2 * CASE_GUARD;
+  cd->lse_buf = xcalloc(cd->lse_len, sizeof(float));
+  p->lse = s->lse ? cd->lse_buf + cd->lse_at : NULL;
+
+  /* mask */
+  if (s->mask != MASK_NONE && s->seq_q > 0 && s->seq_kv > 0) {
+    const int64_t pitch = s->seq_kv + 3;
+    int64_t nb = 1, nh = 1, nq = s->seq_q;
+    if (s->mask == MASK_FULL) nb = s->batch, nh = s->heads_q;
+    if (s->mask == MASK_ROWS) nb = s->batch, nh = s->heads_q, nq = 1;
+    cd->mask = xcalloc((size_t)(nb * nh * nq * pitch), sizeof(float));
+    if (!cd->mask) return -1;
+    for (int64_t t = 0; t < nb * nh * nq * pitch; t++) cd->mask[t] = NAN; /* padding */
+    for (int64_t t = 0; t < nb * nh * nq; t++) {
+      const int64_t i = t % nq;
+      for (int64_t j = 0; j < s->seq_kv; j++) {
+        float m = normal(&r);
+        if (uniform(&r) < 0.05) m = -INFINITY;                            /* scattered */
+        if (nq > 1 && i % 7 == 3) m = -INFINITY;                         /* whole rows */
+        if (nq > 1 && i >= nq / 2 && i < nq / 2 + nq / 4 + 1 && j >= s->seq_kv / 3 &&
+            j < s->seq_kv / 3 + s->seq_kv / 4 + 1)
+          m = -INFINITY; /* a block */
+        cd->mask[t * pitch + j] = m;
+      }
+    }
+    p->mask = cd->mask;
+    p->mask_stride_q = nq > 1 ? pitch : 0;
+    p->mask_stride_head = nh > 1 ? nq * pitch : 0;
+    p->mask_stride_batch = nb > 1 ? nh * nq * pitch : 0;
+  }
+  if (s->alibi) {
+    cd->alibi = xcalloc((size_t)s->heads_q, sizeof(float));
+    for (int64_t h = 0; h < s->heads_q; h++) cd->alibi[h] = exp2f(-8.0f * (float)(h + 1) / (float)s->heads_q);
+    p->alibi_slopes = cd->alibi;
+  }
+  if (s->sinks) {
+    cd->sinks = xcalloc((size_t)s->heads_q, sizeof(float));
+    for (int64_t h = 0; h < s->heads_q; h++) cd->sinks[h] = 2.0f * normal(&r) + (h % 2 ? 3.0f : 0.0f);
+    p->sinks = cd->sinks;
+  }
+  case_reset_outputs(cd);
+  return cd->q && cd->k && cd->v && cd->out_buf && cd->lse_buf ? 0 : -1;
+}
+
+void case_reset_outputs(case_data *cd) {
+  const float sentinel = float_of(SENTINEL_BITS);
+  for (size_t t = 0; t < cd->out_len; t++) cd->out_buf[t] = sentinel;
+  for (size_t t = 0; t < cd->lse_len; t++) cd->lse_buf[t] = sentinel;
+}
+
+int case_guards_intact(const case_data *cd) {
+  const case_spec *s = &cd->spec;
+  const simdattn_problem *p = &cd->p;
+  unsigned char *owned = xcalloc(cd->out_len, 1);
+  if (!owned) return 0;
+  for (int64_t b = 0; b < s->batch; b++)
+    for (int64_t h = 0; h < s->heads_q; h++)
+      for (int64_t i = 0; i < s->seq_q; i++)
+        memset(owned + cd->out_at + b * p->out_stride_batch + h * p->out_stride_head + i * p->out_stride_seq, 1,
+               (size_t)s->dv);
+  int ok = 1;
+  for (size_t t = 0; t < cd->out_len && ok; t++)
+    if (!owned[t] && bits_of(cd->out_buf[t]) != SENTINEL_BITS) ok = 0;
+  free(owned);
+  const size_t n_lse = (size_t)(s->batch * s->heads_q * s->seq_q);
+  for (size_t t = 0; t < cd->lse_len && ok; t++) {
+    const int inside = s->lse && t >= cd->lse_at && t < cd->lse_at + n_lse;
+    if (!inside && bits_of(cd->lse_buf[t]) != SENTINEL_BITS) ok = 0;
+  }
+  return ok;
+}
+
+float case_out(const case_data *cd, int64_t b, int64_t h, int64_t i, int64_t x) {
+  const simdattn_problem *p = &cd->p;
+  return p->out[b * p->out_stride_batch + h * p->out_stride_head + i * p->out_stride_seq + x];
+}
+
+float case_lse(const case_data *cd, int64_t b, int64_t h, int64_t i) {
+  return cd->lse_buf[cd->lse_at + (size_t)((b * cd->spec.heads_q + h) * cd->spec.seq_q + i)];
+}
+
+void case_free(case_data *cd) {
+  free(cd->q);
+  free(cd->k);
+  free(cd->v);
+  free(cd->mask);
+  free(cd->alibi);
+  free(cd->sinks);
+  free(cd->out_buf);
+  free(cd->lse_buf);
+  memset(cd, 0, sizeof *cd);
+}

@@ -1,0 +1,68 @@
+/* harness/cases.h: attn-check's case grid and seeded test data, shared with tests/.
+ * A case is a problem shape plus features, layout, value distribution and dtypes; its data
+ * comes from a PRNG seeded by (seed, case name), so a case is the same in every grid. Outputs
+ * live inside guard regions filled with a sentinel NaN, so stray writes are caught. */
+#ifndef SA_HARNESS_CASES_H
+#define SA_HARNESS_CASES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "simdattn.h"
+
+typedef enum { DIST_NORMAL, DIST_LARGE, DIST_TINY, DIST_DOMINANT, DIST_CONST, DIST_SOFTCAP } case_dist;
+typedef enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_BHSD_PAD, LAYOUT_BSHD_PAD } case_layout;
+typedef enum { MASK_NONE, MASK_FULL, MASK_BCAST, MASK_ROWS } case_mask;
+typedef enum { NAN_NONE, NAN_Q, NAN_K, NAN_V } case_nan;
+
+typedef struct {
+  const char *group; /* "seq", "cross", "dims", ... */
+  int64_t batch, heads_q, heads_kv, seq_q, seq_kv, d, dv;
+  simdattn_causal causal;
+  int64_t window;
+  case_mask mask;
+  float softcap;
+  int alibi, sinks, lse;
+  case_layout layout;
+  case_dist dist;
+  case_nan nan;
+  simdattn_dtype qt, kvt;
+} case_spec;
+
+typedef struct {
+  case_spec spec;
+  char name[160];
+  simdattn_problem p; /* out and lse point inside guarded buffers */
+  void *q, *k, *v;
+  float *mask, *alibi, *sinks;
+  float *out_buf, *lse_buf;
+  size_t out_len, lse_len;  /* floats in the buffers, guards included */
+  size_t out_at, lse_at;    /* where out / lse start in them */
+  int64_t nan_b, nan_h, nan_pos, nan_x; /* where a NaN was injected (h: q head, or kv head) */
+} case_data;
+
+#define CASE_GUARD 64 /* floats of guard before and after each output */
+
+/* A default spec: 1 batch, 2x2 heads, d 64, contiguous BHSD, N(0,1), f32, lse on. */
+case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv);
+/* The grid: quick (CI-sized) or full. Returns the count; *out is malloc'ed. */
+int case_grid(int quick, case_spec **out);
+void case_name(const case_spec *s, char *buf, size_t size);
+/* Allocates and fills the inputs; 0 on success. */
+int case_build(const case_spec *s, uint64_t seed, case_data *cd);
+/* Fills out/lse and their guards with the sentinel. */
+void case_reset_outputs(case_data *cd);
+/* 1 when nothing outside the out rows and lse entries was written. */
+int case_guards_intact(const case_data *cd);
+void case_free(case_data *cd);
+
+/* Flat index of out element (b, h, i, x) and of lse element (b, h, i). */
+float case_out(const case_data *cd, int64_t b, int64_t h, int64_t i, int64_t x);
+float case_lse(const case_data *cd, int64_t b, int64_t h, int64_t i);
+
+/* f32 -> f16 / bf16, round to nearest even (for test data). */
+uint16_t case_f32_to_f16(float f);
+uint16_t case_f32_to_bf16(float f);
+const char *case_dtype_name(simdattn_dtype t);
+
+#endif

@@ -1,0 +1,193 @@
+/* ref/oracle.c: the float64 oracle, and the forward-error bound that holds the fp32 reference.
+ *
+ * Every operation in double on inputs converted exactly (f16, bf16 and f32 values are all
+ * doubles), following the semantics in README.md step by step. Double rounding adds relative
+ * errors of order 1e-13 on these sizes, far below anything the float checks resolve.
+ *
+ * The bound on |ref - oracle| (for every operation order of ref.c), per element:
+ * Notation: u = 2^-24, g(n) = n u / (1 - n u), A_j = sum_x |q_x k_x|, s_j the exact score.
+ * 1. Score j as the reference forms it (dot, * scale, softcap, + alibi, + mask):
+ *      dot in any order, with or without fma:   |err| <= g(d) A_j             (Higham, Thm 3.1)
+ *      * scale:                                  scale g(d) A_j (1+u) + u |s|
+ *      softcap t = c tanh(s/c): tanh is 1-Lipschitz, so the error passes through; s/c, tanhf
+ *      (<= 1 ULP, 2u relative) and * c add        u |s| + 3u |t| (+ c 2^-149 near zero)
+ *      + alibi a = slope (j - i') rounded, then the sum:   u |a| + u |t + a|
+ *      + mask:                                   u |t + mask|
+ *    giving delta_j;  delta_max = max_j delta_j;  S* = max(max_j s_j, sink).
+ * 2. The exponent argument fl(s^_j - shift), shift the computed max, is off from s_j - shift by
+ *      Delta_j <= delta_j + u (|s_j - S*| + delta_j + delta_max)       (a sink has delta = 0)
+ *    and expf adds <= 1 ULP (2u relative), so p^_j = p_j (1 + rho_j) with
+ *      |rho_j| <= r_j = e^Delta_j (1 + 2u) - 1,  plus an absolute 2^-149 for subnormal results.
+ * 3. With exact weights w_j = p_j / sum p (the sink is a key with v = 0), R = sum w_j r_j:
+ *    normalised weights move by |w^_j - w_j| <= w_j (r_j + R) / (1 - R), so the weighted mean
+ *    moves by T1 = (sum w_j r_j |v_j| + R sum w_j |v_j|) / (1 - R). The sums over n visible
+ *    keys add g(n) sum p^ |v| and g(n+1) sum p^, the division u:
+ *      |out^ - out| <= T1 + g(n) W1 (1+u) / (1 - g(n+1)) + (|out| + T1) ((1+u) / (1 - g(n+1)) - 1)
+ *    with W1 = sum w_j (1 + r_j) |v_j| / (1 - R); plus 2 n 2^-149 max|v| (sum p^ >= 1).
+ * 4. lse = shift + log(sum p^):
+ *      |err| <= -log(1 - R) - log(1 - g(n+1)) + 2u |log P| + u |lse|     (logf <= 1 ULP)
+ * Both are widened by 0.1% for second-order terms and the oracle's own rounding. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../core/convert.h"
+#include "ref.h"
+
+#define U32 0x1p-24
+#define TINY32 0x1p-149
+#define WIDEN 1.001
+
+static double gamma_n(double n) { return n * U32 / (1.0 - n * U32); }
+
+typedef struct {
+  double *q;      /* [d] */
+  int64_t *keys;  /* [seq_kv] visible keys */
+  double *s;      /* [seq_kv] their scores */
+  double *delta;  /* [seq_kv] score error bounds of the fp32 reference */
+  double *p;      /* [seq_kv] */
+  double *acc;    /* [dv] */
+} scratch;
+
+static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, double *bout,
+                       double *blse, const scratch *w) {
+  const int64_t i = flat % j->seq_q, h = flat / j->seq_q % j->heads_q, b = flat / j->seq_q / j->heads_q;
+  const int64_t hk = h / j->group;
+  sa_row row;
+  sa_row_setup(j, b, hk, i * j->group + h % j->group, &row);
+  const double u = U32, scale = (double)j->scale, c = (double)j->softcap;
+  for (int64_t x = 0; x < j->d; x++) w->q[x] = (double)sa_load_f32(row.q, j->q_dtype, x);
+
+  /* scores of the keys the causal rule and the window allow; drop those that end at -inf */
+  int64_t n = 0;
+  double dmax = 0.0;
+  for (int64_t key = row.lo; key < row.hi; key++) {
+    const char *kr = sa_k_row(j, b, hk, key);
+    double dot = 0.0, absdot = 0.0;
+    for (int64_t x = 0; x < j->d; x++) {
+      const double t = w->q[x] * (double)sa_load_f32(kr, j->kv_dtype, x);
+      dot += t;
+      absdot += fabs(t);
+    }
+    double s = dot * scale;
+    double e = scale * gamma_n((double)j->d) * absdot * (1 + u) + u * fabs(s);
+    if (c != 0.0) {
+      const double t = c * tanh(s / c);
+      e += u * fabs(s) + 3 * u * fabs(t) + c * TINY32;
+      s = t;
+    }
+    if (j->alibi) {
+      const double a = (double)row.slope * (double)(key - row.qpos);
+      e += u * fabs(a) + u * fabs(s + a);
+      s += a;
+    }
+    if (row.mask) {
+      const double mk = (double)row.mask[key];
+      if (mk == -INFINITY) continue;
+      s += mk;
+      e += u * fabs(s);
+    }
+    if (s == -INFINITY) continue;
+    w->keys[n] = key;
+    w->s[n] = s;
+    w->delta[n] = e;
+    if (e > dmax) dmax = e;
+    n++;
+  }
+
+  double top = -INFINITY; /* max visible score, NaN not counted */
+  for (int64_t t = 0; t < n; t++)
+    if (w->s[t] > top) top = w->s[t];
+  const double sink = (double)row.sink;
+  if (row.has_sink && sink > top) top = sink;
+  const double shift = top == -INFINITY ? 0.0 : top;
+
+  double P = 0.0;
+  for (int64_t t = 0; t < n; t++) P += (w->p[t] = exp(w->s[t] - shift));
+  const double psink = row.has_sink ? exp(sink - shift) : 0.0;
+  P += psink;
+  if (P == 0.0) { /* no visible key (and no finite sink): zeros, and lse = sink or -inf */
+    for (int64_t x = 0; x < j->dv; x++) {
+      if (out) out[x] = 0.0;
+      if (bout) bout[x] = 0.0;
+    }
+    if (lse) *lse = row.has_sink ? sink : -INFINITY;
+    if (blse) *blse = 0.0;
+    return;
+  }
+  for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0;
+  for (int64_t t = 0; t < n; t++) {
+    const char *vr = sa_v_row(j, b, hk, w->keys[t]);
+    for (int64_t x = 0; x < j->dv; x++) w->acc[x] += w->p[t] * (double)sa_load_f32(vr, j->kv_dtype, x);
+  }
+  for (int64_t x = 0; x < j->dv; x++)
+    if (out) out[x] = w->acc[x] / P;
+  const double the_lse = shift + log(P);
+  if (lse) *lse = the_lse;
+  if (!bout && !blse) return;
+
+  /* the bound (see the top of this file); w->p becomes the weights, w->delta the r_j */
+  double R = 0.0;
+  for (int64_t t = 0; t < n; t++) {
+    const double D = w->delta[t] + u * (fabs(w->s[t] - top) + w->delta[t] + dmax);
+    w->p[t] /= P;
+    w->delta[t] = expm1(D) * (1 + 2 * u) + 2 * u;
+    R += w->p[t] * w->delta[t];
+  }
+  if (row.has_sink) R += psink / P * (expm1(u * (fabs(sink - top) + dmax)) * (1 + 2 * u) + 2 * u);
+  const double gn = gamma_n((double)n), gn1 = gamma_n((double)n + 1);
+  const int hopeless = !(R < 1.0) || !isfinite(R);
+  if (blse) {
+    const double b4 = hopeless ? INFINITY
+                               : -log1p(-R) - log1p(-gn1) + 2 * u * fabs(log(P)) +
+                                     u * fabs(the_lse);
+    *blse = b4 * WIDEN + TINY32;
+  }
+  if (!bout) return;
+  for (int64_t x = 0; x < j->dv; x++) {
+    double wrv = 0.0, wv = 0.0, vmax = 0.0;
+    for (int64_t t = 0; t < n; t++) {
+      const double av = fabs((double)sa_load_f32(sa_v_row(j, b, hk, w->keys[t]), j->kv_dtype, x));
+      wrv += w->p[t] * w->delta[t] * av;
+      wv += w->p[t] * av;
+      if (av > vmax) vmax = av;
+    }
+    if (hopeless) {
+      bout[x] = INFINITY;
+      continue;
+    }
+    const double T1 = (wrv + R * wv) / (1 - R);
+    const double W1 = (wv + wrv) / (1 - R);
+    const double o = fabs(w->acc[x] / P);
+    const double b3 = T1 + gn * W1 * (1 + u) / (1 - gn1) + (o + T1) * ((1 + u) / (1 - gn1) - 1);
+    bout[x] = b3 * WIDEN + 2.0 * (double)n * TINY32 * vmax;
+  }
+}
+
+int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double *out, double *lse,
+                   double *bound_out, double *bound_lse) {
+  scratch w;
+  const size_t nk = (size_t)(j->seq_kv > 0 ? j->seq_kv : 1);
+  w.q = malloc(sizeof(double) * (size_t)j->d);
+  w.keys = malloc(sizeof(int64_t) * nk);
+  w.s = malloc(sizeof(double) * nk);
+  w.delta = malloc(sizeof(double) * nk);
+  w.p = malloc(sizeof(double) * nk);
+  w.acc = malloc(sizeof(double) * (size_t)j->dv);
+  int rc = 0;
+  if (!w.q || !w.keys || !w.s || !w.delta || !w.p || !w.acc) {
+    rc = -1;
+  } else {
+    for (int64_t t = 0; t < n_rows; t++) {
+      const int64_t flat = rows ? rows[t] : t;
+      oracle_row(j, flat, out ? out + t * j->dv : NULL, lse ? lse + t : NULL,
+                 bound_out ? bound_out + t * j->dv : NULL, bound_lse ? bound_lse + t : NULL, &w);
+    }
+  }
+  free(w.q);
+  free(w.keys);
+  free(w.s);
+  free(w.delta);
+  free(w.p);
+  free(w.acc);
+  return rc;
+}

@@ -1,0 +1,103 @@
+/* ref/ref.c: the naive fp32 reference, variant `ref` — the suite's scalar reference attention.
+ *
+ * Per query row: every score, the max, exp, the sum, the weighted sum of V, one division.
+ * No tiling, no online rescaling: the plain textbook computation, in fp32, on exactly
+ * converted f16/bf16 inputs. Its error sets every variant's budget (attn-check runs it in each
+ * operation order of ref.h and takes the largest error), and is itself held to the worst-case
+ * bound derived in oracle.c. Never auto-dispatched. */
+#include <math.h>
+
+#include "../core/convert.h"
+#include "../core/softmax.h"
+#include "ref.h"
+
+static float dot(const float *q, const char *k, simdattn_dtype kt, int64_t d, int order) {
+  float s = 0.0f;
+  switch (order) {
+    case SA_REF_REVERSE:
+      for (int64_t x = d - 1; x >= 0; x--) s += q[x] * sa_load_f32(k, kt, x);
+      return s;
+    case SA_REF_FMA:
+      for (int64_t x = 0; x < d; x++) s = fmaf(q[x], sa_load_f32(k, kt, x), s);
+      return s;
+    case SA_REF_LANES16: {
+      float lane[16] = {0};
+      for (int64_t x = 0; x < d; x++) lane[x % 16] = fmaf(q[x], sa_load_f32(k, kt, x), lane[x % 16]);
+      for (int w = 8; w >= 1; w /= 2)
+        for (int t = 0; t < w; t++) lane[t] += lane[t + w];
+      return lane[0];
+    }
+    default:
+      for (int64_t x = 0; x < d; x++) s += q[x] * sa_load_f32(k, kt, x);
+      return s;
+  }
+}
+
+typedef struct {
+  float *q;   /* [d] */
+  float *s;   /* [seq_kv] scores, -inf where hidden */
+  float *acc; /* [dv] */
+} ref_ws;
+
+static size_t ref_workspace(const sa_job *j) {
+  return sa_align_bytes(sizeof(float) * (size_t)j->d) +
+         sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)) +
+         sa_align_bytes(sizeof(float) * (size_t)j->dv);
+}
+
+static void ref_row(const sa_job *j, int64_t b, int64_t hk, int64_t r, const ref_ws *w) {
+  sa_row row;
+  sa_row_setup(j, b, hk, r, &row);
+  const int order = j->ref_order;
+  const int reverse = order == SA_REF_REVERSE || order == SA_REF_LANES16;
+  sa_row_to_f32(row.q, j->q_dtype, j->d, 1.0f, w->q);
+
+  float top = -INFINITY; /* max over visible scores; NaN not counted */
+  for (int64_t key = 0; key < j->seq_kv; key++) {
+    float s = -INFINITY;
+    if (key >= row.lo && key < row.hi) {
+      s = dot(w->q, sa_k_row(j, b, hk, key), j->kv_dtype, j->d, order) * j->scale;
+      if (j->softcap != 0.0f) s = j->softcap * sa_tanhf(s / j->softcap);
+      if (j->alibi) s += row.slope * (float)(key - row.qpos);
+      if (row.mask) s = row.mask[key] == -INFINITY ? -INFINITY : s + row.mask[key];
+    }
+    w->s[key] = s;
+    if (s > top) top = s;
+  }
+  if (row.has_sink && row.sink > top) top = row.sink;
+  const float shift = sa_m_use(top);
+
+  float l = 0.0f;
+  for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0f;
+  for (int64_t t = 0; t < j->seq_kv; t++) {
+    const int64_t key = reverse ? j->seq_kv - 1 - t : t;
+    if (w->s[key] == -INFINITY) continue;
+    const float p = sa_expf(w->s[key] - shift);
+    l += p;
+    const char *vr = sa_v_row(j, b, hk, key);
+    if (order == SA_REF_FMA)
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, sa_load_f32(vr, j->kv_dtype, x), w->acc[x]);
+    else
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * sa_load_f32(vr, j->kv_dtype, x);
+  }
+  if (row.has_sink) l += sa_expf(row.sink - shift);
+  if (l == 0.0f) { /* no visible key (and no finite sink) */
+    for (int64_t x = 0; x < j->dv; x++) row.out[x] = 0.0f;
+    if (row.lse) *row.lse = row.has_sink ? row.sink : -INFINITY;
+    return;
+  }
+  for (int64_t x = 0; x < j->dv; x++) row.out[x] = w->acc[x] / l;
+  if (row.lse) *row.lse = shift + sa_logf(l);
+}
+
+static void ref_run(const sa_job *j, const sa_task *t, void *workspace) {
+  char *ws = (char *)workspace;
+  ref_ws w;
+  w.q = (float *)ws;
+  w.s = (float *)(ws + sa_align_bytes(sizeof(float) * (size_t)j->d));
+  w.acc = (float *)((char *)w.s + sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)));
+  for (int64_t r = t->r0; r < t->r1; r++) ref_row(j, t->b, t->hk, r, &w);
+}
+
+/* One task per 16 packed rows; never splits keys (a row is computed whole). */
+const sa_kernel sa_kernel_ref = {ref_run, ref_workspace, 16, 0, 0};

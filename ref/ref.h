@@ -1,0 +1,29 @@
+/* ref/ref.h: internal (not installed) — the float64 oracle and the naive fp32 reference's
+ * operation orders, for harness/ and tests/. */
+#ifndef SA_REF_H
+#define SA_REF_H
+
+#include "../core/kernel.h"
+
+/* Operation orders of the naive fp32 reference (sa_job.ref_order). The `ref` variant runs
+ * SA_REF_FORWARD; attn-check runs them all and takes the largest error as err(ref)
+ * (see EQUIVALENCE in README.md):
+ *   FORWARD  dot products x = 0..d-1, separate multiply and add; weighted sums j = 0..n-1
+ *   REVERSE  dot products x = d-1..0; weighted sums j = n-1..0
+ *   FMA      dot products with fmaf, forward (what broadcast-FMA micro-kernels do); sums forward
+ *   LANES16  dot products in 16 fmaf lanes then a tree sum (horizontal SIMD); sums reversed */
+enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_N_ORDERS };
+
+/* The float64 oracle: the judge of every check. Computes the rows listed in `rows` (flat
+ * indices (b * heads_q + h) * seq_q + i; NULL = every row, in that order) into out[n][dv] and
+ * lse[n] (either may be NULL). Same semantics as simdattn_forward, every operation in double
+ * on the exactly converted inputs.
+ *
+ * When bound_out/bound_lse are given it also returns, per element, a worst-case bound on the
+ * error of the naive fp32 reference in any of its operation orders (derived in oracle.c), or
+ * NAN where the oracle's value is not finite or is an exact zero row (then only an exact match
+ * is right). Returns 0, or -1 when out of memory. */
+int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double *out, double *lse,
+                   double *bound_out, double *bound_lse);
+
+#endif

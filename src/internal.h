@@ -1,0 +1,80 @@
+/* src/internal.h: the library's internal interfaces (not installed). harness/ and tests/ may
+ * use them through the simdattn_internal static library. */
+#ifndef SA_SRC_INTERNAL_H
+#define SA_SRC_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "../core/kernel.h"
+
+/* ---- errors (error.c) ---- */
+/* Records the thread's message and returns `st`. */
+simdattn_status sa_fail(simdattn_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sa_clear_error(void);
+
+/* ---- CPU features (cpu_x86.c / cpu_arm.c) ---- */
+enum {
+  SA_CPU_AVX2 = 1u << 0, /* with the OS saving YMM state */
+  SA_CPU_FMA = 1u << 1,
+  SA_CPU_F16C = 1u << 2,
+  SA_CPU_AVX512F = 1u << 3, /* with the OS saving ZMM and opmask state */
+  SA_CPU_AVX512BW = 1u << 4,
+  SA_CPU_AVX512DQ = 1u << 5,
+  SA_CPU_AVX512VL = 1u << 6,
+  SA_CPU_AVX512BF16 = 1u << 7,
+  SA_CPU_NEON = 1u << 16, /* AArch64 Advanced SIMD (always on AArch64) */
+  SA_CPU_ARM_FP16 = 1u << 17,
+  SA_CPU_SVE = 1u << 18,
+  SA_CPU_ARM_BF16 = 1u << 19,
+  SA_CPU_I8MM = 1u << 20,
+};
+/* Detected once (cpuid + xgetbv / getauxval), minus SIMDATTN_DISABLE_ISA. */
+unsigned sa_cpu_features(void);
+/* Comma-separated names of the bits in `f` ("avx2,fma,f16c"); returns buf. */
+const char *sa_cpu_feature_names(unsigned f, char *buf, size_t size);
+/* The bit of one feature name, 0 if unknown. */
+unsigned sa_cpu_feature_bit(const char *name);
+
+/* ---- registry (registry.c, variants.inc) ---- */
+enum { SA_VARIANT_NO_AUTO = 1u << 0 }; /* tested and benchmarked, never auto-dispatched */
+
+typedef struct sa_variant {
+  const char *name; /* <isa>_<dtype>_<algo>_<tile>, or ref / scalar_tiled */
+  const char *isa;
+  unsigned cpu;     /* SA_CPU_* bits it needs */
+  unsigned dtypes;  /* 1u << simdattn_dtype it accepts for q and for k/v, in any combination */
+  unsigned flags;
+  const sa_kernel *kernel;
+} sa_variant;
+
+int sa_variant_total(void);
+const sa_variant *sa_variant_at(int index);
+const sa_variant *sa_variant_find(const char *name);
+int sa_variant_available(const sa_variant *v); /* this CPU runs it */
+int sa_variant_accepts(const sa_variant *v, const sa_job *j);
+
+/* ---- validation (validate.c) ---- */
+/* Checks every field of p and resolves it into *j (task grid left empty). */
+simdattn_status sa_validate(const simdattn_problem *p, sa_job *j);
+
+/* ---- planning and running (forward.c, parallel.c) ---- */
+/* Picks the variant for p under opt (named, SIMDATTN_VARIANT, or auto). */
+simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, const sa_variant **out);
+/* Fills the task grid of j for kernel k: a function of the shape only. */
+void sa_plan(sa_job *j, const sa_kernel *k);
+int64_t sa_task_count(const sa_job *j);
+void sa_task_at(const sa_job *j, int64_t index, sa_task *t);
+/* Runs a planned job on variant v: allocates, runs every task, merges key chunks. */
+simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt);
+/* Per-worker workspace bytes and split-KV partial bytes of a planned job (for attn-bench). */
+size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers);
+
+/* simdattn_forward with a chosen reference operation order (harness only). */
+simdattn_status sa_forward_ordered(const simdattn_problem *p, const simdattn_options *opt, int ref_order);
+
+/* Run fn(ctx, i) for i in [0, count) on n_threads (0 = all), or on the caller's hook. */
+typedef void (*sa_task_fn)(void *ctx, int64_t index, int worker);
+int sa_parallel_workers(const simdattn_options *opt, int64_t count);
+void sa_parallel_run(const simdattn_options *opt, int64_t count, int workers, sa_task_fn fn, void *ctx);
+
+#endif

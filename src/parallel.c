@@ -1,0 +1,80 @@
+/* src/parallel.c: running independent tasks — OpenMP when built with it, the caller's own
+ * pool when options.parallel is set, else the calling thread. Each running task gets a worker
+ * index that no concurrently running task shares (it picks the task's workspace). The split
+ * into tasks is fixed before this runs, so which thread runs a task never changes results. */
+#include <sched.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal.h"
+
+#define SA_MAX_POOL 256 /* workspaces handed to a caller's pool */
+
+static int sa_online_cpus(void) {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+int sa_parallel_workers(const simdattn_options *opt, int64_t count) {
+  int n;
+  if (opt && opt->parallel) {
+    n = sa_online_cpus(); /* concurrency beyond this waits for a free workspace */
+    if (n > SA_MAX_POOL) n = SA_MAX_POOL;
+  } else {
+    n = opt ? opt->n_threads : 0;
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_max_threads();
+#else
+    n = 1;
+#endif
+  }
+  if (count < n) n = (int)count;
+  return n > 0 ? n : 1;
+}
+
+/* The caller's hook may run tasks on any threads: hand each a free workspace slot. */
+typedef struct {
+  sa_task_fn fn;
+  void *ctx;
+  int workers;
+  atomic_int *busy;
+} sa_pool_ctx;
+
+static void sa_pool_task(void *ctx, int64_t index) {
+  sa_pool_ctx *pc = (sa_pool_ctx *)ctx;
+  for (;;) {
+    for (int w = 0; w < pc->workers; w++) {
+      int expected = 0;
+      if (atomic_load_explicit(&pc->busy[w], memory_order_relaxed) == 0 &&
+          atomic_compare_exchange_strong(&pc->busy[w], &expected, 1)) {
+        pc->fn(pc->ctx, index, w);
+        atomic_store_explicit(&pc->busy[w], 0, memory_order_release);
+        return;
+      }
+    }
+    sched_yield(); /* more tasks in flight than workspaces: one finishes soon */
+  }
+}
+
+void sa_parallel_run(const simdattn_options *opt, int64_t count, int workers, sa_task_fn fn, void *ctx) {
+  if (count <= 0) return;
+  if (opt && opt->parallel) {
+    atomic_int busy[SA_MAX_POOL];
+    for (int w = 0; w < workers; w++) atomic_init(&busy[w], 0);
+    sa_pool_ctx pc = {fn, ctx, workers, busy};
+    opt->parallel(opt->parallel_pool, sa_pool_task, &pc, count);
+    return;
+  }
+  if (workers <= 1) {
+    for (int64_t t = 0; t < count; t++) fn(ctx, t, 0);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
+  for (int64_t t = 0; t < count; t++) fn(ctx, t, omp_get_thread_num());
+#endif
+}

@@ -1,0 +1,49 @@
+/* src/registry.c: the variant table (rows in variants.inc) and the public introspection API. */
+#include <string.h>
+
+#include "internal.h"
+
+#define SA_VARIANT(name, isa, cpu, dtypes, flags) extern const sa_kernel sa_kernel_##name;
+#include "variants.inc"
+#undef SA_VARIANT
+
+static const sa_variant sa_table[] = {
+#define SA_VARIANT(name, isa, cpu, dtypes, flags) {#name, isa, cpu, dtypes, flags, &sa_kernel_##name},
+#include "variants.inc"
+#undef SA_VARIANT
+};
+
+int sa_variant_total(void) { return (int)(sizeof sa_table / sizeof sa_table[0]); }
+
+const sa_variant *sa_variant_at(int index) {
+  return index >= 0 && index < sa_variant_total() ? &sa_table[index] : NULL;
+}
+
+const sa_variant *sa_variant_find(const char *name) {
+  for (int t = 0; t < sa_variant_total(); t++)
+    if (strcmp(sa_table[t].name, name) == 0) return &sa_table[t];
+  return NULL;
+}
+
+int sa_variant_available(const sa_variant *v) { return (sa_cpu_features() & v->cpu) == v->cpu; }
+
+int sa_variant_accepts(const sa_variant *v, const sa_job *j) {
+  return (v->dtypes >> j->q_dtype & 1u) && (v->dtypes >> j->kv_dtype & 1u);
+}
+
+int simdattn_variant_count(void) { return sa_variant_total(); }
+
+simdattn_status simdattn_variant_get(int index, simdattn_variant_info *info) {
+  if (!info) return sa_fail(SIMDATTN_ERR_INVALID, "info must not be NULL");
+  const sa_variant *v = sa_variant_at(index);
+  if (!v)
+    return sa_fail(SIMDATTN_ERR_INVALID, "index must be in [0, %d), got %d", sa_variant_total(), index);
+  info->name = v->name;
+  info->isa = v->isa;
+  info->dtypes = v->dtypes;
+  info->available = sa_variant_available(v);
+  sa_clear_error();
+  return SIMDATTN_OK;
+}
+
+const char *simdattn_version(void) { return SIMDATTN_VERSION_STRING; }

@@ -1,0 +1,225 @@
+/* src/validate.c: every check on a simdattn_problem, and its resolution into an sa_job.
+ * Each failure names the field and the value; nothing here writes to out or lse. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BAD(...) sa_fail(SIMDATTN_ERR_INVALID, __VA_ARGS__)
+
+static const char *dtype_name(simdattn_dtype t) {
+  return t == SIMDATTN_F32 ? "f32" : t == SIMDATTN_F16 ? "f16" : t == SIMDATTN_BF16 ? "bf16" : "?";
+}
+
+typedef struct {
+  const char *name;      /* "q", "k", "v", "out", "lse", "mask", ... for messages */
+  const char *row_name;  /* "head_dim" or "head_dim_v" or "seq_kv" */
+  const void *data;
+  int64_t ext[3];        /* batch, heads, seq */
+  int64_t stride[3];
+  const char *stride_name[3];
+  int64_t row;           /* contiguous elements per row */
+  size_t elem;           /* bytes per element */
+  int stride_min_row;    /* 1: strides of dims with extent > 1 must be >= row; 0: >= 0 */
+  uintptr_t lo, hi;      /* byte range touched (empty when lo == hi) */
+} tensor_view;
+
+/* Validates strides and pointer of one tensor; computes its byte range. */
+static simdattn_status check_tensor(tensor_view *t, int required) {
+  int64_t count = t->row;
+  int empty = t->row == 0;
+  for (int d = 0; d < 3; d++) {
+    if (t->ext[d] == 0) empty = 1;
+    else if (__builtin_mul_overflow(count, t->ext[d], &count))
+      return BAD("%s: %" PRId64 " x %" PRId64 " x %" PRId64 " elements overflow int64", t->name,
+                 t->ext[0], t->ext[1], t->ext[2]);
+  }
+  t->lo = t->hi = 0;
+  if (empty) return SIMDATTN_OK;
+  if (!t->data) {
+    if (!required) return SIMDATTN_OK;
+    return BAD("%s must not be NULL (it holds %" PRId64 " elements)", t->name, count);
+  }
+  int64_t span = t->row; /* one past the largest element offset */
+  for (int d = 0; d < 3; d++) {
+    if (t->ext[d] <= 1) continue;
+    const int64_t s = t->stride[d];
+    if (t->stride_min_row && s < t->row)
+      return BAD("%s must be >= %s (%" PRId64 ") for rows of %" PRId64 " elements, got %" PRId64,
+                 t->stride_name[d], t->row_name, t->row, t->row, s);
+    if (!t->stride_min_row && s < 0) return BAD("%s must be >= 0, got %" PRId64, t->stride_name[d], s);
+    int64_t off;
+    if (__builtin_mul_overflow(t->ext[d] - 1, s, &off) || __builtin_add_overflow(span, off, &span))
+      return BAD("%s: element offsets overflow int64 (%s %" PRId64 " x %" PRId64 ")", t->name,
+                 t->stride_name[d], s, t->ext[d]);
+  }
+  int64_t bytes;
+  if (__builtin_mul_overflow(span, (int64_t)t->elem, &bytes) ||
+      (uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)t->data)
+    return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", t->name, span);
+  t->lo = (uintptr_t)t->data;
+  t->hi = t->lo + (uintptr_t)bytes;
+  return SIMDATTN_OK;
+}
+
+static int overlap(const tensor_view *a, const tensor_view *b) {
+  return a->lo < a->hi && b->lo < b->hi && a->lo < b->hi && b->lo < a->hi;
+}
+
+/* out's rows must not overlap each other: sort the dims by stride; each stride must clear the
+ * span of the smaller ones (a sufficient condition, exact for every layout made of strides). */
+static simdattn_status check_out_disjoint(const tensor_view *o) {
+  if (o->ext[0] == 0 || o->ext[1] == 0 || o->ext[2] == 0) return SIMDATTN_OK; /* no rows */
+  int idx[3] = {0, 1, 2};
+  for (int a = 0; a < 3; a++)
+    for (int b = a + 1; b < 3; b++)
+      if (o->stride[idx[b]] < o->stride[idx[a]]) {
+        const int t = idx[a];
+        idx[a] = idx[b];
+        idx[b] = t;
+      }
+  int64_t span = o->row;
+  for (int a = 0; a < 3; a++) {
+    const int d = idx[a];
+    if (o->ext[d] <= 1) continue;
+    if (o->stride[d] < span)
+      return BAD("out rows overlap: %s (%" PRId64 ") must be >= %" PRId64
+                 " so that rows of %" PRId64 " floats do not share memory",
+                 o->stride_name[d], o->stride[d], span, o->row);
+    span = o->stride[d] * (o->ext[d] - 1) + span;
+  }
+  return SIMDATTN_OK;
+}
+
+simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  const struct {
+    const char *name;
+    int64_t value, min;
+  } sizes[] = {{"batch", p->batch, 0},   {"heads_q", p->heads_q, 0}, {"heads_kv", p->heads_kv, 1},
+               {"seq_q", p->seq_q, 0},   {"seq_kv", p->seq_kv, 0}};
+  for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+    if (sizes[t].value < sizes[t].min)
+      return BAD("%s must be >= %" PRId64 ", got %" PRId64, sizes[t].name, sizes[t].min, sizes[t].value);
+  if (p->heads_q % p->heads_kv != 0)
+    return BAD("heads_q (%" PRId64 ") must be a multiple of heads_kv (%" PRId64 ")", p->heads_q, p->heads_kv);
+  if (p->head_dim < 1 || p->head_dim > SA_MAX_HEAD_DIM)
+    return BAD("head_dim must be in [1, %d], got %" PRId64, SA_MAX_HEAD_DIM, p->head_dim);
+  if (p->head_dim_v != 0 && (p->head_dim_v < 1 || p->head_dim_v > SA_MAX_HEAD_DIM))
+    return BAD("head_dim_v must be 0 (= head_dim) or in [1, %d], got %" PRId64, SA_MAX_HEAD_DIM, p->head_dim_v);
+  const simdattn_tensor *in[3] = {&p->q, &p->k, &p->v};
+  const char *in_name[3] = {"q", "k", "v"};
+  for (int t = 0; t < 3; t++)
+    if ((unsigned)in[t]->dtype > SIMDATTN_BF16)
+      return BAD("%s.dtype must be SIMDATTN_F32, SIMDATTN_F16 or SIMDATTN_BF16, got %d", in_name[t],
+                 (int)in[t]->dtype);
+  if (p->k.dtype != p->v.dtype)
+    return BAD("k.dtype (%s) must equal v.dtype (%s)", dtype_name(p->k.dtype), dtype_name(p->v.dtype));
+  if ((unsigned)p->causal > SIMDATTN_CAUSAL_BOTTOM_RIGHT)
+    return BAD("causal must be SIMDATTN_CAUSAL_NONE, _TOP_LEFT or _BOTTOM_RIGHT, got %d", (int)p->causal);
+  if (!isfinite(p->scale) || p->scale < 0.0f)
+    return BAD("scale must be finite and >= 0 (0 means 1/sqrt(head_dim)), got %g", (double)p->scale);
+  if (!isfinite(p->softcap) || p->softcap < 0.0f)
+    return BAD("softcap must be finite and >= 0 (0 means off), got %g", (double)p->softcap);
+  if (p->window < 0) return BAD("window must be >= 0 (0 means unlimited), got %" PRId64, p->window);
+  if (p->window > 0 && p->causal == SIMDATTN_CAUSAL_NONE)
+    return BAD("window (%" PRId64 ") needs causal set (TOP_LEFT or BOTTOM_RIGHT), got SIMDATTN_CAUSAL_NONE",
+               p->window);
+
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
+  tensor_view tv[8];
+  memset(tv, 0, sizeof tv);
+  enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS };
+  const int64_t *s3;
+  for (int t = 0; t < 3; t++) {
+    tensor_view *x = &tv[t];
+    x->name = in_name[t];
+    x->row_name = t == 2 ? "head_dim_v" : "head_dim";
+    x->data = in[t]->data;
+    x->ext[0] = p->batch;
+    x->ext[1] = t == 0 ? p->heads_q : p->heads_kv;
+    x->ext[2] = t == 0 ? p->seq_q : p->seq_kv;
+    s3 = &in[t]->stride_batch;
+    x->stride[0] = s3[0];
+    x->stride[1] = s3[1];
+    x->stride[2] = s3[2];
+    static const char *names[3][3] = {{"q.stride_batch", "q.stride_head", "q.stride_seq"},
+                                      {"k.stride_batch", "k.stride_head", "k.stride_seq"},
+                                      {"v.stride_batch", "v.stride_head", "v.stride_seq"}};
+    for (int a = 0; a < 3; a++) x->stride_name[a] = names[t][a];
+    x->row = t == 2 ? dv : d;
+    x->elem = sa_dtype_size(in[t]->dtype);
+    x->stride_min_row = 1;
+  }
+  tensor_view *o = &tv[OUT];
+  *o = (tensor_view){"out", "head_dim_v", p->out, {p->batch, p->heads_q, p->seq_q},
+                     {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
+                     {"out_stride_batch", "out_stride_head", "out_stride_seq"}, dv, 4, 1, 0, 0};
+  int64_t cnt; /* lse's strides are implied: check that its size fits before forming them */
+  if (__builtin_mul_overflow(p->batch, p->heads_q, &cnt) || __builtin_mul_overflow(cnt, p->seq_q, &cnt))
+    return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64",
+               p->batch, p->heads_q, p->seq_q);
+  tv[LSE] = (tensor_view){"lse", "1", p->lse, {p->batch, p->heads_q, p->seq_q},
+                          {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 4, 0, 0, 0};
+  tv[MASK] = (tensor_view){"mask", "seq_kv", p->mask, {p->batch, p->heads_q, p->seq_q},
+                           {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
+                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"}, p->seq_kv, 4, 0, 0, 0};
+  tv[ALIBI] = (tensor_view){"alibi_slopes", "1", p->alibi_slopes, {1, 1, p->heads_q}, {0, 0, 1},
+                            {"", "", ""}, 1, 4, 0, 0, 0};
+  tv[SINKS] = (tensor_view){"sinks", "1", p->sinks, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 4, 0, 0, 0};
+
+  simdattn_status st;
+  for (int t = 0; t < 4; t++)
+    if ((st = check_tensor(&tv[t], 1)) != SIMDATTN_OK) return st;
+  for (int t = LSE; t <= SINKS; t++)
+    if ((st = check_tensor(&tv[t], 0)) != SIMDATTN_OK) return st;
+  if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv)
+    return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
+               p->mask_stride_q);
+  if ((st = check_out_disjoint(o)) != SIMDATTN_OK) return st;
+  static const char *const what[8] = {"q", "k", "v", "out", "lse", "mask", "alibi_slopes", "sinks"};
+  for (int t = 0; t < 8; t++) {
+    if (t != OUT && overlap(o, &tv[t])) return BAD("out overlaps %s: outputs must not alias any input", what[t]);
+    if (t != LSE && t != OUT && overlap(&tv[LSE], &tv[t]))
+      return BAD("lse overlaps %s: outputs must not alias any input", what[t]);
+  }
+  if (overlap(o, &tv[LSE])) return BAD("out overlaps lse");
+
+  /* resolve */
+  memset(j, 0, sizeof *j);
+  j->batch = p->batch;
+  j->heads_q = p->heads_q;
+  j->heads_kv = p->heads_kv;
+  j->group = p->heads_q / p->heads_kv;
+  j->seq_q = p->seq_q;
+  j->seq_kv = p->seq_kv;
+  j->d = d;
+  j->dv = dv;
+  j->diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : p->seq_kv - p->seq_q;
+  j->q = (const char *)p->q.data;
+  j->k = (const char *)p->k.data;
+  j->v = (const char *)p->v.data;
+  j->q_dtype = p->q.dtype;
+  j->kv_dtype = p->k.dtype;
+  /* strides of dimensions of extent 1 are never used: zero them so no offset can overflow */
+#define STRIDE(view, dim) ((view).ext[dim] > 1 ? (view).stride[dim] : 0)
+  j->q_sb = STRIDE(tv[Q], 0), j->q_sh = STRIDE(tv[Q], 1), j->q_ss = STRIDE(tv[Q], 2);
+  j->k_sb = STRIDE(tv[K], 0), j->k_sh = STRIDE(tv[K], 1), j->k_ss = STRIDE(tv[K], 2);
+  j->v_sb = STRIDE(tv[V], 0), j->v_sh = STRIDE(tv[V], 1), j->v_ss = STRIDE(tv[V], 2);
+  j->o_sb = STRIDE(tv[OUT], 0), j->o_sh = STRIDE(tv[OUT], 1), j->o_ss = STRIDE(tv[OUT], 2);
+  j->m_sb = STRIDE(tv[MASK], 0), j->m_sh = STRIDE(tv[MASK], 1), j->m_sq = STRIDE(tv[MASK], 2);
+#undef STRIDE
+  j->out = p->out;
+  j->lse = p->lse;
+  j->scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
+  j->causal = p->causal;
+  j->window = p->window;
+  j->mask = p->mask;
+  j->softcap = p->softcap;
+  j->alibi = p->alibi_slopes;
+  j->sinks = p->sinks;
+  j->n_chunks = 1;
+  return SIMDATTN_OK;
+}
