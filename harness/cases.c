@@ -317,6 +317,14 @@ int case_grid(int quick, case_spec **out) {
       if (quick && c == 0 && nn != NAN_V) continue;
       add(&l, s);
     }
+  /* a NaN in a key or value that a -inf mask entry hides from some rows (mask block) */
+  for (int nn = NAN_Q; nn <= NAN_V; nn++) {
+    s = case_default("nan", 96, 96);
+    s.nan = (case_nan)nn;
+    s.mask = MASK_FULL;
+    s.causal = nn == NAN_V ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+    add(&l, s);
+  }
   /* 14. everything at once */
   for (int t = 0; t < 2; t++) {
     s = case_default("all", 150, 300);

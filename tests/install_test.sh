@@ -1,0 +1,37 @@
+#!/bin/sh
+# tests/install_test.sh SOURCE_DIR BUILD_DIR WORK_DIR [static]
+# Installs the built library into WORK_DIR/prefix, then builds and runs examples/example.c
+# against it twice: through find_package(simdattn) and through pkg-config. With "static",
+# first builds and installs a static libsimdattn (BUILD_SHARED_LIBS=OFF) and links statically.
+set -eu
+src=$1 build=$2 work=$3 mode=${4:-shared}
+rm -rf "$work" && mkdir -p "$work"
+prefix=$work/prefix
+if [ "$mode" = static ]; then
+  cmake -S "$src" -B "$work/lib" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+        -DSIMDATTN_BUILD_TESTS=OFF >"$work/configure.log"
+  cmake --build "$work/lib" -j2 --target simdattn attn-check >"$work/build.log"
+  build=$work/lib
+fi
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+libdir=$(ls -d "$prefix"/lib*/ | head -n 1)
+echo "installed into $prefix ($mode):"; (cd "$prefix" && find . -type f | sort)
+
+# 1. find_package
+cmake -S "$src/examples" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$work/ex.log"
+cmake --build "$work/cmake" >>"$work/ex.log"
+"$work/cmake/example"
+
+# 2. pkg-config
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+if [ "$mode" = static ]; then
+  flags=$(pkg-config --cflags --libs --static simdattn)
+  cc -o "$work/example-pc" "$src/examples/example.c" -Wl,-Bstatic -lsimdattn -Wl,-Bdynamic $flags -lm
+else
+  flags=$(pkg-config --cflags --libs simdattn)
+  cc -o "$work/example-pc" "$src/examples/example.c" $flags -lm -Wl,-rpath,"$libdir"
+fi
+echo "pkg-config: $flags"
+"$work/example-pc"
+[ "$(pkg-config --variable=libdir simdattn)" = "${libdir%/}" ] || { echo "libdir in simdattn.pc is wrong"; exit 1; }
+echo "install test ($mode): find_package and pkg-config builds both ran"

@@ -1,0 +1,97 @@
+/* tests/test_determinism.c: every variant this CPU runs gives bitwise-identical out and lse for
+ * every n_threads, through a caller's thread pool (options.parallel) and on every repeat —
+ * on shapes that split keys into chunks (decode), causal GQA prefill and the all-features case. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness/cases.h"
+#include "threads_util.h"
+
+static void snapshot(const case_data *cd, float *o, float *l) {
+  memcpy(o, cd->out_buf, cd->out_len * sizeof(float));
+  memcpy(l, cd->lse_buf, cd->lse_len * sizeof(float));
+}
+
+int main(void) {
+  case_spec specs[5];
+  specs[0] = case_default("det-decode", 1, 4099); /* few tasks: keys split into chunks */
+  specs[0].heads_q = 32;
+  specs[0].heads_kv = 8;
+  specs[0].d = specs[0].dv = 128;
+  specs[0].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[1] = case_default("det-prefill", 300, 300);
+  specs[1].heads_q = 8;
+  specs[1].heads_kv = 2;
+  specs[1].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[2] = case_default("det-all", 70, 700);
+  specs[2].batch = 2;
+  specs[2].heads_q = 4;
+  specs[2].heads_kv = 1;
+  specs[2].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[2].window = 500;
+  specs[2].mask = MASK_FULL;
+  specs[2].softcap = 15.0f;
+  specs[2].dist = DIST_SOFTCAP;
+  specs[2].alibi = specs[2].sinks = 1;
+  specs[2].layout = LAYOUT_BSHD_PAD;
+  specs[2].d = 72;
+  specs[2].dv = 40;
+  specs[3] = case_default("det-split-nan", 2, 3000); /* a NaN in V inside a split chunk */
+  specs[3].nan = NAN_V;
+  specs[3].sinks = 1;
+  specs[4] = case_default("det-f16", 33, 1500);
+  specs[4].qt = SIMDATTN_BF16;
+  specs[4].kvt = SIMDATTN_F16;
+  specs[4].heads_q = specs[4].heads_kv = 1;
+
+  for (int v = 0; v < simdattn_variant_count(); v++) {
+    simdattn_variant_info info;
+    simdattn_variant_get(v, &info);
+    if (!info.available) {
+      printf("skip %s: this CPU cannot run it\n", info.name);
+      continue;
+    }
+    for (int c = 0; c < 5; c++) {
+      if (!(info.dtypes >> specs[c].qt & 1u) || !(info.dtypes >> specs[c].kvt & 1u)) continue;
+      case_data cd;
+      if (case_build(&specs[c], 7, &cd)) {
+        CHECK(0, "cannot build %s", specs[c].group);
+        continue;
+      }
+      float *o1 = malloc(cd.out_len * sizeof(float)), *l1 = malloc(cd.lse_len * sizeof(float));
+      float *o2 = malloc(cd.out_len * sizeof(float)), *l2 = malloc(cd.lse_len * sizeof(float));
+      simdattn_options opt = {1, info.name, NULL, NULL};
+      CHECK(simdattn_forward(&cd.p, &opt) == SIMDATTN_OK, "%s %s: %s", info.name, cd.name, simdattn_last_error());
+      snapshot(&cd, o1, l1);
+      const int threads[] = {2, 3, 0, 1, 5};
+      for (int t = 0; t < 5; t++) {
+        case_reset_outputs(&cd);
+        opt.n_threads = threads[t];
+        CHECK(simdattn_forward(&cd.p, &opt) == SIMDATTN_OK, "%s", simdattn_last_error());
+        snapshot(&cd, o2, l2);
+        CHECK(!memcmp(o1, o2, cd.out_len * sizeof(float)) && !memcmp(l1, l2, cd.lse_len * sizeof(float)),
+              "%s %s: n_threads %d differs from n_threads 1", info.name, cd.name, threads[t]);
+      }
+      for (int pt = 1; pt <= 4; pt += 3) {
+        test_pool pool = {pt, 0};
+        case_reset_outputs(&cd);
+        const simdattn_options hook = {8, info.name, test_pool_parallel, &pool};
+        CHECK(simdattn_forward(&cd.p, &hook) == SIMDATTN_OK, "%s", simdattn_last_error());
+        snapshot(&cd, o2, l2);
+        CHECK(!memcmp(o1, o2, cd.out_len * sizeof(float)) && !memcmp(l1, l2, cd.lse_len * sizeof(float)),
+              "%s %s: the caller's pool (%d threads, reverse order) differs from n_threads 1", info.name,
+              cd.name, pt);
+        CHECK(atomic_load(&pool.calls) > 0, "the pool hook was never called");
+      }
+      CHECK(case_guards_intact(&cd), "%s %s: guards", info.name, cd.name);
+      printf("%-24s %-60s bitwise identical over n_threads 1,2,3,0,5 and pools of 1 and 4\n", info.name, cd.name);
+      free(o1);
+      free(l1);
+      free(o2);
+      free(l2);
+      case_free(&cd);
+    }
+  }
+  return check_report("test_determinism");
+}

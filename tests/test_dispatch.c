@@ -1,0 +1,105 @@
+/* tests/test_dispatch.c: CPU detection, auto-dispatch and forced variants.
+ *   test_dispatch            detection agrees with the compiler's cpuid view; every row this CPU
+ *                            runs can be forced and runs; rows it cannot run are refused with
+ *                            SIMDATTN_ERR_UNSUPPORTED (never SIGILL); SIMDATTN_VARIANT picks a
+ *                            row, an unknown name is SIMDATTN_ERR_INVALID naming it, and
+ *                            options.variant wins over the environment.
+ *   test_dispatch --masked   run with SIMDATTN_DISABLE_ISA=all: no SIMD feature is seen, every
+ *                            SIMD row is refused, auto-dispatch falls back to scalar_tiled. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "harness/cases.h"
+#include "src/internal.h"
+
+static case_data cd;
+
+static simdattn_status run(const char *variant) {
+  case_reset_outputs(&cd);
+  const simdattn_options opt = {1, variant, NULL, NULL};
+  return simdattn_forward(&cd.p, &opt);
+}
+
+int main(int argc, char **argv) {
+  const int masked = argc > 1 && !strcmp(argv[1], "--masked");
+  case_spec s = case_default("dispatch", 40, 90);
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  CHECK(case_build(&s, 3, &cd) == 0, "build");
+  const unsigned f = sa_cpu_features();
+  char names[256];
+  printf("detected: %s\n", sa_cpu_feature_names(f, names, sizeof names));
+
+#if defined(__x86_64__)
+  if (!masked) { /* libgcc's cpuid view checks the OS's XCR0 state too */
+    __builtin_cpu_init();
+    CHECK(!!(f & SA_CPU_AVX2) == !!__builtin_cpu_supports("avx2"), "avx2");
+    CHECK(!!(f & SA_CPU_FMA) == !!__builtin_cpu_supports("fma"), "fma");
+    CHECK(!!(f & SA_CPU_AVX512F) == !!__builtin_cpu_supports("avx512f"), "avx512f");
+    CHECK(!!(f & SA_CPU_AVX512BW) == !!__builtin_cpu_supports("avx512bw"), "avx512bw");
+    CHECK(!!(f & SA_CPU_AVX512VL) == !!__builtin_cpu_supports("avx512vl"), "avx512vl");
+    CHECK(!!(f & SA_CPU_AVX512DQ) == !!__builtin_cpu_supports("avx512dq"), "avx512dq");
+  }
+#elif defined(__aarch64__)
+  CHECK(masked || (f & SA_CPU_NEON), "AArch64 always has Advanced SIMD");
+#endif
+  if (masked) CHECK(f == 0, "SIMDATTN_DISABLE_ISA=all must hide every feature, still see %s", names);
+
+  /* every row: runs when available, else refused with a status (the kernel is never entered) */
+  int n_refused = 0;
+  for (int t = 0; t < sa_variant_total(); t++) {
+    const sa_variant *v = sa_variant_at(t);
+    const simdattn_status st = run(v->name);
+    if (sa_variant_available(v)) {
+      CHECK(st == SIMDATTN_OK, "%s: %s", v->name, simdattn_last_error());
+    } else {
+      n_refused++;
+      CHECK(st == SIMDATTN_ERR_UNSUPPORTED && strstr(simdattn_last_error(), v->name) &&
+                strstr(simdattn_last_error(), "lacks"),
+            "%s must be refused with UNSUPPORTED naming it, got %d '%s'", v->name, (int)st, simdattn_last_error());
+      CHECK(case_guards_intact(&cd), "refused %s wrote output", v->name);
+    }
+    if (masked && v->cpu) CHECK(!sa_variant_available(v), "%s needs SIMD but is available with all masked", v->name);
+  }
+  printf("%d rows, %d refused on this CPU\n", sa_variant_total(), n_refused);
+
+  /* auto-dispatch: the first available row that is allowed to auto-dispatch */
+  const char *best = simdattn_best_variant(&cd.p);
+  CHECK(best != NULL, "best variant");
+  const sa_variant *first = NULL;
+  for (int t = 0; t < sa_variant_total() && !first; t++) {
+    const sa_variant *v = sa_variant_at(t);
+    if (sa_variant_available(v) && !(v->flags & SA_VARIANT_NO_AUTO)) first = v;
+  }
+  CHECK(first && best && !strcmp(best, first->name), "best '%s', want the first available row '%s'", best,
+        first ? first->name : "?");
+  CHECK(best && strcmp(best, "ref") != 0, "the reference must never be auto-dispatched");
+  if (masked) CHECK(best && !strcmp(best, "scalar_tiled"), "masked: best is '%s', want scalar_tiled", best);
+
+  /* SIMDATTN_VARIANT: the result is bitwise that of the named variant */
+  float *want_ref = malloc(cd.out_len * sizeof(float)), *want_auto = malloc(cd.out_len * sizeof(float));
+  CHECK(run("ref") == SIMDATTN_OK, "ref");
+  memcpy(want_ref, cd.out_buf, cd.out_len * sizeof(float));
+  CHECK(run(NULL) == SIMDATTN_OK, "auto");
+  memcpy(want_auto, cd.out_buf, cd.out_len * sizeof(float));
+  CHECK(memcmp(want_ref, want_auto, cd.out_len * sizeof(float)) != 0,
+        "ref and %s agree to the bit on this case; the environment test below would prove nothing", best);
+  setenv("SIMDATTN_VARIANT", "ref", 1);
+  CHECK(run(NULL) == SIMDATTN_OK, "env ref");
+  CHECK(!memcmp(cd.out_buf, want_ref, cd.out_len * sizeof(float)), "SIMDATTN_VARIANT=ref did not run ref");
+  CHECK(run(best) == SIMDATTN_OK && !memcmp(cd.out_buf, want_auto, cd.out_len * sizeof(float)),
+        "options.variant must win over SIMDATTN_VARIANT");
+  setenv("SIMDATTN_VARIANT", "avx9_f32_flash_q1k1", 1);
+  CHECK(run(NULL) == SIMDATTN_ERR_INVALID && strstr(simdattn_last_error(), "SIMDATTN_VARIANT") &&
+            strstr(simdattn_last_error(), "avx9_f32_flash_q1k1"),
+        "unknown SIMDATTN_VARIANT: '%s'", simdattn_last_error());
+  CHECK(case_guards_intact(&cd), "unknown variant wrote output");
+  setenv("SIMDATTN_VARIANT", "", 1);
+  CHECK(run(NULL) == SIMDATTN_OK && !memcmp(cd.out_buf, want_auto, cd.out_len * sizeof(float)),
+        "an empty SIMDATTN_VARIANT means auto");
+  unsetenv("SIMDATTN_VARIANT");
+  free(want_ref);
+  free(want_auto);
+  case_free(&cd);
+  return check_report(masked ? "test_dispatch --masked" : "test_dispatch");
+}
