@@ -325,6 +325,17 @@ int case_grid(int quick, case_spec **out) {
     s.causal = nn == NAN_V ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
     add(&l, s);
   }
+  /* decode with keys split into chunks: NaN in a chunk, and scores far apart across chunks */
+  for (int t = 0; t < 4; t++) {
+    s = case_default("nan", 1, 2048);
+    s.heads_q = 8;
+    s.heads_kv = 2;
+    s.nan = t < 3 ? (case_nan)(t + 1) : NAN_NONE;
+    s.dist = t < 3 ? DIST_NORMAL : DIST_LARGE;
+    s.sinks = t == 2;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(&l, s);
+  }
   /* 14. everything at once */
   for (int t = 0; t < 2; t++) {
     s = case_default("all", 150, 300);
