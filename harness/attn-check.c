@@ -14,53 +14,9 @@
 #include <string.h>
 
 #include "cases.h"
+#include "equiv.h"
 #include "ref/ref.h"
 #include "src/internal.h"
-
-typedef struct {
-  double err_out, err_lse; /* max abs error over finite oracle elements */
-  int exact;               /* non-finite and zero oracle elements matched exactly */
-  double bound_ratio;      /* max |x - oracle| / bound (ref only) */
-} eval;
-
-static eval evaluate(const case_data *cd, const double *o_out, const double *o_lse, const double *b_out,
-                     const double *b_lse) {
-  const case_spec *s = &cd->spec;
-  eval e = {0.0, 0.0, 1, 0.0};
-  int64_t t = 0;
-  for (int64_t b = 0; b < s->batch; b++)
-    for (int64_t h = 0; h < s->heads_q; h++)
-      for (int64_t i = 0; i < s->seq_q; i++, t++) {
-        for (int64_t x = 0; x < s->dv; x++) {
-          const double want = o_out[t * s->dv + x], got = (double)case_out(cd, b, h, i, x);
-          if (isnan(want)) {
-            e.exact &= isnan(got);
-          } else if (isinf(want) || want == 0.0) {
-            e.exact &= got == want;
-          } else {
-            const double d = isfinite(got) ? fabs(got - want) : INFINITY;
-            if (!(d <= e.err_out)) e.err_out = d;
-            if (b_out) {
-              const double r = d / b_out[t * s->dv + x];
-              if (!(r <= e.bound_ratio)) e.bound_ratio = r;
-            }
-          }
-        }
-        if (!s->lse) continue;
-        const double want = o_lse[t], got = (double)case_lse(cd, b, h, i);
-        if (isnan(want) || isinf(want)) {
-          e.exact &= isnan(want) ? isnan(got) : got == want;
-        } else {
-          const double d = isfinite(got) ? fabs(got - want) : INFINITY;
-          if (!(d <= e.err_lse)) e.err_lse = d;
-          if (b_lse) {
-            const double r = d / b_lse[t];
-            if (!(r <= e.bound_ratio)) e.bound_ratio = r;
-          }
-        }
-      }
-  return e;
-}
 
 /* Does row (b, h, i) see key `key`? (causal rule, window, mask; the NaN cases have finite scores) */
 static int sees(const sa_job *j, int64_t b, int64_t h, int64_t i, int64_t key) {
@@ -218,49 +174,23 @@ int main(int argc, char **argv) {
       continue;
     }
     sa_job job;
-    if (sa_validate(&cd.p, &job) != SIMDATTN_OK) {
-      printf("FAIL %-28s %s  the case itself is invalid: %s\n", "-", name, simdattn_last_error());
+    sa_truth truth;
+    const int64_t nrows = grid[c].batch * grid[c].heads_q * grid[c].seq_q;
+    if (sa_validate(&cd.p, &job) != SIMDATTN_OK || sa_truth_build(&cd.p, NULL, nrows, grid[c].lse, &truth)) {
+      printf("FAIL %-28s %s  cannot build the case's oracle: %s\n", "-", name, simdattn_last_error());
       failed++;
       case_free(&cd);
       continue;
     }
-    const int64_t nrows = grid[c].batch * grid[c].heads_q * grid[c].seq_q;
-    const size_t n_out = (size_t)(nrows * grid[c].dv) + 1, n_lse = (size_t)nrows + 1;
-    double *o_out = malloc(sizeof(double) * n_out), *o_lse = malloc(sizeof(double) * n_lse);
-    double *b_out = malloc(sizeof(double) * n_out), *b_lse = malloc(sizeof(double) * n_lse);
-    if (!o_out || !o_lse || !b_out || !b_lse || sa_oracle_rows(&job, NULL, nrows, o_out, o_lse, b_out, b_lse)) {
-      printf("FAIL %-28s %s  cannot allocate the oracle\n", "-", name);
-      failed++;
-      goto next;
-    }
-    double max_out = 0.0, max_lse = 0.0;
-    for (size_t t = 0; t + 1 < n_out; t++)
-      if (isfinite(o_out[t]) && fabs(o_out[t]) > max_out) max_out = fabs(o_out[t]);
-    for (size_t t = 0; t + 1 < n_lse; t++)
-      if (isfinite(o_lse[t]) && fabs(o_lse[t]) > max_lse) max_lse = fabs(o_lse[t]);
-    const int pattern_ok = nan_pattern_ok(&cd, &job, o_out, o_lse);
+    const int pattern_ok = nan_pattern_ok(&cd, &job, truth.o_out, truth.o_lse);
+    if (verbose || !truth.ref_ok)
+      printf("%s %-28s %s  err(ref) out %.3g lse %.3g over %d orders, bound_ratio %.3g\n",
+             truth.ref_ok ? "info" : "FAIL", "ref(orders)", name, truth.ref_out, truth.ref_lse, SA_REF_N_ORDERS,
+             truth.ref_bound_ratio);
+    float *got = malloc(sizeof(float) * (size_t)(nrows * grid[c].dv + 1));
+    float *got_lse = malloc(sizeof(float) * (size_t)(nrows + 1));
 
-    /* err(ref): the largest error over the reference's operation orders, each within its bound */
-    double ref_out = 0.0, ref_lse = 0.0, ref_bound = 0.0;
-    int ref_ok = 1;
-    for (int order = 0; order < SA_REF_N_ORDERS; order++) {
-      case_reset_outputs(&cd);
-      const simdattn_options opt = {0, "ref", NULL, NULL};
-      const simdattn_status st = sa_forward_ordered(&cd.p, &opt, order);
-      const eval e = evaluate(&cd, o_out, o_lse, b_out, b_lse);
-      const int ok = st == SIMDATTN_OK && e.exact && e.bound_ratio <= 1.0 && case_guards_intact(&cd);
-      if (verbose || !ok)
-        printf("%s %-28s %s  order %d: out_err %.3g lse_err %.3g bound_ratio %.3g%s\n", ok ? "info" : "FAIL",
-               "ref(order)", name, order, e.err_out, e.err_lse, e.bound_ratio, st ? simdattn_last_error() : "");
-      ref_ok &= ok;
-      if (e.err_out > ref_out) ref_out = e.err_out;
-      if (e.err_lse > ref_lse) ref_lse = e.err_lse;
-      if (e.bound_ratio > ref_bound) ref_bound = e.bound_ratio;
-    }
-    const double budget_out = 2.0 * ref_out + 2.0 * FLT_EPSILON * max_out;
-    const double budget_lse = 2.0 * ref_lse + 2.0 * FLT_EPSILON * max_lse;
-
-    for (int t = 0; t < n_vars; t++) {
+    for (int t = 0; t < n_vars && got && got_lse; t++) {
       const sa_variant *v = vars[t];
       if (!sa_variant_accepts(v, &job)) continue; /* not this variant's dtypes: not applicable */
       if (!sa_variant_available(v)) {
@@ -270,30 +200,29 @@ int main(int argc, char **argv) {
       case_reset_outputs(&cd);
       const simdattn_options opt = {0, v->name, NULL, NULL};
       const simdattn_status st = simdattn_forward(&cd.p, &opt);
-      const eval e = evaluate(&cd, o_out, o_lse, NULL, NULL);
+      sa_gather(&cd.p, &truth, got, got_lse);
+      const sa_verdict e = sa_judge(&truth, got, got_lse);
       const int guards = case_guards_intact(&cd);
-      const double r_out = e.err_out == 0.0 ? 0.0 : e.err_out / budget_out;
-      const double r_lse = e.err_lse == 0.0 ? 0.0 : e.err_lse / budget_lse;
-      const double ratio = r_out > r_lse ? r_out : r_lse;
       const int is_ref = !strcmp(v->name, "ref");
-      const int ok = st == SIMDATTN_OK && guards && e.exact && pattern_ok && ratio <= 1.0 && (!is_ref || ref_ok);
+      const int ok = st == SIMDATTN_OK && guards && e.pass && pattern_ok && (!is_ref || truth.ref_ok);
       char why[200] = "";
       if (st != SIMDATTN_OK) snprintf(why, sizeof why, "  status %d: %s", (int)st, simdattn_last_error());
       else if (!guards) snprintf(why, sizeof why, "  wrote outside its out rows / lse entries");
       else if (!e.exact) snprintf(why, sizeof why, "  a 0 / inf / NaN element of the oracle not matched exactly");
       else if (!pattern_ok) snprintf(why, sizeof why, "  the oracle's NaN pattern breaks the semantics");
-      else if (is_ref && !ref_ok) snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", ref_bound);
+      else if (is_ref && !truth.ref_ok)
+        snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", truth.ref_bound_ratio);
       printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
-             v->name, name, e.err_out, budget_out, e.err_lse, budget_lse, ratio, why);
-      if (is_ref) printf("     %-28s %s  bound_ratio %.3g (every order within its derived bound)\n", "", name, ref_bound);
+             v->name, name, e.err_out, truth.budget_out, e.err_lse, truth.budget_lse, e.ratio, why);
+      if (is_ref)
+        printf("     %-28s %s  bound_ratio %.3g (every order within its derived bound)\n", "", name,
+               truth.ref_bound_ratio);
       if (ok) passed++;
       else failed++;
     }
-  next:
-    free(o_out);
-    free(o_lse);
-    free(b_out);
-    free(b_lse);
+    free(got);
+    free(got_lse);
+    sa_truth_free(&truth);
     case_free(&cd);
   }
   free(grid);

@@ -6,6 +6,7 @@
  * operation order of ref.h and takes the largest error), and is itself held to the worst-case
  * bound derived in oracle.c. Never auto-dispatched. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "../core/convert.h"
 #include "../core/softmax.h"
@@ -45,10 +46,13 @@ static size_t ref_workspace(const sa_job *j) {
          sa_align_bytes(sizeof(float) * (size_t)j->dv);
 }
 
-static void ref_row(const sa_job *j, int64_t b, int64_t hk, int64_t r, const ref_ws *w) {
+/* One row into out[dv] / *lse (either may be the row's own place in the problem). */
+static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int order, const ref_ws *w,
+                       float *out, float *lse) {
   sa_row row;
   sa_row_setup(j, b, hk, r, &row);
-  const int order = j->ref_order;
+  row.out = out;
+  row.lse = lse;
   const int reverse = order == SA_REF_REVERSE || order == SA_REF_LANES16;
   sa_row_to_f32(row.q, j->q_dtype, j->d, 1.0f, w->q);
 
@@ -90,13 +94,35 @@ static void ref_row(const sa_job *j, int64_t b, int64_t hk, int64_t r, const ref
   if (row.lse) *row.lse = shift + sa_logf(l);
 }
 
-static void ref_run(const sa_job *j, const sa_task *t, void *workspace) {
+static ref_ws ref_ws_at(const sa_job *j, void *workspace) {
   char *ws = (char *)workspace;
   ref_ws w;
   w.q = (float *)ws;
   w.s = (float *)(ws + sa_align_bytes(sizeof(float) * (size_t)j->d));
   w.acc = (float *)((char *)w.s + sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)));
-  for (int64_t r = t->r0; r < t->r1; r++) ref_row(j, t->b, t->hk, r, &w);
+  return w;
+}
+
+static void ref_run(const sa_job *j, const sa_task *t, void *workspace) {
+  const ref_ws w = ref_ws_at(j, workspace);
+  for (int64_t r = t->r0; r < t->r1; r++) {
+    sa_row row;
+    sa_row_setup(j, t->b, t->hk, r, &row);
+    ref_row_to(j, t->b, t->hk, r, j->ref_order, &w, row.out, row.lse);
+  }
+}
+
+int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order, float *out, float *lse) {
+  void *ws = aligned_alloc(SA_ALIGN, sa_align_bytes(ref_workspace(j)));
+  if (!ws) return -1;
+  const ref_ws w = ref_ws_at(j, ws);
+  for (int64_t t = 0; t < n_rows; t++) {
+    const int64_t flat = rows ? rows[t] : t;
+    const int64_t i = flat % j->seq_q, h = flat / j->seq_q % j->heads_q, b = flat / j->seq_q / j->heads_q;
+    ref_row_to(j, b, h / j->group, i * j->group + h % j->group, order, &w, out + t * j->dv, lse ? lse + t : NULL);
+  }
+  free(ws);
+  return 0;
 }
 
 /* One task per 16 packed rows; never splits keys (a row is computed whole). */

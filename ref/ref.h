@@ -26,4 +26,9 @@ enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_N_
 int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double *out, double *lse,
                    double *bound_out, double *bound_lse);
 
+/* The naive fp32 reference in operation order `order` on chosen rows only (flat indices as
+ * above), into out[n][dv] and lse[n]: what the benchmark uses to spot-check long sequences.
+ * Returns 0, or -1 when out of memory. */
+int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order, float *out, float *lse);
+
 #endif
