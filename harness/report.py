@@ -1,0 +1,348 @@
+#!/usr/bin/python3
+"""harness/report.py: tables and plots from attn-bench's Google Benchmark JSON.
+
+    report.py results/<cpu>                 -> results/<cpu>/report.md, throughput.svg, decode.svg
+    report.py results/a results/b --out DIR -> DIR/compare.md and DIR/compare.svg (CPUs side by
+                                               side, normalised to each CPU's own peak and absolute)
+
+Reads only <dir>/bench.json (and the context in it). Run with Debian's /usr/bin/python3 and
+python3-matplotlib. Emulated results (context "emulated": "yes") are never drawn beside native ones.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import sys
+
+ATTN = re.compile(r"^attn/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
+                  r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
+PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
+STREAM = re.compile(r"^stream/t(?P<t>\d+)$")
+
+
+def load(folder):
+    path = os.path.join(folder, "bench.json")
+    with open(path) as f:
+        data = json.load(f)
+    # with --benchmark_repetitions use the median aggregates, else the plain runs
+    rows = data.get("benchmarks", [])
+    medians = [r for r in rows if r.get("run_type") == "aggregate" and r.get("aggregate_name") == "median"]
+    if medians:
+        rows = [dict(r, name=r["run_name"]) for r in medians]
+    else:
+        rows = [r for r in rows if r.get("run_type", "iteration") == "iteration"]
+    res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": []}
+    for r in rows:
+        name = r["name"]
+        if r.get("error_occurred"):
+            res["errors"].append((name, r.get("error_message", "")))
+            continue
+        m = ATTN.match(name)
+        if m:
+            g = m.groupdict()
+            for k in ("d", "sq", "skv", "hq", "hkv", "t"):
+                g[k] = int(g[k])
+            for k in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "tokens_per_s", "workspace_bytes"):
+                g[k] = r.get(k)
+            g["ms"] = r.get("real_time")
+            res["attn"].append(g)
+            continue
+        m = PEAK.match(name)
+        if m:
+            res["peak"][(m["isa"], int(m["t"]))] = r.get("GFLOPS")
+            continue
+        m = STREAM.match(name)
+        if m:
+            res["stream"][int(m["t"])] = r.get("GBps")
+    return res
+
+
+def cpu_label(res):
+    c = res["context"]
+    return f'{c.get("cpu_model", "?")} ({os.path.basename(os.path.normpath(res["folder"]))})'
+
+
+def is_emulated(res):
+    return res["context"].get("emulated", "no") == "yes"
+
+
+def fmt(x, digits=1):
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def prefill(res):
+    return [a for a in res["attn"] if a["sq"] == a["skv"] and a["sq"] > 1]
+
+
+def decode(res):
+    return [a for a in res["attn"] if a["sq"] == 1]
+
+
+def variants_in(rows):
+    order = []
+    for a in rows:
+        if a["variant"] not in order:
+            order.append(a["variant"])
+    return sorted(order, key=lambda v: (v == "blas_unfused", v in ("ref", "scalar_tiled"), order.index(v)))
+
+
+def best_peak(res, t):
+    vals = [v for (isa, tt), v in res["peak"].items() if tt == t and v]
+    if vals:
+        return max(vals)
+    ctx = res["context"]  # the measurement attn-bench made before the rows (always present)
+    vals = [float(v) for k, v in ctx.items() if k.startswith("peak_gflops_") and k.endswith(f"_t{t}")]
+    return max(vals) if vals else None
+
+
+def write_report(res, out_dir):
+    c = res["context"]
+    L = []
+    L.append(f"# simdattn benchmark: {c.get('cpu_model', '?')}\n")
+    if is_emulated(res):
+        L.append("> **Emulated run** (qemu): timings say nothing about real hardware; shown only to prove the sweep runs.\n")
+    L.append(f"- date: {c.get('date', '?')}, host: {c.get('host_name', '?')}, threads (all): {c.get('threads_all', '?')}")
+    L.append(f"- CPU features detected: {c.get('cpu_features', '?')}; auto-dispatch picks `{c.get('auto_variant', '?')}`")
+    L.append(f"- simdattn {c.get('simdattn_version', '?')} at {c.get('git_commit', c.get('git_commit_built', '?'))}; "
+             f"compiler {c.get('compiler', '?')}; flags `{c.get('build_flags', '?')}`")
+    L.append(f"- OpenBLAS for blas_unfused: {c.get('blas_config', '?')} (threading: {c.get('blas_threading', '?')})")
+    L.append(f"- heads: {c.get('heads_rule', '?')}")
+    L.append(f"- check: {c.get('check_rule', '?')}\n")
+    L.append("## This CPU's limits, measured in the same run\n")
+    L.append("| probe | threads | GFLOP/s or GB/s |\n|---|---|---|")
+    for (isa, t), v in sorted(res["peak"].items()):
+        L.append(f"| FMA peak {isa} | {t} | {fmt(v)} |")
+    for t, v in sorted(res["stream"].items()):
+        L.append(f"| stream read | {t} | {fmt(v)} GB/s |")
+    L.append("")
+
+    pre = prefill(res)
+    groups = sorted({(a["d"], a["mask"], a["t"]) for a in pre}, key=lambda g: (g[0], g[1] != "full", g[2]))
+    if groups:
+        L.append("## Prefill (seq_q = seq_kv): GFLOPS (peak_frac)\n")
+        L.append("peak_frac divides by this run's FMA peak for the variant's ISA and thread count "
+                 "(scalar rows and blas_unfused: the highest peak).\n")
+    for d, mask, t in groups:
+        rows = [a for a in pre if a["d"] == d and a["mask"] == mask and a["t"] == t]
+        seqs = sorted({a["sq"] for a in rows})
+        heads = {a["sq"]: a["hq"] for a in rows}
+        L.append(f"### head_dim {d}, {mask}, {t} thread{'s' if t > 1 else ''}\n")
+        L.append("| variant | " + " | ".join(f"{s} (h{heads[s]})" for s in seqs) + " |")
+        L.append("|---|" + "---|" * len(seqs))
+        blas = {a["sq"]: a["GFLOPS"] for a in rows if a["variant"] == "blas_unfused"}
+        for v in variants_in(rows):
+            cells = []
+            for s in seqs:
+                a = next((a for a in rows if a["variant"] == v and a["sq"] == s), None)
+                cells.append("" if a is None else f"{fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)})")
+            L.append(f"| {v} | " + " | ".join(cells) + " |")
+        if blas:
+            L.append("\nSpeed-up over blas_unfused (same shape, same threads):\n")
+            L.append("| variant | " + " | ".join(str(s) for s in seqs) + " |")
+            L.append("|---|" + "---|" * len(seqs))
+            for v in variants_in(rows):
+                if v == "blas_unfused":
+                    continue
+                cells = []
+                for s in seqs:
+                    a = next((a for a in rows if a["variant"] == v and a["sq"] == s), None)
+                    cells.append("" if a is None or not blas.get(s) else f"{a['GFLOPS'] / blas[s]:.2f}x")
+                L.append(f"| {v} | " + " | ".join(cells) + " |")
+        L.append("")
+
+    dec = decode(res)
+    if dec:
+        L.append("## Decode (seq_q = 1): GB/s of K and V read (bw_frac), tokens/s\n")
+        L.append("bw_frac divides by this run's stream read at the same thread count.\n")
+        seqs = sorted({a["skv"] for a in dec})
+        shape = dec[0]
+        L.append(f"{shape['hq']} query heads on {shape['hkv']} kv heads, head_dim {shape['d']}, {shape['kt']} K/V.\n")
+        L.append("| variant | threads | " + " | ".join(f"kv {s}" for s in seqs) + " |")
+        L.append("|---|---|" + "---|" * len(seqs))
+        for v in variants_in(dec):
+            for t in sorted({a["t"] for a in dec}):
+                cells = []
+                for s in seqs:
+                    a = next((a for a in dec if a["variant"] == v and a["skv"] == s and a["t"] == t), None)
+                    cells.append("" if a is None else
+                                 f"{fmt(a['GBps'])} ({fmt(a['bw_frac'], 2)}), {fmt(a['tokens_per_s'], 0)} tok/s")
+                L.append(f"| {v} | {t} | " + " | ".join(cells) + " |")
+        L.append("")
+    ws = [a for a in res["attn"] if a.get("workspace_bytes") is not None and a["sq"] == a["skv"]]
+    if ws:
+        L.append("## Extra memory per call (workspace_bytes, all threads)\n")
+        seqs = sorted({a["sq"] for a in ws})
+        d0 = min(a["d"] for a in ws)
+        tmax = max(a["t"] for a in ws)
+        L.append(f"head_dim {d0}, full, {tmax} threads, heads as in the tables above.\n")
+        L.append("| variant | " + " | ".join(str(s) for s in seqs) + " |")
+        L.append("|---|" + "---|" * len(seqs))
+        for v in variants_in(ws):
+            cells = []
+            for s in seqs:
+                a = next((a for a in ws if a["variant"] == v and a["sq"] == s and a["d"] == d0
+                          and a["mask"] == "full" and a["t"] == tmax), None)
+                cells.append("" if a is None else human_bytes(a["workspace_bytes"]))
+            L.append(f"| {v} | " + " | ".join(cells) + " |")
+        L.append("")
+    if res["errors"]:
+        L.append("## Rows reported as errors (never timed)\n")
+        for name, msg in res["errors"]:
+            L.append(f"- `{name}`: {msg}")
+        L.append("")
+    L.append("Plots: [throughput.svg](throughput.svg), [decode.svg](decode.svg).\n")
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write("\n".join(L))
+
+
+def human_bytes(b):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if b < 1024 or unit == "GiB":
+            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
+        b /= 1024.0
+
+
+def setup_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "simdattn"  # reproducible SVG ids
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def style_for(variants):
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+    return {v: colors[i % len(colors)] for i, v in enumerate(variants)}
+
+
+def plot_throughput(res, out_dir):
+    plt = setup_matplotlib()
+    pre = prefill(res)
+    panels = sorted({(a["d"], a["mask"]) for a in pre}, key=lambda p: (p[0], p[1] != "full"))
+    if not panels:
+        return
+    threads = sorted({a["t"] for a in pre})
+    variants = variants_in(pre)
+    color = style_for(variants)
+    cols = 2
+    nrows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(12, 4.2 * nrows), squeeze=False)
+    for k, (d, mask) in enumerate(panels):
+        ax = axes[k // cols][k % cols]
+        for v in variants:
+            for t in threads:
+                pts = sorted((a["sq"], a["GFLOPS"]) for a in pre
+                             if a["variant"] == v and a["d"] == d and a["mask"] == mask and a["t"] == t)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, color=color[v],
+                            linestyle="-" if t == 1 else "--", label=f"{v} t{t}")
+        for t in threads:
+            pk = best_peak(res, t)
+            if pk:
+                ax.axhline(pk, color="black", linewidth=1, linestyle="-" if t == 1 else "--", alpha=0.6,
+                           label=f"FMA peak t{t} ({pk:.0f})")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"head_dim {d}, {mask}")
+        ax.set_xlabel("sequence length (seq_q = seq_kv)")
+        ax.set_ylabel("GFLOP/s")
+        ax.grid(True, which="both", alpha=0.3)
+    for k in range(len(panels), nrows * cols):
+        axes[k // cols][k % cols].axis("off")
+    h, l = axes[0][0].get_legend_handles_labels()
+    fig.legend(h, l, loc="lower center", ncol=4, fontsize=8, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle(f"Prefill throughput — {res['context'].get('cpu_model', '?')}"
+                 + (" (EMULATED)" if is_emulated(res) else ""))
+    fig.tight_layout(rect=(0, 0.08 + 0.02 * len(variants), 1, 0.97))
+    fig.savefig(os.path.join(out_dir, "throughput.svg"), metadata={"Date": None})
+    plt.close(fig)
+
+
+def plot_decode(res, out_dir):
+    plt = setup_matplotlib()
+    dec = decode(res)
+    if not dec:
+        return
+    threads = sorted({a["t"] for a in dec})
+    variants = variants_in(dec)
+    color = style_for(variants)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for v in variants:
+        for t in threads:
+            pts = sorted((a["skv"], a["GBps"]) for a in dec if a["variant"] == v and a["t"] == t)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, color=color[v],
+                        linestyle="-" if t == 1 else "--", label=f"{v} t{t}")
+    for t in threads:
+        s = res["stream"].get(t) or float(res["context"].get(f"stream_gbps_t{t}", 0) or 0)
+        if s:
+            ax.axhline(s, color="black", linewidth=1, linestyle="-" if t == 1 else "--", alpha=0.6,
+                       label=f"stream read t{t} ({s:.0f} GB/s)")
+    a0 = dec[0]
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("seq_kv (seq_q = 1)")
+    ax.set_ylabel("GB/s of K and V read")
+    ax.set_title(f"Decode, {a0['hq']}x{a0['hkv']} heads, d{a0['d']} — {res['context'].get('cpu_model', '?')}"
+                 + (" (EMULATED)" if is_emulated(res) else ""))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "decode.svg"), metadata={"Date": None})
+    plt.close(fig)
+
+
+def compare(results, out_dir):
+    native = [r for r in results if not is_emulated(r)]
+    emulated = [r for r in results if is_emulated(r)]
+    if native and emulated:
+        sys.exit("report.py: refusing to put emulated results ("
+                 + ", ".join(r["folder"] for r in emulated) + ") beside native ones: emulated timings mean nothing")
+    plt = setup_matplotlib()
+    os.makedirs(out_dir, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    L = ["# simdattn across CPUs\n", "Prefill, head_dim 128, full, 1 thread: GFLOPS (peak_frac)\n"]
+    markers = "osd^v<>p*h"
+    for ci, res in enumerate(results):
+        rows = [a for a in prefill(res) if a["d"] == 128 and a["mask"] == "full" and a["t"] == 1]
+        for v in variants_in(rows):
+            pts = sorted((a["sq"], a["GFLOPS"], a["peak_frac"]) for a in rows if a["variant"] == v)
+            lab = f"{v} — {cpu_label(res)}"
+            axes[0].plot([p[0] for p in pts], [p[2] for p in pts], marker=markers[ci % len(markers)], label=lab)
+            axes[1].plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[ci % len(markers)], label=lab)
+            L.append(f"- {lab}: " + ", ".join(f"{p[0]}: {p[1]:.1f} ({p[2]:.3f})" for p in pts if p[2] is not None))
+    for ax, yl in ((axes[0], "fraction of the CPU's own FMA peak"), (axes[1], "GFLOP/s")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("sequence length")
+        ax.set_ylabel(yl)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Prefill, head_dim 128, full, 1 thread: normalised to each CPU's peak (left) and absolute (right)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "compare.svg"), metadata={"Date": None})
+    plt.close(fig)
+    with open(os.path.join(out_dir, "compare.md"), "w") as f:
+        f.write("\n".join(L) + "\n\nPlot: [compare.svg](compare.svg)\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+", help="results folders holding bench.json")
+    ap.add_argument("--out", help="with several folders: where compare.md and compare.svg go")
+    args = ap.parse_args()
+    results = [load(f) for f in args.folders]
+    if len(results) == 1:
+        res = results[0]
+        write_report(res, res["folder"])
+        plot_throughput(res, res["folder"])
+        plot_decode(res, res["folder"])
+        print(os.path.join(res["folder"], "report.md"))
+    else:
+        out = args.out or "results/compare"
+        compare(results, out)
+        print(os.path.join(out, "compare.md"))
+
+
+if __name__ == "__main__":
+    main()

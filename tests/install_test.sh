@@ -10,7 +10,7 @@ prefix=$work/prefix
 if [ "$mode" = static ]; then
   cmake -S "$src" -B "$work/lib" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
         -DSIMDATTN_BUILD_TESTS=OFF >"$work/configure.log"
-  cmake --build "$work/lib" -j2 --target simdattn attn-check >"$work/build.log"
+  cmake --build "$work/lib" -j2 --target simdattn attn-check attn-bench >"$work/build.log"
   build=$work/lib
 fi
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""tests/check_bench_json.py BENCH_JSON: validates attn-bench's JSON (never its speed).
+Every row's name follows the grammar; attn/ rows carry GFLOPS, peak_frac, tokens_per_s and
+workspace_bytes (decode rows also GBps and bw_frac); peak/ rows GFLOPS, stream/ rows GBps; no row
+errored; peak_frac lies in (0, 1.2] (natively only: under emulation timings mean nothing); the
+context names the CPU, its features, the compiler, the commit and the auto-dispatch pick."""
+import json
+import re
+import sys
+
+ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
+PEAK = re.compile(r"^peak/(avx512|avx2|neon)/t\d+$")
+STREAM = re.compile(r"^stream/t\d+$")
+
+def main():
+    data = json.load(open(sys.argv[1]))
+    ctx, rows = data["context"], data["benchmarks"]
+    bad = []
+    for key in ("cpu_model", "cpu_features", "compiler", "build_flags", "git_commit_built", "auto_variant",
+                "threads_all", "emulated", "heads_rule", "simdattn_version"):
+        if key not in ctx:
+            bad.append(f"context lacks {key}")
+    native = ctx.get("emulated") != "yes"
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0}
+    for r in rows:
+        n = r["name"]
+        if r.get("error_occurred"):
+            bad.append(f"{n}: error: {r.get('error_message')}")
+            continue
+        if ATTN.match(n):
+            kinds["attn"] += 1
+            kinds["blas"] += "/blas_unfused/" in n
+            need = ["GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes"]
+            if "/q1/" in n:
+                kinds["decode"] += 1
+                need += ["GBps", "bw_frac"]
+            for c in need:
+                if not isinstance(r.get(c), (int, float)):
+                    bad.append(f"{n}: no counter {c}")
+            pf = r.get("peak_frac")
+            if native and isinstance(pf, (int, float)) and not 0 < pf <= 1.2:
+                bad.append(f"{n}: peak_frac {pf} outside (0, 1.2]")
+        elif PEAK.match(n):
+            kinds["peak"] += 1
+            if not r.get("GFLOPS", 0) > 0:
+                bad.append(f"{n}: no GFLOPS")
+        elif STREAM.match(n):
+            kinds["stream"] += 1
+            if not r.get("GBps", 0) > 0:
+                bad.append(f"{n}: no GBps")
+        else:
+            bad.append(f"{n}: name outside the grammar")
+    for k in ("attn", "peak", "stream", "decode"):
+        if kinds[k] == 0:
+            bad.append(f"no {k} rows")
+    for b in bad:
+        print("BAD:", b)
+    print(f"{len(rows)} rows ({kinds}); {len(bad)} problems")
+    return 1 if bad else 0
+
+if __name__ == "__main__":
+    sys.exit(main())
