@@ -320,7 +320,7 @@ static const char *cpu_model(char *buf, size_t n) {
 
 int main(int argc, char **argv) {
   int quick = 0, long_seqs = 0, all_dims = 0, scalar_all = 0, blas = 1, have_min_time = 0, list_only = 0;
-  const char *only[32];
+  const char *only[32] = {0};
   int n_only = 0;
   char **gb_argv = calloc((size_t)argc + 2, sizeof(char *));
   int gb_argc = 0;
@@ -437,18 +437,12 @@ int main(int argc, char **argv) {
     gbs_rate(gbs_register(buf, NULL, stream_run, r), "GBps", (double)stream_buf.bytes, 1e-9);
   }
 
-  const sa_variant *vars[64];
+  const sa_variant *named[64], *vars[64];
+  const int n_named = sa_variant_select(only, n_only, named, 64);
   int n_vars = 0;
-  for (int t = 0; t < sa_variant_total() && n_vars < 64; t++) {
-    const sa_variant *v = sa_variant_at(t);
-    int pick = n_only == 0;
-    for (int o = 0; o < n_only; o++) pick |= !strcmp(only[o], v->name);
-    if (!pick) continue;
-    if (!sa_variant_available(v)) {
-      fprintf(stderr, "attn-bench: %s skipped: this CPU cannot run it\n", v->name);
-      continue;
-    }
-    vars[n_vars++] = v;
+  for (int t = 0; t < n_named; t++) {
+    if (sa_variant_available(named[t])) vars[n_vars++] = named[t];
+    else fprintf(stderr, "attn-bench: %s skipped: this CPU cannot run it\n", named[t]->name);
   }
   static const int64_t seqs_default[] = {128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
   static const int64_t seqs_quick[] = {128, 1024};

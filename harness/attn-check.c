@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
   int quick = 0, verbose = 0;
   uint64_t seed = 1;
   const char *filter = NULL;
-  const char *only[64], *require[64];
+  const char *only[128] = {0}, *require[64] = {0};
   int n_only = 0, n_require = 0;
   for (int a = 1; a < argc; a++) {
     const char *o = argv[a];
@@ -134,14 +134,9 @@ int main(int argc, char **argv) {
 
   /* the variants to check */
   const sa_variant *vars[64];
-  int n_vars = 0;
-  for (int t = 0; t < sa_variant_total() && n_vars < 64; t++) {
-    const sa_variant *v = sa_variant_at(t);
-    int pick = n_only == 0;
-    for (int o = 0; o < n_only; o++) pick |= !strcmp(only[o], v->name);
-    for (int o = 0; o < n_require; o++) pick |= !strcmp(require[o], v->name);
-    if (pick) vars[n_vars++] = v;
-  }
+  if (n_only) /* --require names are checked too */
+    for (int o = 0; o < n_require && n_only < 64; o++) only[n_only++] = require[o];
+  const int n_vars = sa_variant_select(only, n_only, vars, 64);
   long passed = 0, failed = 0, skipped = 0;
   for (int o = 0; o < n_require; o++) {
     const sa_variant *v = sa_variant_find(require[o]);

@@ -52,6 +52,8 @@ const sa_variant *sa_variant_at(int index);
 const sa_variant *sa_variant_find(const char *name);
 int sa_variant_available(const sa_variant *v); /* this CPU runs it */
 int sa_variant_accepts(const sa_variant *v, const sa_job *j);
+/* The rows named in names[0..n) (every row when n == 0), in registry order; returns the count. */
+int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max);
 
 /* ---- validation (validate.c) ---- */
 /* Checks every field of p and resolves it into *j (task grid left empty). */

@@ -31,6 +31,16 @@ int sa_variant_accepts(const sa_variant *v, const sa_job *j) {
   return (v->dtypes >> j->q_dtype & 1u) && (v->dtypes >> j->kv_dtype & 1u);
 }
 
+int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max) {
+  int count = 0;
+  for (int t = 0; t < sa_variant_total() && count < max; t++) {
+    int pick = n == 0;
+    for (int k = 0; k < n; k++) pick |= !strcmp(names[k], sa_table[t].name);
+    if (pick) out[count++] = &sa_table[t];
+  }
+  return count;
+}
+
 int simdattn_variant_count(void) { return sa_variant_total(); }
 
 simdattn_status simdattn_variant_get(int index, simdattn_variant_info *info) {
