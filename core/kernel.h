@@ -18,6 +18,7 @@
 #ifndef SA_CORE_KERNEL_H
 #define SA_CORE_KERNEL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,7 +56,17 @@ typedef struct sa_job {
   int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
+  /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)
+   * is packed once, by the first task that needs it, into pack + index * pack_block_bytes;
+   * pack_state[index] is 0 (empty), SA_PACK_BUSY, or SA_PACK_READY (| SA_PACK_NONFINITE).
+   * NULL: each task packs into its own workspace. */
+  char *pack;
+  atomic_int *pack_state;
+  int64_t n_kv_blocks; /* ceil(seq_kv / block_kv); key blocks start at multiples of block_kv */
+  size_t pack_block_bytes;
 } sa_job;
+
+enum { SA_PACK_BUSY = 1, SA_PACK_READY = 2, SA_PACK_NONFINITE = 4 };
 
 /* A partial row: m, l, then dv floats of unnormalised O (see core/softmax.h). */
 #define SA_PARTIAL_STRIDE(dv) ((dv) + 2)
@@ -70,10 +81,19 @@ typedef struct sa_task {
 typedef struct sa_kernel {
   void (*run)(const sa_job *job, const sa_task *task, void *workspace);
   size_t (*workspace)(const sa_job *job); /* bytes one worker needs; 64-byte aligned by the caller */
+  size_t (*pack_block_bytes)(const sa_job *job); /* one packed K/V block; NULL: never shared */
   int64_t block_q;  /* packed query rows per task */
   int64_t block_kv; /* keys per block (the driver's tiling) */
   int64_t chunk_kv; /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
 } sa_kernel;
+
+/* Packed K^T (core/flash_driver.inc) is stored in panels of SA_PW = SA_NR * SA_VL keys (the
+ * register tile's width, defined by the variant and its ISA header): panel p holds keys
+ * [p PW, (p+1) PW) as d rows of PW floats, contiguous. Rows a whole key block apart (a power of
+ * two of bytes) would map to a few L1 sets and conflict-miss on every pass; panels are written
+ * and read sequentially. SA_KT_AT is where K^T[x][key] of a block lives, for head dim d. */
+#define SA_PW (SA_NR * SA_VL)
+#define SA_KT_AT(kt, d, x, key) ((kt) + ((key) / SA_PW) * (d) * SA_PW + (x) * SA_PW + (key) % SA_PW)
 
 /* Everything a kernel needs to know about one packed row. */
 typedef struct sa_row {

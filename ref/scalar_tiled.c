@@ -34,5 +34,5 @@ static inline float sa_vreduce_add(sa_vec v) { return v; }
 #define SA_CHUNK_KV 256
 #include "../core/flash_driver.inc"
 
-const sa_kernel sa_kernel_scalar_tiled = {sa_flash_run, sa_flash_workspace, SA_BLOCK_Q, SA_BLOCK_KV,
+const sa_kernel sa_kernel_scalar_tiled = {sa_flash_run, sa_flash_workspace, sa_flash_pack_block_bytes, SA_BLOCK_Q, SA_BLOCK_KV,
                                           SA_CHUNK_KV};

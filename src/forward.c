@@ -14,6 +14,9 @@
  * tasks, aiming at SPLIT_TARGET tasks: constants, so the split never depends on threads. */
 #define SA_SPLIT_BELOW 16
 #define SA_SPLIT_TARGET 64
+/* Shared packing of K/V blocks (each packed once per call) when a head has several row blocks,
+ * up to this many bytes; beyond it each task packs its own blocks. Shape-only, like the split. */
+#define SA_SHARED_PACK_MAX ((size_t)256 << 20)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -78,8 +81,16 @@ static void merge_task(void *ctx, int64_t index, int worker) {
   }
 }
 
+/* Bytes of the shared packed-block buffer a planned job uses (0: tasks pack their own). */
+static size_t sa_shared_pack_bytes(const sa_job *j, const sa_kernel *k) {
+  if (!k->pack_block_bytes || j->n_row_blocks < 2 || k->block_kv <= 0) return 0;
+  const size_t blocks = (size_t)(j->batch * j->heads_kv * ((j->seq_kv + k->block_kv - 1) / k->block_kv));
+  const size_t bytes = blocks * k->pack_block_bytes(j);
+  return bytes <= SA_SHARED_PACK_MAX ? bytes : 0;
+}
+
 size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers) {
-  size_t bytes = sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers;
+  size_t bytes = sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_shared_pack_bytes(j, v->kernel);
   if (j->n_chunks > 1)
     bytes += sizeof(float) * (size_t)(j->batch * j->heads_kv * j->n_chunks * j->rows) *
              (size_t)SA_PARTIAL_STRIDE(j->dv);
@@ -108,12 +119,28 @@ simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_option
     }
     j->partial = partial;
   }
+  const size_t pack_bytes = sa_shared_pack_bytes(j, v->kernel);
+  if (pack_bytes) {
+    j->n_kv_blocks = (j->seq_kv + v->kernel->block_kv - 1) / v->kernel->block_kv;
+    j->pack_block_bytes = v->kernel->pack_block_bytes(j);
+    j->pack = aligned_alloc(SA_ALIGN, pack_bytes);
+    j->pack_state = calloc((size_t)(j->batch * j->heads_kv * j->n_kv_blocks), sizeof(atomic_int));
+    if (!j->pack || !j->pack_state) {
+      free(j->pack);
+      free(j->pack_state);
+      free(partial);
+      free(ws);
+      return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of packed K/V blocks", pack_bytes);
+    }
+  }
   run_ctx rc = {j, v->kernel, ws, ws_bytes};
   sa_parallel_run(opt, count, workers, run_task, &rc);
   if (j->n_chunks > 1) {
     const int64_t merges = count / j->n_chunks;
     sa_parallel_run(opt, merges, sa_parallel_workers(opt, merges), merge_task, &rc);
   }
+  free(j->pack);
+  free(j->pack_state);
   free(partial);
   free(ws);
   return SIMDATTN_OK;
