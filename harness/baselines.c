@@ -87,6 +87,35 @@ double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds) {
   return best;
 }
 
+/* ---- exp checks (objects from the ISA folders) ---- */
+#if SA_HAVE_AVX512
+void sa_exp_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
+#endif
+#if SA_HAVE_AVX2
+void sa_exp_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
+#endif
+#if SA_HAVE_NEON
+void sa_exp_batch_neon(const float *x, float *ours, float *sleef, int64_t n);
+#endif
+static const sa_exp_check sa_exp_table[] = {
+#if SA_HAVE_AVX512
+    {"avx512", SA_CPU_AVX512F | SA_CPU_AVX512DQ | SA_CPU_FMA, sa_exp_batch_avx512},
+#endif
+#if SA_HAVE_AVX2
+    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_exp_batch_avx2},
+#endif
+#if SA_HAVE_NEON && SA_HAVE_NEON_EXP
+    {"neon", SA_CPU_NEON, sa_exp_batch_neon},
+#endif
+    {NULL, 0, NULL}};
+
+int sa_exp_checks(const sa_exp_check **out) {
+  *out = sa_exp_table;
+  return (int)(sizeof sa_exp_table / sizeof sa_exp_table[0]) - 1;
+}
+
+int sa_exp_check_available(const sa_exp_check *c) { return (sa_cpu_features() & c->cpu) == c->cpu; }
+
 /* ---- streaming read ---- */
 int sa_stream_alloc(sa_stream_buf *s, size_t bytes) {
   s->bytes = bytes / 64 * 64;

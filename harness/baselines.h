@@ -24,6 +24,16 @@ float sa_peak_run(const sa_peak_probe *p, int threads, int64_t iters);
 /* GFLOP/s: the best of a few timed runs of about `seconds` each. */
 double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds);
 
+/* The ISA builds of core/exp.h's inlined exp, for tests/test_exp.c: fn computes it, and SLEEF's
+ * u10 exp, on n floats (n a multiple of 16). */
+typedef struct {
+  const char *isa;
+  unsigned cpu;
+  void (*fn)(const float *x, float *ours, float *sleef, int64_t n);
+} sa_exp_check;
+int sa_exp_checks(const sa_exp_check **out);
+int sa_exp_check_available(const sa_exp_check *c);
+
 /* Streaming read of `bytes` (far beyond the last-level cache) on `threads` threads. */
 typedef struct {
   uint64_t *buf;

@@ -22,6 +22,7 @@ static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return a * b; }
 static inline sa_vec sa_vdiv(sa_vec a, sa_vec b) { return a / b; }
 static inline sa_vec sa_vfma(sa_vec a, sa_vec b, sa_vec c) { return a * b + c; } /* not fused: libm fmaf is slow without FMA hardware */
 static inline sa_vec sa_vmax(sa_vec a, sa_vec b) { return a > b ? a : b; }
+static inline sa_vec sa_vmin(sa_vec a, sa_vec b) { return a < b ? a : b; }
 static inline sa_vec sa_vexp(sa_vec v) { return sa_expf(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return sa_tanhf(v); }
 static inline float sa_vreduce_max(sa_vec v) { return v; }

@@ -1,0 +1,54 @@
+/* avx2/avx2.h: the AVX2 + FMA primitives of core/flash_driver.inc (8 f32 lanes, 16 ymm
+ * registers) and core/exp.h's inlined exp built on them; the packers are in avx2_pack.h.
+ * Everything static inline: a non-static inline built with AVX2 flags could be merged into
+ * baseline code and SIGILL. */
+#ifndef SA_AVX2_H
+#define SA_AVX2_H
+
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "avx2/ must be built with -mavx2 -mfma -mf16c"
+#endif
+
+#include <immintrin.h>
+#include <sleef.h>
+
+typedef __m256 sa_vec;
+#define SA_VL 8
+
+static inline sa_vec sa_vzero(void) { return _mm256_setzero_ps(); }
+static inline sa_vec sa_vset1(float x) { return _mm256_set1_ps(x); }
+static inline sa_vec sa_vload(const float *p) { return _mm256_load_ps(p); }
+static inline void sa_vstore(float *p, sa_vec v) { _mm256_store_ps(p, v); }
+static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return _mm256_add_ps(a, b); }
+static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return _mm256_sub_ps(a, b); }
+static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return _mm256_mul_ps(a, b); }
+static inline sa_vec sa_vdiv(sa_vec a, sa_vec b) { return _mm256_div_ps(a, b); }
+static inline sa_vec sa_vfma(sa_vec a, sa_vec b, sa_vec c) { return _mm256_fmadd_ps(a, b, c); }
+static inline sa_vec sa_vmax(sa_vec a, sa_vec b) { return _mm256_max_ps(a, b); } /* NaN in a or b -> b */
+static inline sa_vec sa_vmin(sa_vec a, sa_vec b) { return _mm256_min_ps(a, b); } /* NaN in a or b -> b */
+static inline sa_vec sa_vround(sa_vec v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+/* p 2^n for integral n in [-152, 129]: two exact power-of-two factors, so one rounding at most */
+static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
+  const __m256i ni = _mm256_cvtps_epi32(n), n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 f2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, f1), f2);
+}
+#include "../core/exp.h"
+static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
+static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
+static inline float sa_vreduce_max(sa_vec v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+static inline float sa_vreduce_add(sa_vec v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+#endif
