@@ -13,4 +13,4 @@
 #include "../core/flash_driver.inc"
 
 const sa_kernel sa_kernel_avx2_f32_flash_q6k16 = {sa_flash_run, sa_flash_workspace, sa_flash_pack_block_bytes,
-                                                  SA_BLOCK_Q, SA_BLOCK_KV, SA_CHUNK_KV};
+                                                  SA_BLOCK_Q, SA_BLOCK_KV, SA_CHUNK_KV, SA_FLASH_LOG2};

@@ -85,6 +85,7 @@ typedef struct sa_kernel {
   int64_t block_q;  /* packed query rows per task */
   int64_t block_kv; /* keys per block (the driver's tiling) */
   int64_t chunk_kv; /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
+  int log2_scores;  /* partial states (m) are in log2 units (core/softmax.h) */
 } sa_kernel;
 
 /* Packed K^T (core/flash_driver.inc) is stored in panels of SA_PW = SA_NR * SA_VL keys (the

@@ -20,37 +20,45 @@
 /* The scalar exp/log/tanh of the library (SLEEF, <= 1 ULP): the reference, the scalar kernel
  * and every kernel's per-row steps use these. */
 static inline float sa_expf(float x) { return Sleef_expf_u10(x); }
+static inline float sa_exp2f(float x) { return Sleef_exp2f_u10(x); }
 static inline float sa_logf(float x) { return Sleef_logf_u10(x); }
 static inline float sa_tanhf(float x) { return Sleef_tanhf_u10(x); }
 
 /* The shift exponentials are taken against. */
 static inline float sa_m_use(float m) { return m == -INFINITY ? 0.0f : m; }
 
+/* Scores may be carried in natural units or, in a kernel's log2-score mode, times log2(e)
+ * (then exponentials are powers of 2 and sinks are converted on the way in). */
+#define SA_LOG2E 1.44269504088896341f
+#define SA_LN2 0.693147180559945309f
+static inline float sa_exp_units(float x, int log2) { return log2 ? sa_exp2f(x) : sa_expf(x); }
+
 /* Turn a finished row state (m, l, O[0..dv)) into out[0..dv) and *lse, adding the sink.
- * No visible key (l == 0, and no finite sink) gives out = 0 and lse = sink or -inf; a row
- * whose visible scores were all NaN has m == -inf but l NaN, and stays NaN. */
-static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink,
-                                   float sink, float *out, float *lse) {
-  float shift = sa_m_use(m);
-  float a = 1.0f; /* exp(m - shift) when the sink moves the shift */
-  if (has_sink) {
-    const float big = sink > m ? sink : m;
-    shift = sa_m_use(big);
-    if (big != m || m == -INFINITY) a = sa_expf(m - shift);
-    l = l * a + sa_expf(sink - shift);
-  }
+ * No visible key (l == 0) gives out = 0 and lse = sink, or -inf without one; a row whose visible
+ * scores were all NaN has m == -inf but l NaN, and stays NaN. */
+static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink,
+                                   float *out, float *lse, int log2) {
   if (l == 0.0f) {
     for (int64_t x = 0; x < dv; x++) out[x] = 0.0f;
     if (lse) *lse = has_sink ? sink : -INFINITY;
     return;
   }
+  float shift = sa_m_use(m);
+  float a = 1.0f; /* exp(m - shift) when the sink moves the shift */
+  if (has_sink) {
+    const float su = log2 ? sink * SA_LOG2E : sink;
+    const float big = su > m ? su : m;
+    shift = sa_m_use(big);
+    if (big != m || m == -INFINITY) a = sa_exp_units(m - shift, log2);
+    l = l * a + sa_exp_units(su - shift, log2);
+  }
   for (int64_t x = 0; x < dv; x++) out[x] = (o[x] * a) / l;
-  if (lse) *lse = shift + sa_logf(l);
+  if (lse) *lse = (log2 ? shift * SA_LN2 : shift) + sa_logf(l);
 }
 
 /* Merge the partial states of `n_chunks` key chunks of one row (in chunk order), then finalize.
  * part(c) points at chunk c's (m, l, O[dv]); chunk 0's storage receives the sum. */
-static inline void sa_merge_row(float *const *part, int64_t n_chunks, int64_t dv, const sa_row *row) {
+static inline void sa_merge_row(float *const *part, int64_t n_chunks, int64_t dv, const sa_row *row, int log2) {
   float big = -INFINITY;
   for (int64_t c = 0; c < n_chunks; c++)
     if (part[c][0] > big) big = part[c][0];
@@ -59,14 +67,14 @@ static inline void sa_merge_row(float *const *part, int64_t n_chunks, int64_t dv
   float l = 0.0f;
   for (int64_t c = 0; c < n_chunks; c++) {
     const float *p = part[c];
-    const float w = sa_expf(p[0] - shift); /* 1 for the largest chunk, 0 for an empty one */
+    const float w = sa_exp_units(p[0] - shift, log2); /* 1 for the largest chunk, 0 for an empty one */
     l += p[1] * w;
     if (c == 0)
       for (int64_t x = 0; x < dv; x++) acc[2 + x] = p[2 + x] * w;
     else
       for (int64_t x = 0; x < dv; x++) acc[2 + x] += p[2 + x] * w;
   }
-  sa_finalize_row(big, l, acc + 2, dv, row->has_sink, row->sink, row->out, row->lse);
+  sa_finalize_row(big, l, acc + 2, dv, row->has_sink, row->sink, row->out, row->lse, log2);
 }
 
 #endif

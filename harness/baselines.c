@@ -90,24 +90,27 @@ double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds) {
 /* ---- exp checks (objects from the ISA folders) ---- */
 #if SA_HAVE_AVX512
 void sa_exp_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
+void sa_exp2_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
 #endif
 #if SA_HAVE_AVX2
 void sa_exp_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
+void sa_exp2_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
 #endif
 #if SA_HAVE_NEON
 void sa_exp_batch_neon(const float *x, float *ours, float *sleef, int64_t n);
+void sa_exp2_batch_neon(const float *x, float *ours, float *sleef, int64_t n);
 #endif
 static const sa_exp_check sa_exp_table[] = {
 #if SA_HAVE_AVX512
-    {"avx512", SA_CPU_AVX512F | SA_CPU_AVX512DQ | SA_CPU_FMA, sa_exp_batch_avx512},
+    {"avx512", SA_CPU_AVX512F | SA_CPU_AVX512DQ | SA_CPU_FMA, sa_exp_batch_avx512, sa_exp2_batch_avx512},
 #endif
 #if SA_HAVE_AVX2
-    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_exp_batch_avx2},
+    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_exp_batch_avx2, sa_exp2_batch_avx2},
 #endif
 #if SA_HAVE_NEON && SA_HAVE_NEON_EXP
-    {"neon", SA_CPU_NEON, sa_exp_batch_neon},
+    {"neon", SA_CPU_NEON, sa_exp_batch_neon, sa_exp2_batch_neon},
 #endif
-    {NULL, 0, NULL}};
+    {NULL, 0, NULL, NULL}};
 
 int sa_exp_checks(const sa_exp_check **out) {
   *out = sa_exp_table;

@@ -29,7 +29,8 @@ double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds);
 typedef struct {
   const char *isa;
   unsigned cpu;
-  void (*fn)(const float *x, float *ours, float *sleef, int64_t n);
+  void (*fn)(const float *x, float *ours, float *sleef, int64_t n);      /* exp */
+  void (*fn2)(const float *x, float *ours, float *sleef, int64_t n);     /* exp2, x <= 0 */
 } sa_exp_check;
 int sa_exp_checks(const sa_exp_check **out);
 int sa_exp_check_available(const sa_exp_check *c);

@@ -126,4 +126,4 @@ int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order,
 }
 
 /* One task per 16 packed rows; never splits keys (a row is computed whole). */
-const sa_kernel sa_kernel_ref = {ref_run, ref_workspace, NULL, 16, 0, 0};
+const sa_kernel sa_kernel_ref = {ref_run, ref_workspace, NULL, 16, 0, 0, 0};

@@ -36,4 +36,4 @@ static inline float sa_vreduce_add(sa_vec v) { return v; }
 #include "../core/flash_driver.inc"
 
 const sa_kernel sa_kernel_scalar_tiled = {sa_flash_run, sa_flash_workspace, sa_flash_pack_block_bytes, SA_BLOCK_Q, SA_BLOCK_KV,
-                                          SA_CHUNK_KV};
+                                          SA_CHUNK_KV, SA_FLASH_LOG2};

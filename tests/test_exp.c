@@ -1,6 +1,7 @@
 /* tests/test_exp.c: core/exp.h's inlined exp, as each ISA folder compiles it, against double exp
- * on every float in [-104, 89] (about 2.2e9 inputs; the way SLEEF's own tester works), with
- * SLEEF's u10 exp measured in the same scan as the yardstick. Fails above SA_EXP_MAX_ULP, on a
+ * on every float in [-104, 89] (about 2.2e9 inputs; the way SLEEF's own tester works), and its
+ * exp2 for the log2-score mode against double exp2 on every float in [-151, 0] (1.1e9), with
+ * SLEEF's u10 exp and exp2 measured in the same scans as the yardstick. Fails above SA_EXP_MAX_ULP, on a
  * wrong special value (0 below the range, inf above, NaN for NaN), or when an ISA this CPU has
  * is missing. `test_exp --stride N` scans every Nth float (sanitizer builds). */
 #include <math.h>
@@ -14,6 +15,7 @@
 
 /* |y - e| in units of the last place of e as a float (subnormal results: 2^-149). */
 static double ulp_error(float y, double e) {
+  if (e == 0.0) return y == 0.0f ? 0.0 : fabs((double)y) / 0x1p-149;
   if (isinf(e) || e > 3.4028235677973366e38) return isinf(y) && y > 0 ? 0.0 : INFINITY;
   int ex;
   frexp(e, &ex); /* e = m 2^ex, m in [0.5, 1) */
@@ -34,7 +36,8 @@ typedef struct {
 } scan;
 
 /* Every stride-th float in [lo_bits, hi_bits] (same sign, increasing magnitude). */
-static void scan_range(const sa_exp_check *c, uint32_t lo_bits, uint32_t hi_bits, uint32_t stride, scan *res) {
+static void scan_range(void (*fn)(const float *, float *, float *, int64_t), double (*ref)(double),
+                       uint32_t lo_bits, uint32_t hi_bits, uint32_t stride, scan *res) {
   enum { BATCH = 1 << 16 };
   const uint32_t n_total = (hi_bits - lo_bits) / stride + 1;
   const int64_t batches = (n_total + BATCH - 1) / BATCH;
@@ -51,9 +54,9 @@ static void scan_range(const sa_exp_check *c, uint32_t lo_bits, uint32_t hi_bits
         const uint32_t u = lo_bits + (first + (t < n ? t : 0)) * stride;
         memcpy(&x[t], &u, 4);
       }
-      c->fn(x, ours, sl, BATCH);
+      fn(x, ours, sl, BATCH);
       for (uint32_t t = 0; t < n; t++) {
-        const double e = exp((double)x[t]);
+        const double e = ref((double)x[t]);
         const double a = ulp_error(ours[t], e), b = ulp_error(sl[t], e);
         if (a > max_ours) max_ours = a, worst = x[t];
         if (b > max_sleef) max_sleef = b;
@@ -86,11 +89,25 @@ int main(int argc, char **argv) {
     }
     ran++;
     scan res = {0, 0, 0, 0};
-    scan_range(c, bits(0.0f), bits(89.0f), stride, &res);     /* +0 .. 89 */
-    scan_range(c, bits(-0.0f), bits(-104.0f), stride, &res);  /* -0 .. -104 */
-    printf("%-7s %lld inputs in [-104, 89]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
+    scan_range(c->fn, exp, bits(0.0f), bits(89.0f), stride, &res);     /* +0 .. 89 */
+    scan_range(c->fn, exp, bits(-0.0f), bits(-104.0f), stride, &res);  /* -0 .. -104 */
+    printf("%-7s exp:  %lld inputs in [-104, 89]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
            c->isa, res.count, res.ours, (double)res.worst_x, res.sleef);
-    CHECK(res.ours <= SA_EXP_MAX_ULP, "%s: %.3f ULP > the stated %.2f", c->isa, res.ours, SA_EXP_MAX_ULP);
+    CHECK(res.ours <= SA_EXP_MAX_ULP, "%s exp: %.3f ULP > the stated %.2f", c->isa, res.ours, SA_EXP_MAX_ULP);
+    scan res2 = {0, 0, 0, 0};
+    scan_range(c->fn2, exp2, bits(-0.0f), bits(-151.0f), stride, &res2); /* -0 .. -151 */
+    printf("%-7s exp2: %lld inputs in [-151, 0]:  core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
+           c->isa, res2.count, res2.ours, (double)res2.worst_x, res2.sleef);
+    CHECK(res2.ours <= SA_EXP2_MAX_ULP, "%s exp2: %.3f ULP > the stated %.2f", c->isa, res2.ours, SA_EXP2_MAX_ULP);
+    float y2[16], s2[16];
+    float x2[16] = {-INFINITY, -151.0f, -149.0f, -126.5f, -0.0f, 0.0f, NAN, -1.0f,
+                    -0.5f,     -2.5f,   -149.5f, -150.0f, -3.0f, -1e-30f, -127.0f, -100.0f};
+    c->fn2(x2, y2, s2, 16);
+    CHECK(y2[0] == 0.0f && y2[1] == 0.0f, "%s exp2(-inf), exp2(-151) = 0", c->isa);
+    CHECK(y2[2] == 0x1p-149f && y2[4] == 1.0f && y2[5] == 1.0f && isnan(y2[6]) && y2[7] == 0.5f && y2[12] == 0.125f &&
+              y2[14] == 0x1p-127f,
+          "%s exp2 special values: %a %a %a %a %a %a", c->isa, (double)y2[2], (double)y2[4], (double)y2[7],
+          (double)y2[12], (double)y2[14], (double)y2[6]);
     /* special values */
     float x[16] = {-INFINITY, -1000.0f, -104.5f, -150.0f, 89.0f, 100.0f, INFINITY, NAN,
                    0.0f,      -0.0f,    1.0f,    -1.0f,   88.7f, -87.0f, -103.9f, 88.72f};
