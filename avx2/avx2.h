@@ -36,7 +36,7 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
   return _mm256_mul_ps(_mm256_mul_ps(p, f1), f2);
 }
 #include "../core/exp.h"
-#define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_nonpos */
+#define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
 static inline float sa_vreduce_max(sa_vec v) {

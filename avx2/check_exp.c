@@ -16,7 +16,7 @@ void sa_exp2_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
 void sa_exp2_batch_avx2(const float *x, float *ours, float *sleef, int64_t n) {
   for (int64_t t = 0; t < n; t += 8) {
     const __m256 v = _mm256_loadu_ps(x + t);
-    _mm256_storeu_ps(ours + t, sa_vexp2_nonpos(v));
+    _mm256_storeu_ps(ours + t, sa_vexp2_lim(v));
     _mm256_storeu_ps(sleef + t, Sleef_exp2f8_u10avx2(v));
   }
 }

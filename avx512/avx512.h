@@ -31,7 +31,7 @@ static inline sa_vec sa_vmin(sa_vec a, sa_vec b) { return _mm512_min_ps(a, b); }
 static inline sa_vec sa_vround(sa_vec v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) { return _mm512_scalef_ps(p, n); } /* p 2^n, one rounding */
 #include "../core/exp.h"
-#define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_nonpos */
+#define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf16_u10avx512f(v); }
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }

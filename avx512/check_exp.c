@@ -16,7 +16,7 @@ void sa_exp2_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
 void sa_exp2_batch_avx512(const float *x, float *ours, float *sleef, int64_t n) {
   for (int64_t t = 0; t < n; t += 16) {
     const __m512 v = _mm512_loadu_ps(x + t);
-    _mm512_storeu_ps(ours + t, sa_vexp2_nonpos(v));
+    _mm512_storeu_ps(ours + t, sa_vexp2_lim(v));
     _mm512_storeu_ps(sleef + t, Sleef_exp2f16_u10avx512f(v));
   }
 }

@@ -35,13 +35,15 @@ static inline sa_vec sa_vexp_inline(sa_vec x) {
   return sa_vldexp(p, n);
 }
 
-/* 2^y for y <= 0, -inf or NaN: the driver's exponents in log2-score mode (scores minus their
- * running max, with log2(e) folded into Q), which cost 6.2 instead of 9.6 cycles per 16 on
- * AVX-512 here. n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree
+/* 2^y for y <= SA_EXP2_LIM (16), -inf or NaN: the driver's exponents in log2-score mode (scores
+ * minus a shift that may lag their max by up to 8, with log2(e) folded into Q), which cost 6.2
+ * instead of 9.6 cycles per 16 on AVX-512 here; above the limit the result is unspecified (the
+ * driver redoes such blocks). n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree
  * 5: a minimax fit of relative error (Lawson's iteration, numpy; 2.0e-9 in double, 1.6e-8 with
  * the coefficients rounded to float), then p 2^n. -inf gives 0, NaN stays NaN. Exhaustively
- * checked over [-151, 0] against double exp2 in tests/test_exp.c. */
-static inline sa_vec sa_vexp2_nonpos(sa_vec y) {
+ * checked over [-151, 16] against double exp2 in tests/test_exp.c. */
+#define SA_EXP2_LIM 16.0f
+static inline sa_vec sa_vexp2_lim(sa_vec y) {
   y = sa_vmax(sa_vset1(-151.0f), y); /* -inf -> -151 -> 0; NaN stays NaN */
   const sa_vec n = sa_vround(y), f = sa_vsub(y, n);
   sa_vec p = sa_vset1(0.0001535334886284545f);
