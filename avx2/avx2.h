@@ -39,6 +39,25 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
+static inline sa_vec sa_vloadu(const float *p) { return _mm256_loadu_ps(p); }
+/* p[0 .. min(n, 8)), zeros after; never reads p[n] or beyond */
+static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
+  if (n >= 8) return _mm256_loadu_ps(p);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
+}
+static inline void sa_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); } /* into L2 */
+/* lane k = the sum of v[k]'s 8 lanes, in a fixed tree order */
+static inline sa_vec sa_vhsum(const sa_vec v[8]) {
+  __m256 u[4];
+  for (int i = 0; i < 4; i++)
+    u[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  const __m256 w0 = _mm256_add_ps(_mm256_shuffle_ps(u[0], u[1], 0x44), _mm256_shuffle_ps(u[0], u[1], 0xee));
+  const __m256 w1 = _mm256_add_ps(_mm256_shuffle_ps(u[2], u[3], 0x44), _mm256_shuffle_ps(u[2], u[3], 0xee));
+  return _mm256_add_ps(_mm256_permute2f128_ps(w0, w1, 0x20), _mm256_permute2f128_ps(w0, w1, 0x31));
+}
+#define SA_HAVE_DIRECT 1
+#define SA_DIRECT_CH 4 /* q vectors held while a key's row streams by */
 static inline float sa_vreduce_max(sa_vec v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));

@@ -34,6 +34,25 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) { return _mm512_scalef_ps(p, 
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf16_u10avx512f(v); }
+static inline sa_vec sa_vloadu(const float *p) { return _mm512_loadu_ps(p); }
+/* p[0 .. min(n, 16)), zeros after; never reads p[n] or beyond */
+static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
+  return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+}
+static inline void sa_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); } /* into L2 */
+/* lane k = the sum of v[k]'s 16 lanes, in a fixed tree order (30 shuffles, 15 adds) */
+static inline sa_vec sa_vhsum(const sa_vec v[16]) {
+  __m512 u[8], w[4];
+  for (int i = 0; i < 8; i++)
+    u[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  for (int i = 0; i < 4; i++)
+    w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44), _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
+  const __m512 x0 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
+  const __m512 x1 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xdd));
+}
+#define SA_HAVE_DIRECT 1
+#define SA_DIRECT_CH 4 /* q vectors held while a key's row streams by */
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }
 static inline float sa_vreduce_add(sa_vec v) { return _mm512_reduce_add_ps(v); }
 

@@ -59,6 +59,12 @@ static void sa_pack_k(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_
   for (int64_t k0 = 0; k0 < ncols; k0 += 16) {
     const char *rows[16];
     for (int i = 0; i < 16; i++) rows[i] = k0 + i < n ? sa_k_row(j, b, hk, j0 + k0 + i) : NULL;
+    /* the 16 rows are read 64 bytes at a time, interleaved, which hardware prefetchers do not
+     * follow: fetch the next group's rows now (decode reads K straight from DRAM) */
+    for (int64_t i = k0 + 16; i < k0 + 32 && i < n; i++) {
+      const char *nr = sa_k_row(j, b, hk, j0 + i);
+      for (int64_t off = 0; off < d * 4; off += 64) _mm_prefetch(nr + off, _MM_HINT_T0);
+    }
     for (int64_t x0 = 0; x0 < d; x0 += 16) {
       __m512 r[16];
       for (int i = 0; i < 16; i++) r[i] = rows[i] ? sa_avx512_load_row(rows[i], x0, d - x0) : _mm512_setzero_ps();
@@ -80,6 +86,10 @@ static int sa_pack_v(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_t
     float *dst = v + key * vs;
     if (key < n) {
       const char *row = sa_v_row(j, b, hk, j0 + key);
+      if (key + 8 < n) { /* 8 rows ahead */
+        const char *nr = sa_v_row(j, b, hk, j0 + key + 8);
+        for (int64_t off = 0; off < dv * 4; off += 64) _mm_prefetch(nr + off, _MM_HINT_T0);
+      }
       for (int64_t x = 0; x < vs; x += 16) {
         const __m512 e = x < dv ? sa_avx512_load_row(row, x, dv - x) : _mm512_setzero_ps();
         bad |= _mm512_fpclass_ps_mask(e, 0x99); /* QNaN | +inf | -inf | SNaN */

@@ -336,6 +336,42 @@ int case_grid(int quick, case_spec **out) {
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     add(&l, s);
   }
+  /* decode shapes (a few query rows per kv head: kernels may read K and V in place, unpacked):
+   * head-dim tails, head_dim_v != head_dim, every feature, a NaN in V hidden from some rows */
+  {
+    static const int64_t dec[][3] = {{1, 1, 300}, {17, 40, 300}, {80, 80, 1000}, {111, 17, 777}, {128, 128, 2049}};
+    for (int t = 0; t < (quick ? 3 : 5); t++) {
+      s = case_default("decode", 1, dec[t][2]);
+      s.heads_q = 8;
+      s.heads_kv = 2;
+      s.d = dec[t][0];
+      s.dv = dec[t][1];
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      add(&l, s);
+    }
+    s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
+    s.heads_q = 8;
+    s.heads_kv = 2;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.window = 700;
+    s.mask = MASK_FULL;
+    s.softcap = 20.0f;
+    s.dist = DIST_SOFTCAP;
+    s.alibi = s.sinks = 1;
+    s.layout = LAYOUT_BSHD_PAD;
+    s.d = 72;
+    s.dv = 24;
+    add(&l, s);
+    s = case_default("decode", 2, 900); /* NaN in V at a key row 1 sees and row 0 does not (window) */
+    s.heads_q = 4;
+    s.heads_kv = 1;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.window = 600;
+    s.nan = NAN_V;
+    add(&l, s);
+    s.nan = NAN_K;
+    add(&l, s);
+  }
   /* 14. everything at once */
   for (int t = 0; t < 2; t++) {
     s = case_default("all", 150, 300);
