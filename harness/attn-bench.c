@@ -405,6 +405,7 @@ int main(int argc, char **argv) {
   snprintf(buf, sizeof buf, "%d", n_all);
   gbs_context("threads_all", buf);
   gbs_context("emulated", "no");
+  gbs_context("stream_isa", sa_stream_isa());
   gbs_context("blas_config", sa_unfused_config());
   gbs_context("blas_threading", sa_unfused_threading());
   gbs_context("heads_rule", "prefill: heads_q = heads_kv = the largest power of two <= 64 keeping a call at "

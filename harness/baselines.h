@@ -42,7 +42,8 @@ typedef struct {
 } sa_stream_buf;
 int sa_stream_alloc(sa_stream_buf *s, size_t bytes); /* 0, or -1 */
 void sa_stream_free(sa_stream_buf *s);
-uint64_t sa_stream_run(const sa_stream_buf *s, int threads);
+uint64_t sa_stream_run(const sa_stream_buf *s, int threads); /* with the widest loads this CPU has */
+const char *sa_stream_isa(void);
 double sa_stream_measure(const sa_stream_buf *s, int threads, double seconds); /* GB/s, best of a few */
 
 /* The unfused baseline: per (batch, head) S = scale Q K^T (OpenBLAS sgemm), a per-row softmax
