@@ -21,6 +21,7 @@ struct gbs_bench {
   struct Ratio {
     std::string name, of;
     double divisor;
+    const double *ref;  // when set, read at the end of the row
   };
   std::vector<Rate> rates;
   std::vector<Ratio> ratios;
@@ -55,8 +56,10 @@ static void run_row(benchmark::State &st, gbs_bench *b) {
     rate[r.name] = wall > 0 ? r.per_iter * iters / wall * r.scale : 0.0;
     st.counters[r.name] = rate[r.name];
   }
-  for (const auto &r : b->ratios)
-    if (r.divisor > 0) st.counters[r.name] = rate[r.of] / r.divisor;
+  for (const auto &r : b->ratios) {
+    const double div = r.ref ? *r.ref : r.divisor;
+    if (div > 0) st.counters[r.name] = rate[r.of] / div;
+  }
   for (const auto &v : b->values) st.counters[v.first] = v.second;
 }
 
@@ -73,7 +76,11 @@ extern "C" void gbs_rate(gbs_bench *b, const char *name, double per_iter, double
 }
 
 extern "C" void gbs_ratio(gbs_bench *b, const char *name, const char *of, double divisor) {
-  b->ratios.push_back({name, of, divisor});
+  b->ratios.push_back({name, of, divisor, nullptr});
+}
+
+extern "C" void gbs_ratio_ref(gbs_bench *b, const char *name, const char *of, const double *divisor) {
+  b->ratios.push_back({name, of, 0.0, divisor});
 }
 
 extern "C" void gbs_value(gbs_bench *b, const char *name, double value) { b->values[name] = value; }

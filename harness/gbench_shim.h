@@ -25,8 +25,10 @@ typedef int (*gbs_run_fn)(void *ctx, int64_t iters, char *err, size_t err_size);
 gbs_bench *gbs_register(const char *name, gbs_setup_fn setup, gbs_run_fn run, void *ctx);
 /* Counter `name` = per_iter * iterations / wall seconds * scale (a rate on the wall clock). */
 void gbs_rate(gbs_bench *b, const char *name, double per_iter, double scale);
-/* Counter `name` = counter `of` / divisor (e.g. peak_frac = GFLOPS / the measured peak). */
+/* Counter `name` = counter `of` / divisor (e.g. peak_frac = GFLOPS / the measured peak).
+ * gbs_ratio_ref reads *divisor when the row finishes (setup may refine it). */
 void gbs_ratio(gbs_bench *b, const char *name, const char *of, double divisor);
+void gbs_ratio_ref(gbs_bench *b, const char *name, const char *of, const double *divisor);
 /* Counter `name` = value (e.g. workspace_bytes); may be set again by setup. */
 void gbs_value(gbs_bench *b, const char *name, double value);
 /* A key/value in the JSON context. */
