@@ -15,5 +15,8 @@ uint64_t sa_stream_avx512(const void *buf, size_t bytes) {
     c = _mm512_xor_si512(c, _mm512_load_si512(p + t + 2));
     d = _mm512_xor_si512(d, _mm512_load_si512(p + t + 3));
   }
-  return (uint64_t)_mm512_reduce_add_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
+  uint64_t lanes[8], x = 0; /* an xor reduction: the library's add reduction is signed and may overflow */
+  _mm512_storeu_si512(lanes, _mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
+  for (int k = 0; k < 8; k++) x ^= lanes[k];
+  return x;
 }
