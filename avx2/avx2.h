@@ -57,7 +57,7 @@ static inline sa_vec sa_vhsum(const sa_vec v[8]) {
   return _mm256_add_ps(_mm256_permute2f128_ps(w0, w1, 0x20), _mm256_permute2f128_ps(w0, w1, 0x31));
 }
 #define SA_HAVE_DIRECT 1
-#define SA_DIRECT_CH 4 /* q vectors held while a key's row streams by */
+#define SA_DIRECT_CH 1 /* q vectors per row held while the keys stream by */
 static inline float sa_vreduce_max(sa_vec v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));

@@ -52,7 +52,7 @@ static inline sa_vec sa_vhsum(const sa_vec v[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xdd));
 }
 #define SA_HAVE_DIRECT 1
-#define SA_DIRECT_CH 4 /* q vectors held while a key's row streams by */
+#define SA_DIRECT_CH 2 /* q vectors per row held while the keys stream by */
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }
 static inline float sa_vreduce_add(sa_vec v) { return _mm512_reduce_add_ps(v); }
 
