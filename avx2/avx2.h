@@ -1,5 +1,5 @@
 /* avx2/avx2.h: the AVX2 + FMA primitives of core/flash_driver.inc (8 f32 lanes, 16 ymm
- * registers) and core/exp.h's inlined exp built on them; the packers are in avx2_pack.h.
+ * registers) and core/exp.h's inlined exp built on them.
  * Everything static inline: a non-static inline built with AVX2 flags could be merged into
  * baseline code and SIGILL. */
 #ifndef SA_AVX2_H
@@ -13,6 +13,7 @@
 #include <sleef.h>
 
 typedef __m256 sa_vec;
+#define SA_NREGS 16 /* vector registers */
 #define SA_VL 8
 
 static inline sa_vec sa_vzero(void) { return _mm256_setzero_ps(); }
@@ -38,6 +39,8 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
 #include "../core/exp.h"
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
+static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf8_u10avx2(v); }   /* the yardstick */
+static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f8_u10avx2(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
 static inline sa_vec sa_vloadu(const float *p) { return _mm256_loadu_ps(p); }
 /* p[0 .. min(n, 8)), zeros after; never reads p[n] or beyond */
@@ -56,6 +59,25 @@ static inline sa_vec sa_vhsum(const sa_vec v[8]) {
   const __m256 w1 = _mm256_add_ps(_mm256_shuffle_ps(u[2], u[3], 0x44), _mm256_shuffle_ps(u[2], u[3], 0xee));
   return _mm256_add_ps(_mm256_permute2f128_ps(w0, w1, 0x20), _mm256_permute2f128_ps(w0, w1, 0x31));
 }
+/* In-register transpose: r[i] holds row i; afterwards r[k] holds column k. */
+static inline void sa_vtranspose(sa_vec r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 8; g += 4) { /* per 128-bit lane L: u[g + c] = column 4L + c of rows g..g+3 */
+    u[g + 0] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+    u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+  }
+  for (int c = 0; c < 4; c++) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
 #define SA_HAVE_DIRECT 1
 #define SA_DIRECT_CH 1 /* q vectors per row held while the keys stream by */
 static inline float sa_vreduce_max(sa_vec v) {

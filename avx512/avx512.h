@@ -1,5 +1,5 @@
 /* avx512/avx512.h: the AVX-512 primitives of core/flash_driver.inc (16 f32 lanes, 32 zmm
- * registers) and core/exp.h's inlined exp built on them; the packers are in avx512_pack.h.
+ * registers) and core/exp.h's inlined exp built on them.
  * Everything static inline: a non-static inline built with AVX-512 flags could be merged into
  * baseline code and SIGILL. */
 #ifndef SA_AVX512_H
@@ -15,6 +15,7 @@
 
 
 typedef __m512 sa_vec;
+#define SA_NREGS 32 /* vector registers */
 #define SA_VL 16
 
 static inline sa_vec sa_vzero(void) { return _mm512_setzero_ps(); }
@@ -33,6 +34,8 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) { return _mm512_scalef_ps(p, 
 #include "../core/exp.h"
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
+static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf16_u10avx512f(v); }   /* the yardstick */
+static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f16_u10avx512f(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf16_u10avx512f(v); }
 static inline sa_vec sa_vloadu(const float *p) { return _mm512_loadu_ps(p); }
 /* p[0 .. min(n, 16)), zeros after; never reads p[n] or beyond */
@@ -51,6 +54,30 @@ static inline sa_vec sa_vhsum(const sa_vec v[16]) {
   const __m512 x1 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
   return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xdd));
 }
+/* In-register transpose: r[i] holds row i; afterwards r[k] holds column k. */
+static inline void sa_vtranspose(sa_vec r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) { /* per 128-bit lane L: u[g + c] = column 4L + c of rows g..g+3 */
+    u[g + 0] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xee);
+    u[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), w = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512 w2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+    r[c] = _mm512_shuffle_f32x4(v, v2, 0x88);
+    r[4 + c] = _mm512_shuffle_f32x4(w, w2, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(v, v2, 0xdd);
+    r[12 + c] = _mm512_shuffle_f32x4(w, w2, 0xdd);
+  }
+}
+
 #define SA_HAVE_DIRECT 1
 #define SA_DIRECT_CH 2 /* q vectors per row held while the keys stream by */
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }

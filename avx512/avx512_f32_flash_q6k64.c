@@ -9,7 +9,6 @@
 #define SA_BLOCK_KV 512
 #define SA_CHUNK_KV 512
 #include "avx512.h"
-#include "avx512_pack.h"
 #include "../core/flash_driver.inc"
 
 const sa_kernel sa_kernel_avx512_f32_flash_q6k64 = {sa_flash_run, sa_flash_workspace, sa_flash_pack_block_bytes, SA_BLOCK_Q, SA_BLOCK_KV,

@@ -20,26 +20,26 @@
 /* ---- FMA peak probes (objects from the ISA folders) ---- */
 #if SA_HAVE_AVX512
 float sa_peak_fma_avx512(int64_t iters);
-extern const double sa_peak_fma_avx512_flops;
+extern const double sa_peak_fma_flops_avx512;
 #endif
 #if SA_HAVE_AVX2
 float sa_peak_fma_avx2(int64_t iters);
-extern const double sa_peak_fma_avx2_flops;
+extern const double sa_peak_fma_flops_avx2;
 #endif
 #if SA_HAVE_NEON
 float sa_peak_fma_neon(int64_t iters);
-extern const double sa_peak_fma_neon_flops;
+extern const double sa_peak_fma_flops_neon;
 #endif
 
 static const sa_peak_probe sa_probes[] = {
 #if SA_HAVE_AVX512
-    {"avx512", SA_CPU_AVX512F | SA_CPU_FMA, sa_peak_fma_avx512, &sa_peak_fma_avx512_flops},
+    {"avx512", SA_CPU_AVX512F | SA_CPU_FMA, sa_peak_fma_avx512, &sa_peak_fma_flops_avx512},
 #endif
 #if SA_HAVE_AVX2
-    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_peak_fma_avx2, &sa_peak_fma_avx2_flops},
+    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_peak_fma_avx2, &sa_peak_fma_flops_avx2},
 #endif
 #if SA_HAVE_NEON
-    {"neon", SA_CPU_NEON, sa_peak_fma_neon, &sa_peak_fma_neon_flops},
+    {"neon", SA_CPU_NEON, sa_peak_fma_neon, &sa_peak_fma_flops_neon},
 #endif
     {NULL, 0, NULL, NULL}};
 

@@ -43,8 +43,8 @@ static void scan_range(void (*fn)(const float *, float *, float *, int64_t), dou
   const int64_t batches = (n_total + BATCH - 1) / BATCH;
 #pragma omp parallel
   {
-    float *x = malloc(sizeof(float) * BATCH), *ours = malloc(sizeof(float) * BATCH);
-    float *sl = malloc(sizeof(float) * BATCH);
+    float *x = aligned_alloc(64, sizeof(float) * BATCH), *ours = aligned_alloc(64, sizeof(float) * BATCH);
+    float *sl = aligned_alloc(64, sizeof(float) * BATCH);
     double max_ours = 0.0, max_sleef = 0.0;
     float worst = 0.0f;
 #pragma omp for schedule(dynamic, 4)
@@ -100,8 +100,8 @@ int main(int argc, char **argv) {
     printf("%-7s exp2: %lld inputs in [-151, 16]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
            c->isa, res2.count, res2.ours, (double)res2.worst_x, res2.sleef);
     CHECK(res2.ours <= SA_EXP2_MAX_ULP, "%s exp2: %.3f ULP > the stated %.2f", c->isa, res2.ours, SA_EXP2_MAX_ULP);
-    float y2[16], s2[16];
-    float x2[16] = {-INFINITY, -151.0f, -149.0f, -126.5f, -0.0f, 0.0f, NAN, -1.0f,
+    float y2[16] __attribute__((aligned(64))), s2[16] __attribute__((aligned(64)));
+    float x2[16] __attribute__((aligned(64))) = {-INFINITY, -151.0f, -149.0f, -126.5f, -0.0f, 0.0f, NAN, -1.0f,
                     -0.5f,     -2.5f,   -149.5f, -150.0f, -3.0f, 16.0f, -127.0f, 8.0f};
     c->fn2(x2, y2, s2, 16);
     CHECK(y2[0] == 0.0f && y2[1] == 0.0f, "%s exp2(-inf), exp2(-151) = 0", c->isa);
@@ -110,9 +110,9 @@ int main(int argc, char **argv) {
           "%s exp2 special values: %a %a %a %a %a %a", c->isa, (double)y2[2], (double)y2[4], (double)y2[7],
           (double)y2[12], (double)y2[14], (double)y2[6]);
     /* special values */
-    float x[16] = {-INFINITY, -1000.0f, -104.5f, -150.0f, 89.0f, 100.0f, INFINITY, NAN,
+    float x[16] __attribute__((aligned(64))) = {-INFINITY, -1000.0f, -104.5f, -150.0f, 89.0f, 100.0f, INFINITY, NAN,
                    0.0f,      -0.0f,    1.0f,    -1.0f,   88.7f, -87.0f, -103.9f, 88.72f};
-    float y[16], s[16];
+    float y[16] __attribute__((aligned(64))), s[16] __attribute__((aligned(64)));
     c->fn(x, y, s, 16);
     CHECK(y[0] == 0.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 0.0f, "%s: exp of very negative inputs is 0", c->isa);
     CHECK(isinf(y[4]) && isinf(y[5]) && isinf(y[6]) && y[6] > 0, "%s: exp above the range is inf", c->isa);
