@@ -328,6 +328,28 @@ static const char *cpu_model(char *buf, size_t n) {
   return buf;
 }
 
+/* Running under an emulator (qemu-user)? Timings then mean nothing. qemu-user shows the host's
+ * /proc/cpuinfo, so a build for one architecture seeing the other's fields is emulated;
+ * SIMDATTN_EMULATED=1 or 0 overrides. */
+static int detect_emulated(void) {
+  const char *env = getenv("SIMDATTN_EMULATED");
+  if (env && *env) return strcmp(env, "0") != 0 && strcmp(env, "no") != 0;
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return 0;
+  char line[256];
+  int x86 = 0, arm = 0;
+  while (fgets(line, sizeof line, f)) {
+    x86 |= !strncmp(line, "vendor_id", 9) || !strncmp(line, "cpu family", 10);
+    arm |= !strncmp(line, "CPU implementer", 15) || !strncmp(line, "CPU architecture", 16);
+  }
+  fclose(f);
+#if defined(__x86_64__) || defined(__i386__)
+  return arm && !x86;
+#else
+  return x86 && !arm;
+#endif
+}
+
 int main(int argc, char **argv) {
   int quick = 0, long_seqs = 0, all_dims = 0, scalar_all = 0, blas = 1, have_min_time = 0, list_only = 0;
   const char *only[32] = {0};
@@ -407,14 +429,21 @@ int main(int argc, char **argv) {
 
   /* context: what ran where */
   gbs_context("simdattn_version", simdattn_version());
-  gbs_context("cpu_model", cpu_model(buf, sizeof buf));
+  gbs_context("cpu_model", cpu_model(buf, sizeof buf)); /* under emulation: the host's */
+#if defined(__aarch64__)
+  gbs_context("arch", "aarch64");
+#elif defined(__x86_64__)
+  gbs_context("arch", "x86_64");
+#endif
   gbs_context("cpu_features", sa_cpu_feature_names(sa_cpu_features(), buf, sizeof buf));
   gbs_context("compiler", SIMDATTN_COMPILER);
   gbs_context("build_flags", SIMDATTN_BUILD_FLAGS);
   gbs_context("git_commit_built", SIMDATTN_GIT_COMMIT);
   snprintf(buf, sizeof buf, "%d", n_all);
   gbs_context("threads_all", buf);
-  gbs_context("emulated", "no");
+  const int emulated = detect_emulated();
+  gbs_context("emulated", emulated ? "yes" : "no");
+  if (emulated) fprintf(stderr, "attn-bench: running under emulation: these timings say nothing about hardware\n");
   gbs_context("stream_isa", sa_stream_isa());
   gbs_context("blas_config", sa_unfused_config());
   gbs_context("blas_threading", sa_unfused_threading());

@@ -1,0 +1,74 @@
+/* neon/neon.h: the AArch64 Advanced SIMD primitives of core/flash_driver.inc (4 f32 lanes, 32
+ * registers) and core/exp.h's inlined exp built on them. Baseline ARMv8.0-A only (no fp16
+ * arithmetic, SVE, dot products): every AArch64 CPU runs it. Everything static inline. */
+#ifndef SA_NEON_H
+#define SA_NEON_H
+
+#if !defined(__aarch64__) || !defined(__ARM_NEON)
+#error "neon/ is built for AArch64 (Advanced SIMD is part of the baseline)"
+#endif
+
+#include <arm_neon.h>
+#include <sleef.h>
+#include <string.h>
+
+typedef float32x4_t sa_vec;
+#define SA_NREGS 32 /* vector registers */
+#define SA_VL 4
+
+static inline sa_vec sa_vzero(void) { return vdupq_n_f32(0.0f); }
+static inline sa_vec sa_vset1(float x) { return vdupq_n_f32(x); }
+static inline sa_vec sa_vload(const float *p) { return vld1q_f32(p); }
+static inline void sa_vstore(float *p, sa_vec v) { vst1q_f32(p, v); }
+static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return vaddq_f32(a, b); }
+static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return vsubq_f32(a, b); }
+static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return vmulq_f32(a, b); }
+static inline sa_vec sa_vdiv(sa_vec a, sa_vec b) { return vdivq_f32(a, b); }
+static inline sa_vec sa_vfma(sa_vec a, sa_vec b, sa_vec c) { return vfmaq_f32(c, a, b); }
+/* a > b ? a : b, so NaN in either gives b (fmax/fmaxnm would not) */
+static inline sa_vec sa_vmax(sa_vec a, sa_vec b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+static inline sa_vec sa_vmin(sa_vec a, sa_vec b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+static inline sa_vec sa_vround(sa_vec v) { return vrndnq_f32(v); }
+/* p 2^n for integral n in [-152, 129]: two exact power-of-two factors, so one rounding at most */
+static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
+  const int32x4_t ni = vcvtq_s32_f32(n), n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
+  const int32x4_t bias = vdupq_n_s32(127);
+  const float32x4_t f1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, bias), 23));
+  const float32x4_t f2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n2, bias), 23));
+  return vmulq_f32(vmulq_f32(p, f1), f2);
+}
+#include "../core/exp.h"
+#define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
+static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
+static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf4_u10advsimd(v); } /* the yardstick */
+static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f4_u10advsimd(v); }
+static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf4_u10advsimd(v); }
+static inline float sa_vreduce_max(sa_vec v) { return vmaxvq_f32(v); } /* never sees NaN here */
+static inline float sa_vreduce_add(sa_vec v) { return vaddvq_f32(v); }
+
+static inline sa_vec sa_vloadu(const float *p) { return vld1q_f32(p); }
+/* p[0 .. min(n, 4)), zeros after; never reads p[n] or beyond (no masked loads: a small copy) */
+static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
+  if (n >= 4) return vld1q_f32(p);
+  float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  memcpy(t, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
+  return vld1q_f32(t);
+}
+static inline void sa_prefetch(const void *p) { __builtin_prefetch(p, 0, 2); }
+/* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
+static inline sa_vec sa_vhsum(const sa_vec v[4]) {
+  return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3]));
+}
+/* In-register 4x4 transpose: r[i] holds row i; afterwards r[k] holds column k. */
+static inline void sa_vtranspose(sa_vec r[4]) {
+  const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
+  const float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
+  r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+  r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+  r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
+  r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
+}
+#define SA_HAVE_DIRECT 1
+#define SA_DIRECT_CH 4 /* q vectors per row held while the keys stream by */
+
+#endif
