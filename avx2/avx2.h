@@ -11,6 +11,8 @@
 
 #include <immintrin.h>
 #include <sleef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef __m256 sa_vec;
 #define SA_NREGS 16 /* vector registers */
@@ -48,6 +50,21 @@ static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   if (n >= 8) return _mm256_loadu_ps(p);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
+}
+/* n (>= 8: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
+ * f16 by F16C (vcvtph2ps), bf16 by a 16-bit shift; a short tail goes through a small copy. */
+static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
+  if (dt == 0) return sa_vloadu_n((const float *)p, n);
+  __m128i h;
+  if (n >= 8) {
+    h = _mm_loadu_si128((const __m128i *)p);
+  } else {
+    uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
+    h = _mm_loadu_si128((const __m128i *)t);
+  }
+  if (dt == 1) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 static inline void sa_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); } /* into L2 */
 /* lane k = the sum of v[k]'s 8 lanes, in a fixed tree order */

@@ -42,6 +42,15 @@ static inline sa_vec sa_vloadu(const float *p) { return _mm512_loadu_ps(p); }
 static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
 }
+/* n (>= 16: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
+ * f16 by F16C (vcvtph2ps), bf16 by a 16-bit shift: exact, once per element loaded. */
+static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
+  const __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+  if (dt == 0) return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+  const __m256i h = n >= 16 ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(m, p);
+  if (dt == 1) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
 static inline void sa_prefetch(const void *p) { _mm_prefetch((const char *)p, _MM_HINT_T1); } /* into L2 */
 /* lane k = the sum of v[k]'s 16 lanes, in a fixed tree order (30 shuffles, 15 adds) */
 static inline sa_vec sa_vhsum(const sa_vec v[16]) {

@@ -54,6 +54,21 @@ static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   memcpy(t, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
   return vld1q_f32(t);
 }
+/* n (>= 4: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
+ * f16 by FCVTL (ARMv8.0), bf16 by a 16-bit shift; a short tail goes through a small copy. */
+static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
+  if (dt == 0) return sa_vloadu_n((const float *)p, n);
+  uint16x4_t h;
+  if (n >= 4) {
+    h = vld1_u16((const uint16_t *)p);
+  } else {
+    uint16_t t[4] = {0, 0, 0, 0};
+    memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
+    h = vld1_u16(t);
+  }
+  if (dt == 1) return vcvt_f32_f16(vreinterpret_f16_u16(h));
+  return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+}
 static inline void sa_prefetch(const void *p) { __builtin_prefetch(p, 0, 2); }
 /* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
 static inline sa_vec sa_vhsum(const sa_vec v[4]) {
