@@ -124,7 +124,7 @@ case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv) {
 
 void case_name(const case_spec *s, char *buf, size_t size) {
   static const char *causal[] = {"full", "tl", "br"};
-  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale"};
+  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale", "range", "expo", "subn"};
   static const char *layout[] = {"bhsd", "bshd", "bhsd+pad", "bshd+pad"};
   static const char *mask[] = {"", "+mask", "+maskbcast", "+maskrows"};
   static const char *nan[] = {"", "+nanq", "+nank", "+nanv"};
@@ -411,6 +411,23 @@ int case_grid(int quick, case_spec **out) {
       s.dist = (case_dist)dd;
       add(&l, s);
     }
+  /* reduced-precision stress: f16 range limit, large exponents, subnormals; q in each dtype
+   * against f16 and bf16 K/V, prefill and decode shapes */
+  static const case_dist stress[] = {DIST_RANGE, DIST_EXPO, DIST_SUBN};
+  for (int t = 0; t < 3; t++)
+    for (int kt = 1; kt < 3; kt++)
+      for (int qt = 0; qt < 3; qt++) {
+        if (quick && qt != kt) continue;
+        if (stress[t] == DIST_RANGE && kt == SIMDATTN_BF16 && qt != kt) continue;
+        s = case_default("dtype", qt == 0 ? 1 : 70, 300);
+        s.qt = (simdattn_dtype)qt;
+        s.kvt = (simdattn_dtype)kt;
+        s.dist = stress[t];
+        s.heads_q = 4;
+        s.heads_kv = 2;
+        s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+        add(&l, s);
+      }
   *out = l.v;
   return l.n;
 }
@@ -444,6 +461,19 @@ static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, in
             case DIST_SOFTCAP:
               if (which == 0) v *= sigma;
               break;
+            case DIST_RANGE: /* V near the f16 limit; q, k keep scores moderate */
+              if (which == 2) v = (v < 0 ? -1.0f : 1.0f) * (30000.0f + 30000.0f * (float)uniform(r));
+              break;
+            case DIST_EXPO: {
+              const float e = t == SIMDATTN_F16 ? 7.0f : 40.0f;
+              v *= exp2f(which == 1 ? -e : e);
+              break;
+            }
+            case DIST_SUBN: { /* a third of the values subnormal in the dtype */
+              const float tiny = t == SIMDATTN_F16 ? 0x1p-20f : t == SIMDATTN_BF16 ? 0x1p-130f : 0x1p-130f;
+              if (uniform(r) < 0.33) v *= tiny;
+              break;
+            }
             default:
               break;
           }

@@ -10,7 +10,14 @@
 
 #include "simdattn.h"
 
-typedef enum { DIST_NORMAL, DIST_LARGE, DIST_TINY, DIST_DOMINANT, DIST_CONST, DIST_SOFTCAP } case_dist;
+typedef enum {
+  DIST_NORMAL, DIST_LARGE, DIST_TINY, DIST_DOMINANT, DIST_CONST, DIST_SOFTCAP,
+  DIST_RANGE, /* V near the f16 range limit (+-30000..60000), q and k moderate */
+  DIST_EXPO,  /* large exponents: q ~ 2^e N(0,1), k ~ 2^-e N(0,1), V ~ 2^e, e = 40 for f32 and bf16
+               * tensors, 7 for f16 ones: they cancel within a dtype, and give scores near 1e10
+               * when q and K/V differ */
+  DIST_SUBN   /* f16/bf16 subnormal magnitudes mixed into q, k and v */
+} case_dist;
 typedef enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_BHSD_PAD, LAYOUT_BSHD_PAD } case_layout;
 typedef enum { MASK_NONE, MASK_FULL, MASK_BCAST, MASK_ROWS } case_mask;
 typedef enum { NAN_NONE, NAN_Q, NAN_K, NAN_V } case_nan;
