@@ -53,6 +53,79 @@ static int nan_pattern_ok(const case_data *cd, const sa_job *j, const double *o_
   return 1;
 }
 
+typedef struct {
+  long passed, failed, skipped;
+} check_stats;
+
+/* One case: its oracle and err(ref) once, then every variant in vars that accepts its dtypes. */
+static void run_case(const case_spec *spec, const sa_variant *const *vars, int n_vars, const void *unused,
+                     uint64_t seed, const char *filter, int verbose, check_stats *st) {
+  (void)unused;
+  case_data cd;
+  char name[160];
+  case_name(spec, name, sizeof name);
+  if (filter && !strstr(name, filter)) return;
+  int any = 0;
+  for (int t = 0; t < n_vars; t++)
+    any |= (vars[t]->dtypes >> spec->qt & 1u) && (vars[t]->dtypes >> spec->kvt & 1u);
+  if (!any) return;
+  if (case_build(spec, seed, &cd) != 0) {
+    printf("FAIL %-28s %s  cannot allocate the case\n", "-", name);
+    st->failed++;
+    return;
+  }
+  sa_job job;
+  sa_truth truth;
+  const int64_t nrows = spec->batch * spec->heads_q * spec->seq_q;
+  if (sa_validate(&cd.p, &job) != SIMDATTN_OK || sa_truth_build(&cd.p, NULL, nrows, spec->lse, &truth)) {
+    printf("FAIL %-28s %s  cannot build the case's oracle: %s\n", "-", name, simdattn_last_error());
+    st->failed++;
+    case_free(&cd);
+    return;
+  }
+  const int pattern_ok = nan_pattern_ok(&cd, &job, truth.o_out, truth.o_lse);
+  if (verbose || !truth.ref_ok)
+    printf("%s %-28s %s  err(ref) out %.3g lse %.3g over %d orders, bound_ratio %.3g\n",
+           truth.ref_ok ? "info" : "FAIL", "ref(orders)", name, truth.ref_out, truth.ref_lse, SA_REF_N_ORDERS,
+           truth.ref_bound_ratio);
+  float *got = malloc(sizeof(float) * (size_t)(nrows * spec->dv + 1));
+  float *got_lse = malloc(sizeof(float) * (size_t)(nrows + 1));
+  for (int t = 0; t < n_vars && got && got_lse; t++) {
+    const sa_variant *v = vars[t];
+    if (!sa_variant_accepts(v, &job)) continue; /* not this variant's dtypes: not applicable */
+    if (!sa_variant_available(v)) {
+      st->skipped++;
+      continue;
+    }
+    case_reset_outputs(&cd);
+    const simdattn_options opt = {0, v->name, NULL, NULL};
+    const simdattn_status status = simdattn_forward(&cd.p, &opt);
+    sa_gather(&cd.p, &truth, got, got_lse);
+    const sa_verdict e = sa_judge(&truth, got, got_lse);
+    const int guards = case_guards_intact(&cd);
+    const int is_ref = !strcmp(v->name, "ref");
+    const int ok = status == SIMDATTN_OK && guards && e.pass && pattern_ok && (!is_ref || truth.ref_ok);
+    char why[200] = "";
+    if (status != SIMDATTN_OK) snprintf(why, sizeof why, "  status %d: %s", (int)status, simdattn_last_error());
+    else if (!guards) snprintf(why, sizeof why, "  wrote outside its out rows / lse entries");
+    else if (!e.exact) snprintf(why, sizeof why, "  a 0 / inf / NaN element of the oracle not matched exactly");
+    else if (!pattern_ok) snprintf(why, sizeof why, "  the oracle's NaN pattern breaks the semantics");
+    else if (is_ref && !truth.ref_ok)
+      snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", truth.ref_bound_ratio);
+    printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
+           v->name, name, e.err_out, truth.budget_out, e.err_lse, truth.budget_lse, e.ratio, why);
+    if (is_ref)
+      printf("     %-28s %s  bound_ratio %.3g (every order within its derived bound)\n", "", name,
+             truth.ref_bound_ratio);
+    if (ok) st->passed++;
+    else st->failed++;
+  }
+  free(got);
+  free(got_lse);
+  sa_truth_free(&truth);
+  case_free(&cd);
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attn-check [--quick] [--variant NAME]... [--require NAME]... [--seed N]\n"
@@ -158,68 +231,27 @@ int main(int argc, char **argv) {
   const int n_cases = case_grid(quick, &grid);
   printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases,
          (unsigned long long)seed);
+  check_stats st = {0, 0, 0};
   for (int c = 0; c < n_cases; c++) {
-    case_data cd;
-    char name[160];
-    case_name(&grid[c], name, sizeof name);
-    if (filter && !strstr(name, filter)) continue;
-    if (case_build(&grid[c], seed, &cd) != 0) {
-      printf("FAIL %-28s %s  cannot allocate the case\n", "-", name);
-      failed++;
-      continue;
-    }
-    sa_job job;
-    sa_truth truth;
-    const int64_t nrows = grid[c].batch * grid[c].heads_q * grid[c].seq_q;
-    if (sa_validate(&cd.p, &job) != SIMDATTN_OK || sa_truth_build(&cd.p, NULL, nrows, grid[c].lse, &truth)) {
-      printf("FAIL %-28s %s  cannot build the case's oracle: %s\n", "-", name, simdattn_last_error());
-      failed++;
-      case_free(&cd);
-      continue;
-    }
-    const int pattern_ok = nan_pattern_ok(&cd, &job, truth.o_out, truth.o_lse);
-    if (verbose || !truth.ref_ok)
-      printf("%s %-28s %s  err(ref) out %.3g lse %.3g over %d orders, bound_ratio %.3g\n",
-             truth.ref_ok ? "info" : "FAIL", "ref(orders)", name, truth.ref_out, truth.ref_lse, SA_REF_N_ORDERS,
-             truth.ref_bound_ratio);
-    float *got = malloc(sizeof(float) * (size_t)(nrows * grid[c].dv + 1));
-    float *got_lse = malloc(sizeof(float) * (size_t)(nrows + 1));
-
-    for (int t = 0; t < n_vars && got && got_lse; t++) {
-      const sa_variant *v = vars[t];
-      if (!sa_variant_accepts(v, &job)) continue; /* not this variant's dtypes: not applicable */
-      if (!sa_variant_available(v)) {
-        skipped++;
-        continue;
+    run_case(&grid[c], vars, n_vars, NULL, seed, filter, verbose, &st);
+    /* a variant that takes no f32 input gets every f32 case again in its own dtype (a twin with
+     * q, k and v in the first dtype it accepts), so its whole grid is covered, not a few cases */
+    if (grid[c].qt != SIMDATTN_F32 || grid[c].kvt != SIMDATTN_F32) continue;
+    for (int dt = SIMDATTN_F16; dt <= SIMDATTN_BF16; dt++) {
+      const sa_variant *only_dt[64];
+      int n_only_dt = 0;
+      for (int t = 0; t < n_vars; t++) {
+        const unsigned d = vars[t]->dtypes;
+        if (!(d & (1u << SIMDATTN_F32)) && (d & (1u << dt)) && !(d & ((1u << dt) - 1u)))
+          only_dt[n_only_dt++] = vars[t];
       }
-      case_reset_outputs(&cd);
-      const simdattn_options opt = {0, v->name, NULL, NULL};
-      const simdattn_status st = simdattn_forward(&cd.p, &opt);
-      sa_gather(&cd.p, &truth, got, got_lse);
-      const sa_verdict e = sa_judge(&truth, got, got_lse);
-      const int guards = case_guards_intact(&cd);
-      const int is_ref = !strcmp(v->name, "ref");
-      const int ok = st == SIMDATTN_OK && guards && e.pass && pattern_ok && (!is_ref || truth.ref_ok);
-      char why[200] = "";
-      if (st != SIMDATTN_OK) snprintf(why, sizeof why, "  status %d: %s", (int)st, simdattn_last_error());
-      else if (!guards) snprintf(why, sizeof why, "  wrote outside its out rows / lse entries");
-      else if (!e.exact) snprintf(why, sizeof why, "  a 0 / inf / NaN element of the oracle not matched exactly");
-      else if (!pattern_ok) snprintf(why, sizeof why, "  the oracle's NaN pattern breaks the semantics");
-      else if (is_ref && !truth.ref_ok)
-        snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", truth.ref_bound_ratio);
-      printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
-             v->name, name, e.err_out, truth.budget_out, e.err_lse, truth.budget_lse, e.ratio, why);
-      if (is_ref)
-        printf("     %-28s %s  bound_ratio %.3g (every order within its derived bound)\n", "", name,
-               truth.ref_bound_ratio);
-      if (ok) passed++;
-      else failed++;
+      if (!n_only_dt) continue;
+      case_spec twin = grid[c];
+      twin.qt = twin.kvt = (simdattn_dtype)dt;
+      run_case(&twin, only_dt, n_only_dt, NULL, seed, filter, verbose, &st);
     }
-    free(got);
-    free(got_lse);
-    sa_truth_free(&truth);
-    case_free(&cd);
   }
+  passed = st.passed, failed += st.failed, skipped = st.skipped;
   free(grid);
   printf("%ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
   return failed ? 1 : 0;
