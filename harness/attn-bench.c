@@ -11,7 +11,10 @@
  * when head_dim_v differs), peak_frac (GFLOPS / this run's peak for the variant's ISA and
  * thread count; the highest peak for scalar rows and blas_unfused), tokens_per_s, and for
  * decode GBps (K and V bytes read) and bw_frac (GBps / this run's stream at that thread count),
- * workspace_bytes (the library's or the baseline's extra memory for the call). */
+ * workspace_bytes (the library's or the baseline's extra memory for the call).
+ * The sweep runs f32 throughout; SIMD variants also get f16 and bf16 K/V under f32 queries and
+ * bf16 throughout (non-causal prefill at seq 512, 2048, 8192 for d 64 and 128; every decode
+ * length), and GBps then counts the 2-byte elements actually read. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -292,6 +295,9 @@ static void register_attn(const sa_variant *v, const case_spec *s, int threads) 
 }
 
 static int is_scalar(const sa_variant *v) { return !strcmp(v->isa, "scalar"); }
+static int accepts(const sa_variant *v, simdattn_dtype q, simdattn_dtype kv) {
+  return (v->dtypes >> q & 1u) && (v->dtypes >> kv & 1u);
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -299,6 +305,8 @@ static void usage(FILE *f) {
           "                  [--seed N] [--context KEY=VALUE]... [Google Benchmark flags]\n"
           "  --quick        a short sweep (seq 128 and 1024, d 64, decode at 2048; min_time 0.02 s)\n"
           "  --long         add prefill seq 16384 and 32768\n"
+          "  (dtype rows: f32-f16, f32-bf16, bf16-bf16 for SIMD variants, prefill full seq 512/2048/8192\n"
+          "   at d 64 and 128, and decode; quick: seq 1024 and decode 2048)\n"
           "  --all-dims     add head_dim 32, 80, 96, 256\n"
           "  --scalar-all   time ref and scalar_tiled beyond seq 1024 too\n"
           "  --variant N    only variant N (repeatable); baselines always run\n"
@@ -496,22 +504,43 @@ int main(int argc, char **argv) {
         const case_spec s = prefill_shape(seqs[si], dims_default[di], causal);
         for (int vi = 0; vi < n_vars; vi++) {
           if (is_scalar(vars[vi]) && seqs[si] > 1024 && !scalar_all) continue;
-          if (!(vars[vi]->dtypes & 1u)) continue; /* the f32 sweep */
+          if (!accepts(vars[vi], SIMDATTN_F32, SIMDATTN_F32)) continue; /* the f32 sweep */
           for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
         }
         if (blas && sa_unfused_available())
           for (int t = 0; t < n_threads; t++) register_attn(NULL, &s, threads[t]);
       }
+  /* reduced-precision inputs: K/V in f16 and bf16 under f32 queries, and bf16 throughout, for
+   * every SIMD variant that accepts them (non-causal prefill at three lengths, and decode) */
+  static const simdattn_dtype dt_pairs[3][2] = {
+      {SIMDATTN_F32, SIMDATTN_F16}, {SIMDATTN_F32, SIMDATTN_BF16}, {SIMDATTN_BF16, SIMDATTN_BF16}};
+  static const int64_t seqs_dt_default[] = {512, 2048, 8192};
+  static const int64_t seqs_dt_quick[] = {1024};
+  for (int di = 0; di < n_dims && di < 2; di++)
+    for (int si = 0; si < (quick ? 1 : 3); si++)
+      for (int pi = 0; pi < 3; pi++) {
+        case_spec s = prefill_shape(quick ? seqs_dt_quick[si] : seqs_dt_default[si], dims_default[di], 0);
+        s.qt = dt_pairs[pi][0];
+        s.kvt = dt_pairs[pi][1];
+        for (int vi = 0; vi < n_vars; vi++)
+          if (!is_scalar(vars[vi]) && accepts(vars[vi], s.qt, s.kvt))
+            for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
+      }
   static const int64_t decode_default[] = {512, 2048, 8192, 32768};
   static const int64_t decode_quick[] = {2048};
-  for (int si = 0; si < (quick ? 1 : 4); si++) {
-    const case_spec s = decode_shape(quick ? decode_quick[si] : decode_default[si]);
-    for (int vi = 0; vi < n_vars; vi++)
-      if (vars[vi]->dtypes & 1u)
-        for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
-    if (blas && sa_unfused_available())
-      for (int t = 0; t < n_threads; t++) register_attn(NULL, &s, threads[t]);
-  }
+  for (int si = 0; si < (quick ? 1 : 4); si++)
+    for (int pi = -1; pi < 3; pi++) {
+      case_spec s = decode_shape(quick ? decode_quick[si] : decode_default[si]);
+      if (pi >= 0) {
+        s.qt = dt_pairs[pi][0];
+        s.kvt = dt_pairs[pi][1];
+      }
+      for (int vi = 0; vi < n_vars; vi++)
+        if (accepts(vars[vi], s.qt, s.kvt) && (pi < 0 || !is_scalar(vars[vi])))
+          for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
+      if (pi < 0 && blas && sa_unfused_available())
+        for (int t = 0; t < n_threads; t++) register_attn(NULL, &s, threads[t]);
+    }
 
   const int rc = gbs_run(gb_argc, gb_argv);
   shape_release();

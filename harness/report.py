@@ -71,12 +71,104 @@ def fmt(x, digits=1):
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def prefill(res):
-    return [a for a in res["attn"] if a["sq"] == a["skv"] and a["sq"] > 1]
+def dtypes_of(a):
+    return f'{a["qt"]}-{a["kt"]}'
 
 
-def decode(res):
-    return [a for a in res["attn"] if a["sq"] == 1]
+DT_ORDER = ["f32-f32", "f32-f16", "f32-bf16", "bf16-bf16", "f16-f16"]
+
+
+def dt_key(dt):
+    return (DT_ORDER.index(dt) if dt in DT_ORDER else len(DT_ORDER), dt)
+
+
+def prefill(res, dt="f32-f32"):
+    """Prefill rows in dtypes dt (None: all)."""
+    return [a for a in res["attn"] if a["sq"] == a["skv"] and a["sq"] > 1 and (dt is None or dtypes_of(a) == dt)]
+
+
+def decode(res, dt="f32-f32"):
+    return [a for a in res["attn"] if a["sq"] == 1 and (dt is None or dtypes_of(a) == dt)]
+
+
+def isa_of(variant):
+    return variant.split("_")[0]
+
+
+def f32_base(rows, a, match):
+    """The f32-f32 row a reduced-precision row compares with: the same variant, or (for a variant
+    without f32, such as avx512_bf16_*) the f32 variant of the same ISA; same shape and threads."""
+    same = [b for b in rows if dtypes_of(b) == "f32-f32" and match(a, b)]
+    own = [b for b in same if b["variant"] == a["variant"]]
+    if own:
+        return own[0]
+    peers = [b for b in same if isa_of(b["variant"]) == isa_of(a["variant"]) and b["variant"] != "blas_unfused"]
+    return peers[0] if peers else None
+
+
+def dtype_tables(res):
+    """Side-by-side dtype tables: decode tokens/s and prefill GFLOPS per (q, K/V) dtype pair, each
+    with its ratio to f32-f32 of the same variant (or same ISA) in the same run."""
+    L = []
+    reduced = [a for a in res["attn"] if dtypes_of(a) != "f32-f32"]
+    if not reduced:
+        return L
+    L.append("## Dtypes side by side\n")
+    L.append("Each cell: the row's figure, then (in brackets) its ratio to the f32-f32 row of the same variant, "
+             "shape and threads — for a variant without f32 (avx512_bf16_*) to the f32 variant of its ISA. "
+             "Columns are `<q dtype>-<K/V dtype>`; accumulation is f32 throughout.\n")
+    dec = decode(res, None)
+    dec_red = [a for a in dec if dtypes_of(a) != "f32-f32"]
+    if dec_red:
+        dts = sorted({dtypes_of(a) for a in dec}, key=dt_key)
+        a0 = dec_red[0]
+        L.append(f"### Decode tokens/s ({a0['hq']}x{a0['hkv']} heads, head_dim {a0['d']})\n")
+        L.append("| variant | threads | seq_kv | " + " | ".join(dts) + " |")
+        L.append("|---|---|---|" + "---|" * len(dts))
+        same = lambda x, y: x["skv"] == y["skv"] and x["t"] == y["t"]
+        for v in variants_in(dec_red):
+            for t in sorted({a["t"] for a in dec}):
+                for s in sorted({a["skv"] for a in dec}):
+                    cells = []
+                    for dt in dts:
+                        a = next((a for a in dec if a["variant"] == v and a["t"] == t and a["skv"] == s
+                                  and dtypes_of(a) == dt), None)
+                        if a is None:
+                            cells.append("")
+                            continue
+                        b = f32_base(dec, a, same)
+                        r = (f" ({a['tokens_per_s'] / b['tokens_per_s']:.2f}x)"
+                             if b and b is not a and b["tokens_per_s"] and a["tokens_per_s"] else "")
+                        cells.append(f"{fmt(a['tokens_per_s'], 0)}{r}")
+                    L.append(f"| {v} | {t} | {s} | " + " | ".join(cells) + " |")
+        L.append("")
+    pre = prefill(res, None)
+    pre_red = [a for a in pre if dtypes_of(a) != "f32-f32"]
+    if pre_red:
+        dts = sorted({dtypes_of(a) for a in pre}, key=dt_key)
+        keys = sorted({(a["d"], a["mask"], a["t"]) for a in pre_red}, key=lambda g: (g[0], g[1] != "full", g[2]))
+        same = lambda x, y: (x["sq"], x["d"], x["mask"], x["t"]) == (y["sq"], y["d"], y["mask"], y["t"])
+        for d, mask, t in keys:
+            rows = [a for a in pre if a["d"] == d and a["mask"] == mask and a["t"] == t]
+            seqs = sorted({a["sq"] for a in pre_red if a["d"] == d and a["mask"] == mask and a["t"] == t})
+            L.append(f"### Prefill GFLOPS, head_dim {d}, {mask}, {t} thread{'s' if t > 1 else ''}\n")
+            L.append("| variant | seq | " + " | ".join(dts) + " |")
+            L.append("|---|---|" + "---|" * len(dts))
+            for v in variants_in([a for a in pre_red if a["d"] == d and a["mask"] == mask and a["t"] == t]):
+                for s in seqs:
+                    cells = []
+                    for dt in dts:
+                        a = next((a for a in rows if a["variant"] == v and a["sq"] == s and dtypes_of(a) == dt), None)
+                        if a is None:
+                            cells.append("")
+                            continue
+                        b = f32_base(rows, a, same)
+                        r = (f" ({a['GFLOPS'] / b['GFLOPS']:.2f}x)"
+                             if b and b is not a and b["GFLOPS"] and a["GFLOPS"] else "")
+                        cells.append(f"{fmt(a['GFLOPS'])}{r}")
+                    L.append(f"| {v} | {s} | " + " | ".join(cells) + " |")
+            L.append("")
+    return L
 
 
 def variants_in(rows):
@@ -120,7 +212,7 @@ def write_report(res, out_dir):
     pre = prefill(res)
     groups = sorted({(a["d"], a["mask"], a["t"]) for a in pre}, key=lambda g: (g[0], g[1] != "full", g[2]))
     if groups:
-        L.append("## Prefill (seq_q = seq_kv): GFLOPS (peak_frac)\n")
+        L.append("## Prefill (seq_q = seq_kv), f32: GFLOPS (peak_frac)\n")
         L.append("peak_frac divides by this run's FMA peak for the variant's ISA and thread count "
                  "(scalar rows and blas_unfused: the highest peak).\n")
     for d, mask, t in groups:
@@ -153,11 +245,12 @@ def write_report(res, out_dir):
 
     dec = decode(res)
     if dec:
-        L.append("## Decode (seq_q = 1): GB/s of K and V read (bw_frac), tokens/s\n")
+        L.append("## Decode (seq_q = 1), f32: GB/s of K and V read (bw_frac), tokens/s\n")
         L.append("bw_frac divides by this run's stream read at the same thread count.\n")
         seqs = sorted({a["skv"] for a in dec})
         shape = dec[0]
-        L.append(f"{shape['hq']} query heads on {shape['hkv']} kv heads, head_dim {shape['d']}, {shape['kt']} K/V.\n")
+        L.append(f"{shape['hq']} query heads on {shape['hkv']} kv heads, head_dim {shape['d']}, f32 q and K/V "
+                 "(f16 and bf16 K/V: see Dtypes side by side).\n")
         L.append("| variant | threads | " + " | ".join(f"kv {s}" for s in seqs) + " |")
         L.append("|---|---|" + "---|" * len(seqs))
         for v in variants_in(dec):
@@ -169,7 +262,8 @@ def write_report(res, out_dir):
                                  f"{fmt(a['GBps'])} ({fmt(a['bw_frac'], 2)}), {fmt(a['tokens_per_s'], 0)} tok/s")
                 L.append(f"| {v} | {t} | " + " | ".join(cells) + " |")
         L.append("")
-    ws = [a for a in res["attn"] if a.get("workspace_bytes") is not None and a["sq"] == a["skv"]]
+    L.extend(dtype_tables(res))
+    ws = [a for a in prefill(res) if a.get("workspace_bytes") is not None]
     if ws:
         L.append("## Extra memory per call (workspace_bytes, all threads)\n")
         seqs = sorted({a["sq"] for a in ws})
@@ -265,9 +359,12 @@ def plot_decode(res, out_dir):
     if not dec:
         return
     threads = sorted({a["t"] for a in dec})
-    variants = variants_in(dec)
+    every = decode(res, None)
+    variants = variants_in(every)
     color = style_for(variants)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    dts = sorted({dtypes_of(a) for a in every}, key=dt_key)
+    fig, axes = plt.subplots(1, 2 if len(dts) > 1 else 1, figsize=(15 if len(dts) > 1 else 8, 5.5), squeeze=False)
+    ax = axes[0][0]
     for v in variants:
         for t in threads:
             pts = sorted((a["skv"], a["GBps"]) for a in dec if a["variant"] == v and a["t"] == t)
@@ -283,10 +380,30 @@ def plot_decode(res, out_dir):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("seq_kv (seq_q = 1)")
     ax.set_ylabel("GB/s of K and V read")
-    ax.set_title(f"Decode, {a0['hq']}x{a0['hkv']} heads, d{a0['d']} — {res['context'].get('cpu_model', '?')}"
-                 + (" (EMULATED)" if is_emulated(res) else ""))
+    ax.set_title("f32: bandwidth")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+    if len(dts) > 1:  # tokens/s per dtype pair, all threads
+        ax = axes[0][1]
+        tmax = max(threads)
+        styles = ["-", "--", ":", "-."]
+        markers = "osd^v"
+        for v in variants:
+            for k, dt in enumerate(dts):
+                pts = sorted((a["skv"], a["tokens_per_s"]) for a in every
+                             if a["variant"] == v and a["t"] == tmax and dtypes_of(a) == dt)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % 5], markersize=3,
+                            color=color[v], linestyle=styles[k % 4], label=f"{v} {dt}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("seq_kv (seq_q = 1)")
+        ax.set_ylabel("tokens/s")
+        ax.set_title(f"tokens/s by <q>-<K/V> dtype, {tmax} thread{'s' if tmax > 1 else ''}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Decode, {a0['hq']}x{a0['hkv']} heads, d{a0['d']} — {res['context'].get('cpu_model', '?')}"
+                 + (" (EMULATED)" if is_emulated(res) else ""))
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "decode.svg"), metadata={"Date": None})
     plt.close(fig)

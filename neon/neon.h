@@ -69,7 +69,9 @@ static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
   if (dt == 1) return vcvt_f32_f16(vreinterpret_f16_u16(h));
   return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
 }
-static inline void sa_prefetch(const void *p) { __builtin_prefetch(p, 0, 2); }
+static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
+  __builtin_prefetch(p, 0, 2);
+}
 /* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
 static inline sa_vec sa_vhsum(const sa_vec v[4]) {
   return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3]));

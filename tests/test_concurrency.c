@@ -52,6 +52,8 @@ int main(void) {
     simdattn_variant_info info;
     simdattn_variant_get(w % nvar, &info);
     if (!info.available) simdattn_variant_get(nvar - 1, &info); /* ref always runs */
+    if (!(info.dtypes & (1u << SIMDATTN_F32))) /* a reduced-precision-only variant: its dtype */
+      s.qt = s.kvt = (info.dtypes & (1u << SIMDATTN_BF16)) ? SIMDATTN_BF16 : SIMDATTN_F16;
     job *j = &jobs[w];
     memset(j, 0, sizeof *j);
     j->variant = info.name;

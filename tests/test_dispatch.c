@@ -3,7 +3,9 @@
  *                            runs can be forced and runs; rows it cannot run are refused with
  *                            SIMDATTN_ERR_UNSUPPORTED (never SIGILL); SIMDATTN_VARIANT picks a
  *                            row, an unknown name is SIMDATTN_ERR_INVALID naming it, and
- *                            options.variant wins over the environment.
+ *                            options.variant wins over the environment; a row without f32
+ *                            refuses f32 inputs; auto-dispatch picks the first row accepting
+ *                            the inputs' dtypes (f32 and bf16 both checked).
  *   test_dispatch --masked   run with SIMDATTN_DISABLE_ISA=all: no SIMD feature is seen, every
  *                            SIMD row is refused, auto-dispatch falls back to scalar_tiled. */
 #include <stdlib.h>
@@ -50,8 +52,12 @@ int main(int argc, char **argv) {
   for (int t = 0; t < sa_variant_total(); t++) {
     const sa_variant *v = sa_variant_at(t);
     const simdattn_status st = run(v->name);
-    if (sa_variant_available(v)) {
+    if (sa_variant_available(v) && (v->dtypes & (1u << SIMDATTN_F32))) {
       CHECK(st == SIMDATTN_OK, "%s: %s", v->name, simdattn_last_error());
+    } else if (sa_variant_available(v)) { /* a reduced-precision-only row: f32 is refused */
+      CHECK(st == SIMDATTN_ERR_UNSUPPORTED && strstr(simdattn_last_error(), "does not accept"),
+            "%s must refuse f32 inputs with UNSUPPORTED, got %d '%s'", v->name, (int)st, simdattn_last_error());
+      CHECK(case_guards_intact(&cd), "refused %s wrote output", v->name);
     } else {
       n_refused++;
       CHECK(st == SIMDATTN_ERR_UNSUPPORTED && strstr(simdattn_last_error(), v->name) &&
@@ -63,16 +69,29 @@ int main(int argc, char **argv) {
   }
   printf("%d rows, %d refused on this CPU\n", sa_variant_total(), n_refused);
 
-  /* auto-dispatch: the first available row that is allowed to auto-dispatch */
+  /* auto-dispatch: the first available row that accepts the dtypes and may auto-dispatch, for
+   * f32 and for bf16 inputs (where an AVX512_BF16 row may come first) */
+  for (int pass = 0; pass < 2; pass++) {
+    case_spec sb = s;
+    sb.qt = sb.kvt = pass ? SIMDATTN_BF16 : SIMDATTN_F32;
+    case_data cb;
+    CHECK(case_build(&sb, 3, &cb) == 0, "build");
+    const char *pick = simdattn_best_variant(&cb.p);
+    const sa_variant *first = NULL;
+    for (int t = 0; t < sa_variant_total() && !first; t++) {
+      const sa_variant *v = sa_variant_at(t);
+      if (sa_variant_available(v) && !(v->flags & SA_VARIANT_NO_AUTO) && (v->dtypes & (1u << sb.qt))) first = v;
+    }
+    CHECK(first && pick && !strcmp(pick, first->name), "%s: best '%s', want the first available row '%s'",
+          case_dtype_name(sb.qt), pick ? pick : "(none)", first ? first->name : "?");
+    case_reset_outputs(&cb);
+    CHECK(simdattn_forward(&cb.p, NULL) == SIMDATTN_OK, "auto on %s: %s", case_dtype_name(sb.qt),
+          simdattn_last_error());
+    printf("auto-dispatch for %s inputs: %s\n", case_dtype_name(sb.qt), pick ? pick : "(none)");
+    case_free(&cb);
+  }
   const char *best = simdattn_best_variant(&cd.p);
   CHECK(best != NULL, "best variant");
-  const sa_variant *first = NULL;
-  for (int t = 0; t < sa_variant_total() && !first; t++) {
-    const sa_variant *v = sa_variant_at(t);
-    if (sa_variant_available(v) && !(v->flags & SA_VARIANT_NO_AUTO)) first = v;
-  }
-  CHECK(first && best && !strcmp(best, first->name), "best '%s', want the first available row '%s'", best,
-        first ? first->name : "?");
   CHECK(best && strcmp(best, "ref") != 0, "the reference must never be auto-dispatched");
   if (masked) CHECK(best && !strcmp(best, "scalar_tiled"), "masked: best is '%s', want scalar_tiled", best);
 
