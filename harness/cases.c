@@ -349,6 +349,17 @@ int case_grid(int quick, case_spec **out) {
       s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
       add(&l, s);
     }
+    /* an LLM's decode step on a reduced-precision KV cache: 32 query heads on 8, head_dim 128,
+     * f32 q with f16 and bf16 K/V (the error closing notes quote against ggml's f16 path) */
+    for (int t = 0; t < 2; t++) {
+      s = case_default("decode", 1, quick ? 1024 : 4096);
+      s.heads_q = 32;
+      s.heads_kv = 8;
+      s.d = s.dv = 128;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      s.kvt = t ? SIMDATTN_BF16 : SIMDATTN_F16;
+      add(&l, s);
+    }
     s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
     s.heads_q = 8;
     s.heads_kv = 2;
