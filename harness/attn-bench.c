@@ -69,17 +69,20 @@ static uint64_t seed = 1;
 
 static int tix(int threads) { return threads == 1 ? 0 : 1; }
 
-static double highest_peak(int threads) {
-  double best = 0.0;
-  for (int p = 0; p < n_probes; p++)
-    if (peak_gflops[p][tix(threads)] > best) best = peak_gflops[p][tix(threads)];
-  return best;
+/* The peaks rows divide by: the best seen so far in this run (at startup, then by the peak rows
+ * themselves, whose repetitions run at random moments of the sweep), read when a row finishes.
+ * highest[t] is the best over the ISAs (scalar rows and blas_unfused). */
+static double peak_highest[2];
+
+static void peak_update(int p, int threads, double gflops) {
+  if (gflops > peak_gflops[p][tix(threads)]) peak_gflops[p][tix(threads)] = gflops;
+  if (gflops > peak_highest[tix(threads)]) peak_highest[tix(threads)] = gflops;
 }
 
-static double peak_for(const char *isa, int threads) {
+static const double *peak_ref(const char *isa, int threads) {
   for (int p = 0; p < n_probes; p++)
-    if (!strcmp(probes[p].isa, isa)) return peak_gflops[p][tix(threads)];
-  return highest_peak(threads); /* scalar rows: against the best this CPU can do */
+    if (isa && !strcmp(probes[p].isa, isa)) return &peak_gflops[p][tix(threads)];
+  return &peak_highest[tix(threads)]; /* scalar rows: against the best this CPU can do */
 }
 
 /* ---- shapes ---- */
@@ -121,32 +124,72 @@ static case_spec decode_shape(int64_t seq_kv) {
   return s;
 }
 
-/* ---- the current shape: inputs, and the oracle's truth for its check ---- */
-static struct {
+/* ---- shapes: inputs, and the oracle's truth for their check ----
+ * Kept in a small cache (least recently used out first, at most SHAPE_CACHE_BYTES of inputs), so
+ * rows of one shape run in any order (--benchmark_enable_random_interleaving) without rebuilding
+ * the inputs and the oracle's answer each time (a decode shape at kv 32768 takes about 4 s). */
+#define SHAPE_CACHE_BYTES ((size_t)2 << 30)
+#define SHAPE_CACHE_MAX 96
+typedef struct {
   char name[160];
-  int valid;
   case_data cd;
   sa_truth truth;
   float *got;
-  float *blas_ws;
-  size_t blas_ws_bytes;
-} cur;
+  size_t bytes;
+  uint64_t used;
+} shape_entry;
+static shape_entry shapes[SHAPE_CACHE_MAX];
+static int n_shapes;
+static size_t shapes_bytes;
+static uint64_t shape_clock;
+static shape_entry *cur;         /* the shape the current row runs on */
+static float *blas_ws;           /* the unfused baseline's S matrix, grown as needed */
+static size_t blas_ws_bytes;
+
+static size_t shape_bytes(const case_spec *s) {
+  const double q = (double)(s->batch * s->heads_q * s->seq_q * s->d) * (s->qt == SIMDATTN_F32 ? 4 : 2);
+  const double kv = (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)) * (s->kvt == SIMDATTN_F32 ? 4 : 2);
+  const double o = (double)(s->batch * s->heads_q * s->seq_q * (s->dv + 1)) * 4.0;
+  return (size_t)(q + kv + o);
+}
+
+static void shape_drop(int i) {
+  case_free(&shapes[i].cd);
+  sa_truth_free(&shapes[i].truth);
+  free(shapes[i].got);
+  shapes_bytes -= shapes[i].bytes;
+  if (cur == &shapes[n_shapes - 1]) cur = &shapes[i];
+  shapes[i] = shapes[--n_shapes];
+}
 
 static void shape_release(void) {
-  if (!cur.valid) return;
-  case_free(&cur.cd);
-  sa_truth_free(&cur.truth);
-  free(cur.got);
-  free(cur.blas_ws);
-  memset(&cur, 0, sizeof cur);
+  while (n_shapes) shape_drop(n_shapes - 1);
+  cur = NULL;
+  free(blas_ws);
+  blas_ws = NULL;
+  blas_ws_bytes = 0;
 }
 
 static int shape_acquire(const case_spec *s, char *err, size_t n) {
   char name[160];
   case_name(s, name, sizeof name);
-  if (cur.valid && !strcmp(cur.name, name)) return 0;
-  shape_release();
-  if (case_build(s, seed, &cur.cd)) {
+  for (int i = 0; i < n_shapes; i++)
+    if (!strcmp(shapes[i].name, name)) {
+      cur = &shapes[i];
+      cur->used = ++shape_clock;
+      return 0;
+    }
+  const size_t bytes = shape_bytes(s);
+  cur = NULL;
+  while (n_shapes && (n_shapes == SHAPE_CACHE_MAX || shapes_bytes + bytes > SHAPE_CACHE_BYTES)) {
+    int lru = 0;
+    for (int i = 1; i < n_shapes; i++)
+      if (shapes[i].used < shapes[lru].used) lru = i;
+    shape_drop(lru);
+  }
+  shape_entry *e = &shapes[n_shapes];
+  memset(e, 0, sizeof *e);
+  if (case_build(s, seed, &e->cd)) {
     snprintf(err, n, "cannot allocate the inputs of %s", name);
     return -1;
   }
@@ -154,24 +197,27 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
   const double macs = visible_pairs(s) * (double)(s->d + s->dv) * (double)s->batch * (double)s->heads_q;
   int64_t spot[SPOT_ROWS];
   const int full = macs <= FULL_CHECK_MACS;
-  const int64_t n_rows = full ? rows : sa_spread_rows(&cur.cd.p, SPOT_ROWS, spot);
-  if (sa_truth_build(&cur.cd.p, full ? NULL : spot, n_rows, 0, &cur.truth)) {
-    case_free(&cur.cd);
+  const int64_t n_rows = full ? rows : sa_spread_rows(&e->cd.p, SPOT_ROWS, spot);
+  if (sa_truth_build(&e->cd.p, full ? NULL : spot, n_rows, 0, &e->truth)) {
+    case_free(&e->cd);
     snprintf(err, n, "cannot compute the oracle for %s", name);
     return -1;
   }
-  cur.got = malloc(sizeof(float) * (size_t)(n_rows * s->dv + 1));
-  snprintf(cur.name, sizeof cur.name, "%s", name);
-  cur.valid = 1;
+  e->got = malloc(sizeof(float) * (size_t)(n_rows * s->dv + 1));
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->bytes = bytes;
+  e->used = ++shape_clock;
+  shapes_bytes += bytes;
+  cur = &shapes[n_shapes++];
   fprintf(stderr, "attn-bench: %s: oracle on %s%" PRId64 " rows, budget %.3g\n", name, full ? "all " : "",
-          n_rows, cur.truth.budget_out);
+          n_rows, cur->truth.budget_out);
   return 0;
 }
 
 /* Runs the row's implementation once on the current shape. */
 static int run_once(row *r, char *err, size_t n) {
-  simdattn_problem *p = &cur.cd.p;
-  if (r->kind == ROW_BLAS) return sa_unfused_run(p, cur.blas_ws, r->threads, err, n);
+  simdattn_problem *p = &cur->cd.p;
+  if (r->kind == ROW_BLAS) return sa_unfused_run(p, blas_ws, r->threads, err, n);
   const simdattn_options opt = {r->threads, r->v->name, NULL, NULL};
   const simdattn_status st = simdattn_forward(p, &opt);
   if (st != SIMDATTN_OK) {
@@ -199,15 +245,17 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     return -1;
   }
   if (shape_acquire(&r->spec, err, n)) return -1;
-  if (r->kind == ROW_BLAS && !cur.blas_ws) {
-    cur.blas_ws_bytes = sa_unfused_workspace(&cur.cd.p);
-    cur.blas_ws = aligned_alloc(64, (cur.blas_ws_bytes + 63) / 64 * 64);
-    if (!cur.blas_ws) {
-      snprintf(err, n, "the unfused S matrix needs %.3g GB, which cannot be allocated", cur.blas_ws_bytes * 1e-9);
+  if (r->kind == ROW_BLAS && sa_unfused_workspace(&cur->cd.p) > blas_ws_bytes) {
+    const size_t need = (sa_unfused_workspace(&cur->cd.p) + 63) / 64 * 64;
+    free(blas_ws);
+    blas_ws = aligned_alloc(64, need);
+    blas_ws_bytes = blas_ws ? need : 0;
+    if (!blas_ws) {
+      snprintf(err, n, "the unfused S matrix needs %.3g GB, which cannot be allocated", need * 1e-9);
       return -1;
     }
   }
-  gbs_value(r->bench, "workspace_bytes", (double)workspace_of(r, &cur.cd.p));
+  gbs_value(r->bench, "workspace_bytes", (double)workspace_of(r, &cur->cd.p));
   if (r->spec.seq_q == 1 && !r->stream_fresh) {
     /* memory bandwidth with several threads varies with the host (measured here: 42-85 GB/s
      * with 2 threads): measure it again now, and divide by the best seen (conservative) */
@@ -217,13 +265,13 @@ static int attn_setup(void *ctx, char *err, size_t n) {
   }
   if (r->checked) return 0;
   r->checked = 1;
-  case_reset_outputs(&cur.cd);
+  case_reset_outputs(&cur->cd);
   if (run_once(r, r->why, sizeof r->why) == 0) {
-    sa_gather(&cur.cd.p, &cur.truth, cur.got, NULL);
-    const sa_verdict v = sa_judge(&cur.truth, cur.got, NULL);
+    sa_gather(&cur->cd.p, &cur->truth, cur->got, NULL);
+    const sa_verdict v = sa_judge(&cur->truth, cur->got, NULL);
     if (!v.pass)
       snprintf(r->why, sizeof r->why, "fails the equivalence rule against the oracle: %s, err %.3g, budget %.3g",
-               v.exact ? "too far" : "a 0/inf/NaN element differs", v.err_out, cur.truth.budget_out);
+               v.exact ? "too far" : "a 0/inf/NaN element differs", v.err_out, cur->truth.budget_out);
     else
       return 0;
   }
@@ -244,7 +292,12 @@ static int peak_run(void *ctx, int64_t iters, char *err, size_t n) {
   (void)err, (void)n;
   row *r = (row *)ctx;
   volatile float sink = 0.0f;
+  const double t0 = sa_seconds();
   for (int64_t t = 0; t < iters; t++) sink += sa_peak_run(r->probe, r->threads, 1 << 16);
+  const double dt = sa_seconds() - t0;
+  if (dt > 0.02) /* long enough to mean something: a better peak serves the rows after it */
+    peak_update((int)(r->probe - probes), r->threads,
+                *r->probe->flops * r->threads * 65536.0 * (double)iters / dt * 1e-9);
   return 0;
 }
 
@@ -282,7 +335,7 @@ static void register_attn(const sa_variant *v, const case_spec *s, int threads) 
            s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
-  gbs_ratio(b, "peak_frac", "GFLOPS", v ? peak_for(v->isa, threads) : highest_peak(threads));
+  gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
   if (s->seq_q == 1) {
     const double bytes = (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)) *
@@ -359,10 +412,11 @@ static int detect_emulated(void) {
 }
 
 int main(int argc, char **argv) {
-  int quick = 0, long_seqs = 0, all_dims = 0, scalar_all = 0, blas = 1, have_min_time = 0, list_only = 0;
+  int quick = 0, long_seqs = 0, all_dims = 0, scalar_all = 0, blas = 1, list_only = 0;
+  int have_min_time = 0, have_reps = 0;
   const char *only[32] = {0};
   int n_only = 0;
-  char **gb_argv = calloc((size_t)argc + 2, sizeof(char *));
+  char **gb_argv = calloc((size_t)argc + 6, sizeof(char *));
   int gb_argc = 0;
   gb_argv[gb_argc++] = argv[0];
   for (int a = 1; a < argc; a++) {
@@ -398,11 +452,22 @@ int main(int argc, char **argv) {
       }
     } else {
       if (!strncmp(o, "--benchmark_min_time", 20)) have_min_time = 1;
+      if (!strncmp(o, "--benchmark_repetitions", 23)) have_reps = 1;
       if (!strncmp(o, "--benchmark_list_tests", 22)) list_only = 1;
       gb_argv[gb_argc++] = argv[a];
     }
   }
-  if (!have_min_time) gb_argv[gb_argc++] = quick ? "--benchmark_min_time=0.02" : "--benchmark_min_time=0.25";
+  /* The full sweep: every row three times (0.1 s each) in random order, so a slow moment on a
+   * shared machine (measured here: two-thread rows halving for seconds) rarely hits all three of a
+   * row's repetitions, nor only the rows a ratio compares; report.py takes each row's best. */
+  if (!have_reps && !quick) {
+    gb_argv[gb_argc++] = "--benchmark_repetitions=3";
+    gb_argv[gb_argc++] = "--benchmark_enable_random_interleaving=true";
+    gb_argv[gb_argc++] = "--benchmark_display_aggregates_only=true";
+  }
+  if (!have_min_time)
+    gb_argv[gb_argc++] = quick ? "--benchmark_min_time=0.02" : have_reps ? "--benchmark_min_time=0.25"
+                                                                           : "--benchmark_min_time=0.1";
 
   /* this run's limits: measured first, even when the filter hides their rows */
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -414,7 +479,7 @@ int main(int argc, char **argv) {
   if (!list_only) {
     for (int p = 0; p < n_probes; p++)
       for (int t = 0; t < n_threads && sa_peak_available(&probes[p]); t++) {
-        peak_gflops[p][t] = sa_peak_measure(&probes[p], threads[t], quick ? 0.05 : 0.2);
+        peak_update(p, threads[t], sa_peak_measure(&probes[p], threads[t], quick ? 0.05 : 0.2));
         fprintf(stderr, "attn-bench: peak %s t%d: %.1f GFLOP/s\n", probes[p].isa, threads[t], peak_gflops[p][t]);
         snprintf(key, sizeof key, "peak_gflops_%s_t%d", probes[p].isa, threads[t]);
         snprintf(buf, sizeof buf, "%.2f", peak_gflops[p][t]);

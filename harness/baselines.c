@@ -50,7 +50,7 @@ int sa_peak_probes(const sa_peak_probe **out) {
 
 int sa_peak_available(const sa_peak_probe *p) { return (sa_cpu_features() & p->cpu) == p->cpu; }
 
-static double now_seconds(void) {
+double sa_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -71,16 +71,16 @@ double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds) {
   volatile float sink = 0.0f;
   int64_t iters = 1 << 12; /* calibrate: a run of at least seconds / 3 */
   for (;;) {
-    const double t0 = now_seconds();
+    const double t0 = sa_seconds();
     sink += sa_peak_run(p, threads, iters);
-    if (now_seconds() - t0 >= seconds / 3 || iters >= (int64_t)1 << 40) break;
+    if (sa_seconds() - t0 >= seconds / 3 || iters >= (int64_t)1 << 40) break;
     iters *= 2;
   }
   double best = 0.0; /* then the best of five: a denominator measured low would inflate every peak_frac */
   for (int round = 0; round < 5; round++) {
-    const double t0 = now_seconds();
+    const double t0 = sa_seconds();
     sink += sa_peak_run(p, threads, iters);
-    const double gflops = *p->flops * (double)iters * threads / (now_seconds() - t0) * 1e-9;
+    const double gflops = *p->flops * (double)iters * threads / (sa_seconds() - t0) * 1e-9;
     if (gflops > best) best = gflops;
   }
   (void)sink;
@@ -194,9 +194,9 @@ double sa_stream_measure(const sa_stream_buf *s, int threads, double seconds) {
   const size_t chunk = s->bytes / (size_t)(threads > 0 ? threads : 1) / 256 * 256;
   volatile uint64_t sink = 0;
   for (int round = 0; round < 3 || spent < seconds; round++) {
-    const double t0 = now_seconds();
+    const double t0 = sa_seconds();
     sink += sa_stream_run(s, threads);
-    const double dt = now_seconds() - t0;
+    const double dt = sa_seconds() - t0;
     spent += dt;
     if ((double)chunk * threads / dt * 1e-9 > best) best = (double)chunk * threads / dt * 1e-9;
     if (round > 20) break;

@@ -21,6 +21,8 @@ int sa_peak_probes(const sa_peak_probe **out);
 int sa_peak_available(const sa_peak_probe *p);
 /* Runs the probe for `iters` iterations on each of `threads` threads; returns a checksum. */
 float sa_peak_run(const sa_peak_probe *p, int threads, int64_t iters);
+/* A monotonic clock, in seconds. */
+double sa_seconds(void);
 /* GFLOP/s: the best of a few timed runs of about `seconds` each. */
 double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds);
 
