@@ -147,6 +147,21 @@ def f32_base(rows, a, match):
     return peers[0] if peers else None
 
 
+def dtype_cells(rows, dts, pick, same, key, digits):
+    """One table line's cells: per dtype pair, the row pick(a, dt) selects and its ratio to its
+    f32 base (f32_base with the shape test `same`)."""
+    cells = []
+    for dt in dts:
+        a = next((a for a in rows if pick(a, dt)), None)
+        if a is None:
+            cells.append("")
+            continue
+        b = f32_base(rows, a, same)
+        r = f" ({a[key] / b[key]:.2f}x)" if b and b is not a and b[key] and a[key] else ""
+        cells.append(f"{fmt(a[key], digits)}{r}")
+    return cells
+
+
 def dtype_tables(res):
     """Side-by-side dtype tables: decode tokens/s and prefill GFLOPS per (q, K/V) dtype pair, each
     with its ratio to f32-f32 of the same variant (or same ISA) in the same run."""
@@ -170,17 +185,8 @@ def dtype_tables(res):
         for v in variants_in(dec_red):
             for t in sorted({a["t"] for a in dec}):
                 for s in sorted({a["skv"] for a in dec}):
-                    cells = []
-                    for dt in dts:
-                        a = next((a for a in dec if a["variant"] == v and a["t"] == t and a["skv"] == s
-                                  and dtypes_of(a) == dt), None)
-                        if a is None:
-                            cells.append("")
-                            continue
-                        b = f32_base(dec, a, same)
-                        r = (f" ({a['tokens_per_s'] / b['tokens_per_s']:.2f}x)"
-                             if b and b is not a and b["tokens_per_s"] and a["tokens_per_s"] else "")
-                        cells.append(f"{fmt(a['tokens_per_s'], 0)}{r}")
+                    pick = lambda a, dt: a["variant"] == v and a["t"] == t and a["skv"] == s and dtypes_of(a) == dt
+                    cells = dtype_cells(dec, dts, pick, same, "tokens_per_s", 0)
                     L.append(f"| {v} | {t} | {s} | " + " | ".join(cells) + " |")
         L.append("")
     pre = prefill(res, None)
@@ -197,16 +203,8 @@ def dtype_tables(res):
             L.append("|---|---|" + "---|" * len(dts))
             for v in variants_in([a for a in pre_red if a["d"] == d and a["mask"] == mask and a["t"] == t]):
                 for s in seqs:
-                    cells = []
-                    for dt in dts:
-                        a = next((a for a in rows if a["variant"] == v and a["sq"] == s and dtypes_of(a) == dt), None)
-                        if a is None:
-                            cells.append("")
-                            continue
-                        b = f32_base(rows, a, same)
-                        r = (f" ({a['GFLOPS'] / b['GFLOPS']:.2f}x)"
-                             if b and b is not a and b["GFLOPS"] and a["GFLOPS"] else "")
-                        cells.append(f"{fmt(a['GFLOPS'])}{r}")
+                    pick = lambda a, dt: a["variant"] == v and a["sq"] == s and dtypes_of(a) == dt
+                    cells = dtype_cells(rows, dts, pick, same, "GFLOPS", 1)
                     L.append(f"| {v} | {s} | " + " | ".join(cells) + " |")
             L.append("")
     return L
