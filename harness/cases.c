@@ -655,3 +655,14 @@ void case_free(case_data *cd) {
   free(cd->lse_buf);
   memset(cd, 0, sizeof *cd);
 }
+
+int case_fit_dtypes(case_spec *s, unsigned dtypes) {
+  if ((dtypes >> s->qt & 1u) && (dtypes >> s->kvt & 1u)) return 0;
+  if (s->qt != SIMDATTN_F32 || s->kvt != SIMDATTN_F32 || (dtypes & (1u << SIMDATTN_F32))) return -1;
+  for (int dt = SIMDATTN_F16; dt <= SIMDATTN_BF16; dt++)
+    if (dtypes >> dt & 1u) {
+      s->qt = s->kvt = (simdattn_dtype)dt;
+      return 0;
+    }
+  return -1;
+}

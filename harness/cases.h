@@ -67,6 +67,11 @@ void case_free(case_data *cd);
 float case_out(const case_data *cd, int64_t b, int64_t h, int64_t i, int64_t x);
 float case_lse(const case_data *cd, int64_t b, int64_t h, int64_t i);
 
+/* Fits s to a variant accepting `dtypes` (bits 1u << simdattn_dtype): unchanged when it accepts
+ * s's dtypes; an f32 case for a variant without f32 becomes its twin, q, k and v in the variant's
+ * first dtype (as attn-check does). 0 when s can run on the variant, -1 when not. */
+int case_fit_dtypes(case_spec *s, unsigned dtypes);
+
 /* f32 -> f16 / bf16, round to nearest even (for test data). */
 uint16_t case_f32_to_f16(float f);
 uint16_t case_f32_to_bf16(float f);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/softmax.h"
+#include "fpenv.h"
 #include "internal.h"
 
 /* Split keys into chunks only when a shape has fewer than SPLIT_BELOW (b, kv head, row block)
@@ -209,7 +210,7 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
   return SIMDATTN_OK;
 }
 
-simdattn_status sa_forward_ordered(const simdattn_problem *p, const simdattn_options *opt, int ref_order) {
+static simdattn_status forward_in_env(const simdattn_problem *p, const simdattn_options *opt, int ref_order) {
   sa_job j;
   simdattn_status st = sa_validate(p, &j);
   if (st != SIMDATTN_OK) return st;
@@ -221,6 +222,16 @@ simdattn_status sa_forward_ordered(const simdattn_problem *p, const simdattn_opt
   if ((st = sa_execute(&j, v, opt)) != SIMDATTN_OK) return st;
   sa_clear_error();
   return SIMDATTN_OK;
+}
+
+/* Library work runs in IEEE default floating-point mode whatever the caller's (src/fpenv.h); the
+ * caller's mode and flags are given back. Worker threads do the same per task (parallel.c). */
+simdattn_status sa_forward_ordered(const simdattn_problem *p, const simdattn_options *opt, int ref_order) {
+  sa_fpenv env;
+  sa_fpenv_enter(&env);
+  const simdattn_status st = forward_in_env(p, opt, ref_order);
+  sa_fpenv_leave(&env);
+  return st;
 }
 
 simdattn_status simdattn_forward(const simdattn_problem *p, const simdattn_options *opt) {

@@ -10,6 +10,7 @@
 #include <omp.h>
 #endif
 
+#include "fpenv.h"
 #include "internal.h"
 
 #define SA_MAX_POOL 256 /* workspaces handed to a caller's pool */
@@ -51,7 +52,10 @@ static void sa_pool_task(void *ctx, int64_t index) {
       int expected = 0;
       if (atomic_load_explicit(&pc->busy[w], memory_order_relaxed) == 0 &&
           atomic_compare_exchange_strong(&pc->busy[w], &expected, 1)) {
+        sa_fpenv env; /* the caller's pool thread: IEEE defaults for the task, its own mode after */
+        sa_fpenv_enter(&env);
         pc->fn(pc->ctx, index, w);
+        sa_fpenv_leave(&env);
         atomic_store_explicit(&pc->busy[w], 0, memory_order_release);
         return;
       }
@@ -75,6 +79,11 @@ void sa_parallel_run(const simdattn_options *opt, int64_t count, int workers, sa
   }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
-  for (int64_t t = 0; t < count; t++) fn(ctx, t, omp_get_thread_num());
+  for (int64_t t = 0; t < count; t++) {
+    sa_fpenv env; /* OpenMP's threads keep whatever mode they had: IEEE defaults for the task */
+    sa_fpenv_enter(&env);
+    fn(ctx, t, omp_get_thread_num());
+    sa_fpenv_leave(&env);
+  }
 #endif
 }

@@ -1,21 +1,25 @@
-/* tests/test_concurrency.c: several caller threads call simdattn_forward at once, each on its
- * own problem and variant (and with library threads of their own); every result must equal,
- * bitwise, the same call made alone. Also simdattn_last_error stays per thread. */
+/* tests/test_concurrency.c: a stress test. Six caller threads (more than this machine's cores)
+ * call simdattn_forward at once, each on its own problem (prefill, decode with split keys, GQA,
+ * sinks, f16/bf16 inputs) and variant, alternating between the library's own threads and a
+ * caller-supplied `parallel` hook over a plain pthread pool (tests/threads_util.h, tasks in
+ * reverse order); every result must equal, bitwise, the same call made alone on one thread.
+ * Also simdattn_last_error stays per thread. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "harness/cases.h"
+#include "threads_util.h"
 
-enum { WORKERS = 4, ROUNDS = 6 };
+enum { WORKERS = 6, ROUNDS = 10 };
 
 typedef struct {
   case_data cd;
   const char *variant;
   float *want_out, *want_lse;
   int n_threads;
-  int mismatches, errors;
+  int mismatches, errors, pooled;
   int error_msg_ok;
 } job;
 
@@ -23,7 +27,13 @@ static void *worker(void *arg) {
   job *j = (job *)arg;
   for (int r = 0; r < ROUNDS; r++) {
     case_reset_outputs(&j->cd);
-    const simdattn_options opt = {j->n_threads, j->variant, NULL, NULL};
+    test_pool pool = {2 + r % 2, 0};
+    simdattn_options opt = {j->n_threads, j->variant, NULL, NULL};
+    if (r % 2) { /* odd rounds through the caller's own pool */
+      opt.parallel = test_pool_parallel;
+      opt.parallel_pool = &pool;
+      j->pooled++;
+    }
     if (simdattn_forward(&j->cd.p, &opt) != SIMDATTN_OK) j->errors++;
     if (memcmp(j->cd.out_buf, j->want_out, j->cd.out_len * sizeof(float)) ||
         memcmp(j->cd.lse_buf, j->want_lse, j->cd.lse_len * sizeof(float)))
@@ -49,11 +59,12 @@ int main(void) {
     s.causal = (simdattn_causal)(w % 3);
     s.sinks = w % 2;
     if (w == 3) s.seq_q = 1; /* split-KV decode */
+    if (w == 4) s.kvt = SIMDATTN_F16;
+    if (w == 5) s.qt = s.kvt = SIMDATTN_BF16;
     simdattn_variant_info info;
     simdattn_variant_get(w % nvar, &info);
-    if (!info.available) simdattn_variant_get(nvar - 1, &info); /* ref always runs */
-    if (!(info.dtypes & (1u << SIMDATTN_F32))) /* a reduced-precision-only variant: its dtype */
-      s.qt = s.kvt = (info.dtypes & (1u << SIMDATTN_BF16)) ? SIMDATTN_BF16 : SIMDATTN_F16;
+    /* ref always runs and takes every dtype; a reduced-precision-only variant gets its dtype */
+    if (!info.available || case_fit_dtypes(&s, info.dtypes)) simdattn_variant_get(nvar - 1, &info);
     job *j = &jobs[w];
     memset(j, 0, sizeof *j);
     j->variant = info.name;
@@ -75,7 +86,8 @@ int main(void) {
     CHECK(j->errors == 0 && j->mismatches == 0, "%s on %s: %d errors, %d of %d results differ from the lone call",
           j->variant, j->cd.name, j->errors, j->mismatches, ROUNDS);
     CHECK(j->error_msg_ok, "thread %d: simdattn_last_error was not its own", w);
-    printf("thread %d: %-14s %s x%d: identical\n", w, j->variant, j->cd.name, ROUNDS);
+    printf("thread %d: %-24s %s x%d (%d through a pthread pool): identical\n", w, j->variant, j->cd.name, ROUNDS,
+           j->pooled);
     free(j->want_out);
     free(j->want_lse);
     case_free(&j->cd);
