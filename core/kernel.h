@@ -66,6 +66,13 @@ typedef struct sa_job {
   size_t pack_block_bytes;
 } sa_job;
 
+/* Softcap, alibi, a mask or sinks: such a job's scores are built in natural units with the
+ * reference's own operations, never in a kernel's log2 units (core/flash_driver.inc, Score
+ * units): a term converted on its own would carry a rounding the others do not. */
+static inline int sa_job_natural(const sa_job *j) {
+  return j->softcap != 0.0f || j->alibi != NULL || j->mask != NULL || j->sinks != NULL;
+}
+
 enum { SA_PACK_BUSY = 1, SA_PACK_READY = 2, SA_PACK_NONFINITE = 4 };
 
 /* A partial row: m, l, then dv floats of unnormalised O (see core/softmax.h). */
@@ -85,7 +92,7 @@ typedef struct sa_kernel {
   int64_t block_q;  /* packed query rows per task */
   int64_t block_kv; /* keys per block (the driver's tiling) */
   int64_t chunk_kv; /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
-  int log2_scores;  /* partial states (m) are in log2 units (core/softmax.h) */
+  int log2_scores;  /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
 } sa_kernel;
 
 /* Packed K^T (core/flash_driver.inc) is stored in panels of SA_PW = SA_NR * SA_VL keys (the

@@ -87,7 +87,7 @@ static void merge_task(void *ctx, int64_t index, int worker) {
     sa_row row;
     sa_row_setup(j, t.b, t.hk, r, &row);
     for (int64_t c = 0; c < j->n_chunks; c++) part[c] = sa_partial_row(j, t.b, t.hk, c, r);
-    sa_merge_row(part, j->n_chunks, j->dv, &row, rc->kernel->log2_scores);
+    sa_merge_row(part, j->n_chunks, j->dv, &row, rc->kernel->log2_scores && !sa_job_natural(j));
   }
 }
 
