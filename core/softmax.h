@@ -24,6 +24,14 @@ static inline float sa_exp2f(float x) { return Sleef_exp2f_u10(x); }
 static inline float sa_logf(float x) { return Sleef_logf_u10(x); }
 static inline float sa_tanhf(float x) { return Sleef_tanhf_u10(x); }
 
+/* x * w for a weight w >= 0, where w == 0 stands for a positive weight that underflowed: a
+ * visible key's weight is never 0 in exact arithmetic, so an inf (of V, or of an O that holds
+ * one) stays inf, while finite x gives 0 and NaN stays NaN ((x 2^-149) 2^-149 is 0 for every
+ * finite float). Not x * 0: that turns inf into NaN (found by tests/fuzz: inf in V at a key
+ * whose weight underflows in f32 but not in the oracle's double). */
+#define SA_TINY 0x1p-149f
+static inline float sa_mul_weight(float x, float w) { return w != 0.0f ? x * w : (x * SA_TINY) * SA_TINY; }
+
 /* The shift exponentials are taken against. */
 static inline float sa_m_use(float m) { return m == -INFINITY ? 0.0f : m; }
 
@@ -52,7 +60,7 @@ static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv,
     if (big != m || m == -INFINITY) a = sa_exp_units(m - shift, log2);
     l = l * a + sa_exp_units(su - shift, log2);
   }
-  for (int64_t x = 0; x < dv; x++) out[x] = (o[x] * a) / l;
+  for (int64_t x = 0; x < dv; x++) out[x] = sa_mul_weight(o[x], a) / l;
   if (lse) *lse = (log2 ? shift * SA_LN2 : shift) + sa_logf(l);
 }
 
@@ -70,9 +78,9 @@ static inline void sa_merge_row(float *const *part, int64_t n_chunks, int64_t dv
     const float w = sa_exp_units(p[0] - shift, log2); /* 1 for the largest chunk, 0 for an empty one */
     l += p[1] * w;
     if (c == 0)
-      for (int64_t x = 0; x < dv; x++) acc[2 + x] = p[2 + x] * w;
+      for (int64_t x = 0; x < dv; x++) acc[2 + x] = sa_mul_weight(p[2 + x], w);
     else
-      for (int64_t x = 0; x < dv; x++) acc[2 + x] += p[2 + x] * w;
+      for (int64_t x = 0; x < dv; x++) acc[2 + x] += sa_mul_weight(p[2 + x], w);
   }
   sa_finalize_row(big, l, acc + 2, dv, row->has_sink, row->sink, row->out, row->lse, log2);
 }

@@ -28,7 +28,8 @@ static int sees(const sa_job *j, int64_t b, int64_t h, int64_t i, int64_t key) {
 
 /* The oracle against the semantics for one injected NaN: NaN in q_i makes row i NaN (if it sees
  * any key); NaN in a visible k_j makes the rows that see j NaN; NaN in v_j[x] makes column x NaN
- * in the rows that see j; nothing else is NaN. Returns 1 when the oracle agrees. */
+ * in the rows that see j; nothing else is NaN. An injected +inf in v_j[x] (INF_V) makes column x
+ * +inf in the rows that see j, nothing NaN. Returns 1 when the oracle agrees. */
 static int nan_pattern_ok(const case_data *cd, const sa_job *j, const double *o_out, const double *o_lse) {
   const case_spec *s = &cd->spec;
   if (s->nan == NAN_NONE || cd->nan_b < 0) return 1;
@@ -45,8 +46,13 @@ static int nan_pattern_ok(const case_data *cd, const sa_job *j, const double *o_
           else col_nan = 1;
         }
         for (int64_t x = 0; x < s->dv; x++) {
+          const double o = o_out[t * s->dv + x];
+          if (s->nan == INF_V) {
+            if ((col_nan && x == cd->nan_x) != (o == INFINITY) || isnan(o)) return 0;
+            continue;
+          }
           const int want = row_nan || (col_nan && x == cd->nan_x);
-          if (want != (isnan(o_out[t * s->dv + x]) != 0)) return 0;
+          if (want != (isnan(o) != 0)) return 0;
         }
         if (row_nan != (isnan(o_lse[t]) != 0)) return 0;
       }

@@ -127,7 +127,7 @@ void case_name(const case_spec *s, char *buf, size_t size) {
   static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale", "range", "expo", "subn"};
   static const char *layout[] = {"bhsd", "bshd", "bhsd+pad", "bshd+pad"};
   static const char *mask[] = {"", "+mask", "+maskbcast", "+maskrows"};
-  static const char *nan[] = {"", "+nanq", "+nank", "+nanv"};
+  static const char *nan[] = {"", "+nanq", "+nank", "+nanv", "+infv"};
   char dv[24] = "";
   if (s->dv != s->d) snprintf(dv, sizeof dv, "v%lld", (long long)s->dv);
   char win[24] = "";
@@ -323,6 +323,17 @@ int case_grid(int quick, case_spec **out) {
     s.nan = (case_nan)nn;
     s.mask = MASK_FULL;
     s.causal = nn == NAN_V ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+    add(&l, s);
+  }
+  /* +inf in V at a key whose weight underflows (large scores: most weights are below f32's and
+   * double's range) must still make its column +inf, never NaN (0 * inf): packed and direct
+   * P.V, lazy rescales, and key chunks merged (decode) */
+  for (int t = 0; t < 3; t++) {
+    s = case_default("nan", t == 2 ? 1 : 100, t == 2 ? 3000 : 300);
+    s.nan = INF_V;
+    s.dist = DIST_LARGE;
+    s.causal = t == 1 ? SIMDATTN_CAUSAL_TOP_LEFT : SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.heads_q = t == 2 ? 8 : 2;
     add(&l, s);
   }
   /* decode with keys split into chunks: NaN in a chunk, and scores far apart across chunks */
@@ -541,7 +552,8 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   if (s->nan != NAN_NONE) {
     const int on_q = s->nan == NAN_Q;
     const int64_t S = on_q ? s->seq_q : s->seq_kv, H = on_q ? s->heads_q : s->heads_kv;
-    const int64_t row = s->nan == NAN_V ? s->dv : s->d;
+    const int on_v = s->nan == NAN_V || s->nan == INF_V;
+    const int64_t row = on_v ? s->dv : s->d;
     if (S > 0 && s->batch > 0) {
       cd->nan_b = s->batch - 1;
       cd->nan_h = H - 1;
@@ -550,7 +562,7 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
       const strides st = on_q ? sq : s->nan == NAN_K ? sk : sv;
       void *base = on_q ? cd->q : s->nan == NAN_K ? cd->k : cd->v;
       store(base, on_q ? s->qt : s->kvt, cd->nan_b * st.sb + cd->nan_h * st.sh + cd->nan_pos * st.ss + cd->nan_x,
-            NAN);
+            s->nan == INF_V ? INFINITY : NAN);
     }
   }
 

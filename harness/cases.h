@@ -20,7 +20,11 @@ typedef enum {
 } case_dist;
 typedef enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_BHSD_PAD, LAYOUT_BSHD_PAD } case_layout;
 typedef enum { MASK_NONE, MASK_FULL, MASK_BCAST, MASK_ROWS } case_mask;
-typedef enum { NAN_NONE, NAN_Q, NAN_K, NAN_V } case_nan;
+typedef enum {
+  NAN_NONE, NAN_Q, NAN_K, NAN_V,
+  INF_V /* +inf (not NaN) in one V element: its column is +inf in every row that sees the key,
+         * however small the key's weight (with DIST_LARGE it underflows in f32, even in double) */
+} case_nan;
 
 typedef struct {
   const char *group; /* "seq", "cross", "dims", ... */

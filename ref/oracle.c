@@ -117,7 +117,10 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0;
   for (int64_t t = 0; t < n; t++) {
     const char *vr = sa_v_row(j, b, hk, w->keys[t]);
-    for (int64_t x = 0; x < j->dv; x++) w->acc[x] += w->p[t] * (double)sa_load_f32(vr, j->kv_dtype, x);
+    for (int64_t x = 0; x < j->dv; x++) { /* a visible key's weight is positive, even where exp underflows */
+      const double v = (double)sa_load_f32(vr, j->kv_dtype, x);
+      w->acc[x] += w->p[t] == 0.0 && isinf(v) ? v : w->p[t] * v;
+    }
   }
   for (int64_t x = 0; x < j->dv; x++)
     if (out) out[x] = w->acc[x] / P;

@@ -79,7 +79,9 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
     const float p = sa_expf(w->s[key] - shift);
     l += p;
     const char *vr = sa_v_row(j, b, hk, key);
-    if (order == SA_REF_FMA)
+    if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(sa_load_f32(vr, j->kv_dtype, x), 0.0f);
+    else if (order == SA_REF_FMA)
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, sa_load_f32(vr, j->kv_dtype, x), w->acc[x]);
     else
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * sa_load_f32(vr, j->kv_dtype, x);
