@@ -2,7 +2,9 @@
 """tests/check_bench_json.py BENCH_JSON: validates attn-bench's JSON (never its speed).
 Every row's name follows the grammar; attn/ rows carry GFLOPS, peak_frac, tokens_per_s and
 workspace_bytes (decode rows also GBps and bw_frac); peak/ rows GFLOPS, stream/ rows GBps; no row
-errored; peak_frac lies in (0, 1.2] (natively only: under emulation timings mean nothing); the
+errored; peak_frac lies in (0, 3] (natively only: under emulation timings mean nothing). 3, not 1:
+this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
+catch a busy core and read half the real peak (seen once in ctest -j2); the
 context names the CPU, its features, the compiler, the commit and the auto-dispatch pick."""
 import json
 import re
@@ -38,8 +40,8 @@ def main():
                 if not isinstance(r.get(c), (int, float)):
                     bad.append(f"{n}: no counter {c}")
             pf = r.get("peak_frac")
-            if native and isinstance(pf, (int, float)) and not 0 < pf <= 1.2:
-                bad.append(f"{n}: peak_frac {pf} outside (0, 1.2]")
+            if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
+                bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
         elif PEAK.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
