@@ -55,7 +55,7 @@ int sa_truth_build(const simdattn_problem *p, const int64_t *rows, int64_t n, in
   }
   t->o_out = malloc(sizeof(double) * ne);
   t->o_lse = malloc(sizeof(double) * nr);
-  double *b_out = malloc(sizeof(double) * ne), *b_lse = malloc(sizeof(double) * nr);
+  double *b_out = t->b_out = malloc(sizeof(double) * ne), *b_lse = t->b_lse = malloc(sizeof(double) * nr);
   float *r_out = malloc(sizeof(float) * ne), *r_lse = malloc(sizeof(float) * nr);
   int rc = -1;
   if (!t->o_out || !t->o_lse || !b_out || !b_lse || !r_out || !r_lse) goto done;
@@ -78,8 +78,6 @@ int sa_truth_build(const simdattn_problem *p, const int64_t *rows, int64_t n, in
   t->budget_lse = 2.0 * t->ref_lse + 2.0 * FLT_EPSILON * t->max_lse;
   rc = 0;
 done:
-  free(b_out);
-  free(b_lse);
   free(r_out);
   free(r_lse);
   if (rc) sa_truth_free(t);
@@ -90,6 +88,8 @@ void sa_truth_free(sa_truth *t) {
   free(t->rows);
   free(t->o_out);
   free(t->o_lse);
+  free(t->b_out);
+  free(t->b_lse);
   memset(t, 0, sizeof *t);
 }
 
@@ -108,6 +108,14 @@ void sa_gather(const simdattn_problem *p, const sa_truth *t, float *out, float *
     memcpy(out + k * t->dv, row, sizeof(float) * (size_t)t->dv);
     if (lse && p->lse) lse[k] = p->lse[flat];
   }
+}
+
+sa_verdict sa_judge_bound(const sa_truth *t, const float *out, const float *lse, double factor) {
+  double br;
+  sa_verdict v = compare(t, out, t->has_lse ? lse : NULL, t->b_out, t->b_lse, &br);
+  v.ratio = br / factor;
+  v.pass = v.exact && v.ratio <= 1.0;
+  return v;
 }
 
 sa_verdict sa_judge(const sa_truth *t, const float *out, const float *lse) {

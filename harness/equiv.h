@@ -21,6 +21,7 @@ typedef struct {
   double ref_bound_ratio;    /* max over orders and elements of |ref - oracle| / bound */
   int ref_ok;                /* every order exact where it must be and within its bound */
   double budget_out, budget_lse;
+  double *b_out, *b_lse;     /* per element: the worst-case error bound of the fp32 reference */
 } sa_truth;
 
 typedef struct {
@@ -40,5 +41,10 @@ int64_t sa_spread_rows(const simdattn_problem *p, int64_t n, int64_t *rows);
 void sa_gather(const simdattn_problem *p, const sa_truth *t, float *out, float *lse);
 /* Judges out[n][dv] and lse[n] (as gathered) against the truth. */
 sa_verdict sa_judge(const sa_truth *t, const float *out, const float *lse);
+/* The same exactness, but each element's error against `factor` times the reference's derived
+ * worst-case bound instead of the ordering budget (ratio: the worst err / (factor bound)). For
+ * problems whose scores are so large that one rounding of a dot product moves the answer more
+ * than any set of operation orders can show (tests/fuzz). */
+sa_verdict sa_judge_bound(const sa_truth *t, const float *out, const float *lse, double factor);
 
 #endif

@@ -9,7 +9,9 @@
  * subnormals, any exponent, raw f32/f16/bf16 bit patterns). Past the input's end the values
  * come from a PRNG seeded by the input. For each variant that accepts the dtypes:
  *   - status OK, and nothing written outside the out rows and lse entries (guard regions);
- *   - the equivalence rule against the float64 oracle (0 / inf / NaN elements exactly);
+ *   - the equivalence rule against the float64 oracle (0 / inf / NaN elements exactly); for
+ *     scores with terms >= 1024 each element within twice the reference's derived bound instead
+ *     (SCORES_ORDER_BOUND);
  *   - 2 threads give the same bits as 1.
  * The reference's own orders are held to their derived bounds too. Problems outside the numeric
  * contract (a score term or a column's sum of |v| past 2^125: f32 cannot hold them) still run
@@ -91,8 +93,9 @@ static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, i
                 regime);
 }
 
-/* Inside the numeric contract (README, Semantics): every score term and every column's sum of
- * |v| far from f32's limit, so that f32 can hold the scores and the weighted sums (a score past
+/* Inside the numeric contract (README, Semantics): every score term (sum |q_x k_x|, before and
+ * after the scale: found by tests/fuzz, a product 3e38 * -3 overflows f32 where the scaled sum
+ * would not) and every column's sum of |v| far from f32's limit, so that f32 can hold the scores and the weighted sums (a score past
  * FLT_MAX becomes -inf in f32 and hides its key; in the oracle's double it does not). Computed in
  * double over the finite elements (inf and NaN inputs are inf and NaN in both). */
 #define RANGE 0x1p125
@@ -110,7 +113,7 @@ static double at_f(const simdattn_tensor *t, int64_t at) {
   const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
   return h >> 15 ? -v : v;
 }
-static int in_range(const case_data *cd) {
+static int in_range(const case_data *cd, double *max_terms) {
   const simdattn_problem *p = &cd->p;
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d, g = p->heads_q / p->heads_kv;
   const double scale = p->scale != 0.0f ? p->scale : 1.0 / sqrt((double)d);
@@ -133,7 +136,8 @@ static int in_range(const case_data *cd) {
               const double c = at_f(&p->k, b * p->k.stride_batch + hk * p->k.stride_head + j * p->k.stride_seq + x);
               if (isfinite(a) && isfinite(c)) sum += fabs(a * c);
             }
-            if (scale * sum >= RANGE) return 0;
+            if (sum >= RANGE || scale * sum >= RANGE) return 0; /* the dot is summed before scaling */
+            if (scale * sum > *max_terms) *max_terms = scale * sum;
             if (p->mask) {
               const float m = p->mask[b * p->mask_stride_batch + h * p->mask_stride_head + i * p->mask_stride_q + j];
               if (isfinite(m) && fabs(m) >= RANGE) return 0;
@@ -146,6 +150,15 @@ static int in_range(const case_data *cd) {
   }
   return 1;
 }
+
+/* Scores with terms this large (one rounding of such a dot product: >= 2^-14 absolute) put the
+ * answer at the mercy of how each dot product rounds: two keys whose scores near 5e4 differ by 4
+ * have weights that one ulp (0.004) of either score moves by 0.4%, whatever the order, and the
+ * reference's few orders need not span what a kernel's order gets (found by tests/fuzz: AVX2 5x
+ * the reference's error there). Such problems are judged element by element against twice the
+ * reference's derived worst-case bound (ref/oracle.c), which accounts for every dot-product
+ * order, instead of the ordering budget. EQUIVALENCE in README.md. */
+#define SCORES_ORDER_BOUND 1024.0
 
 static void fail(const case_data *cd, const char *variant, const char *what) {
   fprintf(stderr, "fuzz_forward: %s on %s: %s\n", variant, cd->name, what);
@@ -203,7 +216,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   const int64_t rows = s.batch * s.heads_q * s.seq_q;
-  const int judged = in_range(&cd); /* outside: still run, safely and deterministically, unjudged */
+  double terms = 0.0; /* the largest scale * sum |q_x k_x| of a score */
+  const int judged = in_range(&cd, &terms); /* outside: still run, safely and deterministically, unjudged */
+  const int by_bound = terms >= SCORES_ORDER_BOUND;
   sa_truth truth;
   memset(&truth, 0, sizeof truth);
   if (judged && sa_truth_build(&cd.p, NULL, rows, s.lse, &truth)) {
@@ -228,11 +243,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sa_verdict v = {0, 0, 1, 0, 1};
     if (judged) {
       sa_gather(&cd.p, &truth, got, got_lse);
-      v = sa_judge(&truth, got, s.lse ? got_lse : NULL);
+      v = by_bound ? sa_judge_bound(&truth, got, s.lse ? got_lse : NULL, 2.0) : sa_judge(&truth, got, s.lse ? got_lse : NULL);
     }
     if (getenv("FUZZ_VERBOSE"))
-      fprintf(stderr, "%-26s %s: %s out err %.3g budget %.3g, lse err %.3g budget %.3g (ref %.3g / %.3g)\n", info.name,
-              cd.name, judged ? (v.pass ? "pass" : "FAIL") : "unjudged", v.err_out, truth.budget_out, v.err_lse,
+      fprintf(stderr, "%-26s %s: %s (ratio %.3g) out err %.3g budget %.3g, lse err %.3g budget %.3g (ref %.3g / %.3g)\n", info.name,
+              cd.name, judged ? (v.pass ? (by_bound ? "pass (by bound)" : "pass") : "FAIL") : "unjudged", v.ratio, v.err_out, truth.budget_out, v.err_lse,
               truth.budget_lse, truth.ref_out, truth.ref_lse);
     if (!v.pass) {
       snprintf(why, sizeof why, "fails the equivalence rule: %s, out err %.3g (budget %.3g), lse err %.3g (budget %.3g)",
