@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "variants_util.h"
 #include "harness/cases.h"
 
 static size_t page;
@@ -122,13 +123,8 @@ int main(int argc, char **argv) {
   const int n_dims = quick ? 4 : 12, n_seqs = quick ? 4 : 8;
   static const simdattn_dtype dts[][2] = {{SIMDATTN_F32, SIMDATTN_F32}, {SIMDATTN_F32, SIMDATTN_F16},
                                           {SIMDATTN_BF16, SIMDATTN_BF16}, {SIMDATTN_F16, SIMDATTN_BF16}};
-  for (int t = 0; t < simdattn_variant_count(); t++) {
-    simdattn_variant_info info;
-    simdattn_variant_get(t, &info);
-    if (!info.available) {
-      printf("skip %s: this CPU cannot run it\n", info.name);
-      continue;
-    }
+  simdattn_variant_info info;
+  for (int t = 0; test_next_variant(&t, &info, 1); t++) {
     const long before = n_runs;
     for (int di = 0; di < n_dims; di++)
       for (int si = 0; si < n_seqs; si++) {

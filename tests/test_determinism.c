@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "variants_util.h"
 #include "harness/cases.h"
 #include "threads_util.h"
 
@@ -45,13 +46,8 @@ int main(void) {
   specs[4].kvt = SIMDATTN_F16;
   specs[4].heads_q = specs[4].heads_kv = 1;
 
-  for (int v = 0; v < simdattn_variant_count(); v++) {
-    simdattn_variant_info info;
-    simdattn_variant_get(v, &info);
-    if (!info.available) {
-      printf("skip %s: this CPU cannot run it\n", info.name);
-      continue;
-    }
+  simdattn_variant_info info;
+  for (int v = 0; test_next_variant(&v, &info, 1); v++) {
     for (int c = 0; c < 5; c++) {
       case_spec spec = specs[c];
       if (case_fit_dtypes(&spec, info.dtypes)) continue; /* bf16-only rows: the f32 cases as bf16 twins */

@@ -21,6 +21,7 @@
 #endif
 
 #include "check.h"
+#include "variants_util.h"
 #include "harness/cases.h"
 #include "harness/equiv.h"
 
@@ -252,13 +253,8 @@ int main(void) {
   specs[5].heads_kv = 2;
   specs[5].dist = DIST_SUBN;
   specs[5].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-  for (int t = 0; t < simdattn_variant_count(); t++) {
-    simdattn_variant_info info;
-    simdattn_variant_get(t, &info);
-    if (!info.available) {
-      printf("skip %s: this CPU cannot run it\n", info.name);
-      continue;
-    }
+  simdattn_variant_info info;
+  for (int t = 0; test_next_variant(&t, &info, 1); t++) {
     for (int c = 0; c < 6; c++) run_variant_case(&info, specs[c], c == 3);
     printf("%s: done\n", info.name);
   }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "variants_util.h"
 #include "harness/cases.h"
 #include "threads_util.h"
 
@@ -21,11 +22,8 @@ enum { PASSES = 4 };
 static int64_t calls;
 
 static void one_pass(case_data *cds, const case_spec *specs, int n) {
-  const int nvar = simdattn_variant_count();
-  for (int v = 0; v < nvar; v++) {
-    simdattn_variant_info info;
-    simdattn_variant_get(v, &info);
-    if (!info.available) continue;
+  simdattn_variant_info info;
+  for (int v = 0; test_next_variant(&v, &info, 0); v++) {
     for (int c = 0; c < n; c++) {
       case_spec s = specs[c];
       if (case_fit_dtypes(&s, info.dtypes) || s.qt != specs[c].qt || s.kvt != specs[c].kvt) continue; /* no twins */

@@ -145,7 +145,8 @@ static int in_range(const case_data *cd, double *max_terms) {
           }
     }
   for (int64_t h = 0; h < p->heads_q; h++) {
-    if (p->alibi_slopes && isfinite(p->alibi_slopes[h]) && fabs(p->alibi_slopes[h]) * 256.0 >= RANGE) return 0;
+    if (p->alibi_slopes && isfinite(p->alibi_slopes[h]) && fabs(p->alibi_slopes[h]) * (double)(p->seq_q + p->seq_kv) >= RANGE)
+      return 0;
     if (p->sinks && isfinite(p->sinks[h]) && fabs(p->sinks[h]) >= RANGE) return 0;
   }
   return 1;
