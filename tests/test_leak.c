@@ -72,6 +72,7 @@ int main(int argc, char **argv) {
     if (now > worst) worst = now;
   }
 #ifdef SIMDATTN_TEST_SANITIZED
+  (void)warm_calls;
   printf("heap growth check skipped under AddressSanitizer (LeakSanitizer checks at exit)\n");
 #else
   CHECK(worst <= base + SLACK, "heap in use grew from %zu to %zu bytes over %lld calls", base, worst,
