@@ -68,9 +68,10 @@ typedef struct sa_job {
 
 /* Softcap, alibi, a mask or sinks: such a job's scores are built in natural units with the
  * reference's own operations, never in a kernel's log2 units (core/flash_driver.inc, Score
- * units): a term converted on its own would carry a rounding the others do not. */
+ * units): a term converted on its own would carry a rounding the others do not. Likewise a
+ * scale so large that scale log2 e is past FLT_MAX. */
 static inline int sa_job_natural(const sa_job *j) {
-  return j->softcap != 0.0f || j->alibi != NULL || j->mask != NULL || j->sinks != NULL;
+  return j->softcap != 0.0f || j->alibi != NULL || j->mask != NULL || j->sinks != NULL || j->scale > 0x1p126f;
 }
 
 enum { SA_PACK_BUSY = 1, SA_PACK_READY = 2, SA_PACK_NONFINITE = 4 };
