@@ -1,7 +1,8 @@
 /* harness/equiv.h: the equivalence rule, written once for attn-check and attn-bench.
  *   err(x) = max |x - oracle| over the oracle's finite elements
  *   pass iff err(x) <= 2 err(ref) + 2 FLT_EPSILON max|oracle|      (out, and lse)
- * with elements the oracle says are 0, +-inf or NaN matched exactly. err(ref) is the largest
+ * with elements the oracle says are +-inf or NaN matched exactly, and zeros the semantics give
+ * (rows without a visible key); a zero double reached by cancellation is measured. err(ref) is the largest
  * error of the naive fp32 reference over its operation orders, each held to the worst-case
  * bound of ref/oracle.c. Works on all rows of a problem or on chosen rows (long sequences). */
 #ifndef SA_HARNESS_EQUIV_H
