@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/convert.h"
 #include "harness/cases.h"
 #include "harness/equiv.h"
 
@@ -41,11 +42,6 @@ static uint8_t u8(reader *r) {
 static uint16_t u16(reader *r) { return (uint16_t)(u8(r) | u8(r) << 8); }
 static uint32_t u32(reader *r) { return (uint32_t)u16(r) | (uint32_t)u16(r) << 16; }
 
-static float f32_of(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
 
 /* A value in the regime: 0 moderate, 1 moderate with rare specials, 2 wild. *raw gets a raw
  * 16-bit pattern for f16/bf16 tensors when the bytes ask for one (then returns NAN, ignored). */
@@ -68,7 +64,7 @@ static float value(reader *r, int regime, int dt, int *raw16, uint16_t *raw) {
       *raw = u16(r);
       return NAN;
     }
-    return f32_of(u32(r));
+    return sa_bits_to_f32(u32(r));
   default: { /* any exponent: subnormal, overflowing to inf in narrow dtypes, ... */
     const float m = 1.0f + u8(r) / 256.0f;
     return ldexpf(u8(r) & 1 ? -m : m, (int)(u8(r) % 300) - 160);
@@ -95,24 +91,11 @@ static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, i
 
 /* Inside the numeric contract (README, Semantics): every score term (sum |q_x k_x|, before and
  * after the scale: found by tests/fuzz, a product 3e38 * -3 overflows f32 where the scaled sum
- * would not) and every column's sum of |v| far from f32's limit, so that f32 can hold the scores and the weighted sums (a score past
- * FLT_MAX becomes -inf in f32 and hides its key; in the oracle's double it does not). Computed in
+ * would not) and every column's sum of |v| far from f32's limit, so that f32 can hold the
+ * scores and the weighted sums (a score past FLT_MAX becomes -inf in f32 and hides its key; in the oracle's double it does not). Computed in
  * double over the finite elements (inf and NaN inputs are inf and NaN in both). */
 #define RANGE 0x1p125
-static double at_f(const simdattn_tensor *t, int64_t at) {
-  const void *d = t->data;
-  if (t->dtype == SIMDATTN_F32) return ((const float *)d)[at];
-  uint16_t h = ((const uint16_t *)d)[at];
-  if (t->dtype == SIMDATTN_BF16) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-  }
-  const int e = h >> 10 & 31, m = h & 1023;
-  const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
-  return h >> 15 ? -v : v;
-}
+static double at_f(const simdattn_tensor *t, int64_t at) { return (double)sa_load_f32(t->data, t->dtype, at); }
 static int in_range(const case_data *cd, double *max_terms, double *max_v) {
   const simdattn_problem *p = &cd->p;
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d, g = p->heads_q / p->heads_kv;
