@@ -1,5 +1,5 @@
-/* avx2/avx2.h: the AVX2 + FMA primitives of core/flash_driver.inc (8 f32 lanes, 16 ymm
- * registers) and core/exp.h's inlined exp built on them.
+/* avx2/avx2.h: the AVX2 + FMA (+ F16C) primitives of core/flash_driver.inc (8 f32 lanes, 16 ymm
+ * registers), core/exp.h's inlined exp and exp2 built on them, and what core/probes.inc needs.
  * Everything static inline: a non-static inline built with AVX2 flags could be merged into
  * baseline code and SIGILL. */
 #ifndef SA_AVX2_H
@@ -44,27 +44,30 @@ static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf8_u10avx2(v); }   /* the yardstick */
 static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f8_u10avx2(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
-static inline sa_vec sa_vloadu(const float *p) { return _mm256_loadu_ps(p); }
 /* p[0 .. min(n, 8)), zeros after; never reads p[n] or beyond */
 static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   if (n >= 8) return _mm256_loadu_ps(p);
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
 }
-/* n (>= 8: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
- * f16 by F16C (vcvtph2ps), bf16 by a 16-bit shift; a short tail goes through a small copy. */
-static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
-  if (dt == 0) return sa_vloadu_n((const float *)p, n);
-  __m128i h;
-  if (n >= 8) {
-    h = _mm_loadu_si128((const __m128i *)p);
-  } else {
-    uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
-    h = _mm_loadu_si128((const __m128i *)t);
-  }
-  if (dt == 1) return _mm256_cvtph_ps(h);
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+/* 8 halfwords at p, n of them valid (a short tail goes through a small copy) */
+static inline __m128i sa_load_u16x8(const char *p, int64_t n) {
+  if (n >= 8) return _mm_loadu_si128((const __m128i *)p);
+  uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
+  return _mm_loadu_si128((const __m128i *)t);
+}
+/* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 7 of the row at base
+ * as f32, n of them valid (zeros after; nothing past the n-th is read). f16 by F16C
+ * (vcvtph2ps), bf16 by a 16-bit shift: exact. */
+static inline sa_vec sa_vload_f32(const char *base, int64_t idx, int64_t n) {
+  return sa_vloadu_n((const float *)base + idx, n);
+}
+static inline sa_vec sa_vload_f16(const char *base, int64_t idx, int64_t n) {
+  return _mm256_cvtph_ps(sa_load_u16x8(base + 2 * idx, n));
+}
+static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(sa_load_u16x8(base + 2 * idx, n)), 16));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
@@ -99,11 +102,9 @@ static inline void sa_vtranspose(sa_vec r[8]) {
   }
 }
 
-#define SA_HAVE_DIRECT 1
 #define SA_DIRECT_CH 1 /* q vectors per row held while the keys stream by */
 /* q in a register, loaded once, not folded into each FMA as a memory operand (10 loads per 8 FMAs
- * otherwise): decode with 2-byte K/V 74 -> 83 GFLOPS, f32 67 -> 72 (kv 512, one core); no
- * measurable effect on avx512, which has the registers anyway */
+ * otherwise; README.md, "What makes the SIMD variants fast") */
 #define SA_VKEEP(v) __asm__("" : "+x"(v))
 static inline float sa_vreduce_max(sa_vec v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

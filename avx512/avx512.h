@@ -1,5 +1,6 @@
-/* avx512/avx512.h: the AVX-512 primitives of core/flash_driver.inc (16 f32 lanes, 32 zmm
- * registers) and core/exp.h's inlined exp built on them.
+/* avx512/avx512.h: the AVX-512F/BW/DQ/VL (+ FMA, F16C) primitives of core/flash_driver.inc (16 f32
+ * lanes, 32 zmm registers), core/exp.h's inlined exp and exp2 built on them, and what
+ * core/probes.inc needs.
  * Everything static inline: a non-static inline built with AVX-512 flags could be merged into
  * baseline code and SIGILL. */
 #ifndef SA_AVX512_H
@@ -12,7 +13,7 @@
 
 #include <immintrin.h>
 #include <sleef.h>
-
+#include <stdint.h>
 
 typedef __m512 sa_vec;
 #define SA_NREGS 32 /* vector registers */
@@ -37,19 +38,22 @@ static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
 static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf16_u10avx512f(v); }   /* the yardstick */
 static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f16_u10avx512f(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf16_u10avx512f(v); }
-static inline sa_vec sa_vloadu(const float *p) { return _mm512_loadu_ps(p); }
-/* p[0 .. min(n, 16)), zeros after; never reads p[n] or beyond */
-static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
-  return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+/* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 15 of the row at
+ * base as f32, n of them valid (masked loads: zeros after, nothing past the n-th is read). f16
+ * by F16C (vcvtph2ps), bf16 by a 16-bit shift: exact. */
+static inline __mmask16 sa_mask_n(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
+static inline sa_vec sa_vload_f32(const char *base, int64_t idx, int64_t n) {
+  const float *p = (const float *)base + idx;
+  return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(sa_mask_n(n), p);
 }
-/* n (>= 16: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
- * f16 by F16C (vcvtph2ps), bf16 by a 16-bit shift: exact, once per element loaded. */
-static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
-  const __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-  if (dt == 0) return n >= 16 ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
-  const __m256i h = n >= 16 ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(m, p);
-  if (dt == 1) return _mm512_cvtph_ps(h);
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+static inline __m256i sa_load_u16x16(const char *p, int64_t n) {
+  return n >= 16 ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskz_loadu_epi16(sa_mask_n(n), p);
+}
+static inline sa_vec sa_vload_f16(const char *base, int64_t idx, int64_t n) {
+  return _mm512_cvtph_ps(sa_load_u16x16(base + 2 * idx, n));
+}
+static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(sa_load_u16x16(base + 2 * idx, n)), 16));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
@@ -91,7 +95,6 @@ static inline void sa_vtranspose(sa_vec r[16]) {
   }
 }
 
-#define SA_HAVE_DIRECT 1
 #define SA_DIRECT_CH 2 /* q vectors per row held while the keys stream by */
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }
 static inline float sa_vreduce_add(sa_vec v) { return _mm512_reduce_add_ps(v); }

@@ -7,29 +7,36 @@
  * (|k| < 2^-56), or a row group with such a q, takes the f32 path instead (products of values
  * >= 2^-56 are >= 2^-112, exact multiples of 2^-126, so no partial sum can be subnormal).
  * ISA: AVX-512F/BW/DQ/VL + AVX512_BF16 + FMA; K pairs read with masked loads (no over-read). */
+#include <math.h>
+#include <string.h>
+
+#include "avx512.h"
+
+#ifndef __AVX512BF16__
+#error "avx512_bf16_flash_q6k64.c must be built with -mavx512bf16 (its row in src/variants.inc says so)"
+#endif
+
 #define SA_MR 6
 #define SA_NR 4
 #define SA_BLOCK_Q 48
 #define SA_BLOCK_KV 512
 #define SA_CHUNK_KV 512
-#include <math.h>
-#include <string.h>
-
-#include "../core/kernel.h"
-#include "avx512.h"
-
-#ifndef __AVX512BF16__
-#error "avx512/*bf16*.c must be built with -mavx512bf16"
-#endif
-
-#define SA_TINY_EXP 71 /* bf16 exponent field of 2^-56: below it (nonzero) is "tiny" */
-/* after each Q row: [flag, 15 pad][ceil(d/2) bf16 pairs]; after a block's f32 K^T panels: the
- * same flag, then panels of pairs: panel p = keys [64p, 64p+64), rows of 64 pairs (32-bit) */
+/* After each Q row: [flag, 15 pad][ceil(d/2) bf16 pairs]; after a block's f32 K^T panels: the
+ * same flag, then panels of pairs: panel p = keys [64p, 64p+64), rows of 64 pairs (32-bit). */
 #define SA_QX_FLOATS(d) (16 + ((d) + 1) / 2)
 #define SA_KTX_FLOATS(d, keys) (16 + ((d) + 1) / 2 * (keys))
+static void sa_bf16_q_prepare(const float *q, int64_t d, float *extra);
+#define SA_Q_ROW_PREPARE(q, d, extra) sa_bf16_q_prepare(q, d, extra)
+#define SA_HAVE_PACK_K 1
+#define SA_HAVE_S_TILE 1
+#include "../core/flash_driver.inc"
+
+SA_FLASH_KERNEL(avx512_bf16_flash_q6k64);
+
+#define SA_TINY_EXP 71 /* bf16 exponent field of 2^-56: below it (nonzero) is "tiny" */
 
 /* q[0..d) holds exact bf16 values as f32: store their pairs and whether one is tiny. */
-static inline void sa_bf16_q_prepare(const float *q, int64_t d, float *extra) {
+static void sa_bf16_q_prepare(const float *q, int64_t d, float *extra) {
   uint32_t *flag = (uint32_t *)extra, *pairs = (uint32_t *)(extra + 16), tiny = 0;
   for (int64_t x = 0; x < d; x += 2) {
     uint32_t lo, hi = 0;
@@ -41,16 +48,11 @@ static inline void sa_bf16_q_prepare(const float *q, int64_t d, float *extra) {
   }
   *flag = tiny;
 }
-#define SA_Q_ROW_PREPARE(q, d, extra) sa_bf16_q_prepare(q, d, extra)
-
-static void sa_pack_k_vector(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_t n, int64_t ncols,
-                             float *kt, float *tmp);
 
 /* Both layouts of a bf16 K block: the f32 panels (the fallback path) and the pair panels, 16 keys
  * x 16 pairs at a time (32-bit units transposed in registers), noting any tiny or subnormal k. */
-static void sa_pack_k(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_t n, int64_t ncols, float *kt,
-                      float *tmp) {
-  sa_pack_k_vector(j, b, hk, j0, n, ncols, kt, tmp);
+static void sa_pack_k(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_t n, int64_t ncols, float *kt) {
+  sa_pack_k_f32(j, b, hk, j0, n, ncols, kt);
   const int64_t d = j->d, d2 = (d + 1) / 2;
   uint32_t *flag = (uint32_t *)(kt + d * SA_BLOCK_KV), *pairs = flag + 16;
   const __m512i expo = _mm512_set1_epi16(0x7f80), mag = _mm512_set1_epi16(0x7fff);
@@ -77,34 +79,22 @@ static void sa_pack_k(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_
   }
   *flag = tiny != 0;
 }
-#define SA_HAVE_PACK_K 1
-
-static void sa_s_tile_f32(const float *q, int64_t qs, const float *kt, int64_t d, int64_t c0, int64_t c1,
-                          float *s);
 
 /* s[r][0 .. nv*16) = sum over pairs of q-pair . k-pair, 2 head dims per vdpbf16ps */
-__attribute__((always_inline)) static inline void sa_s_micro_bf16(const uint32_t *qp, int64_t qs, const uint32_t *kp,
-                                                                  int64_t d2, float *s, const int nv) {
+SA_ALWAYS_INLINE void sa_s_micro_bf16(const uint32_t *qp, int64_t qs, const uint32_t *kp, int64_t d2, float *s,
+                                      const int nv) {
   __m512 acc[SA_MR][SA_NR];
-#pragma GCC unroll 16
-  for (int r = 0; r < SA_MR; r++)
-#pragma GCC unroll 16
-    for (int c = 0; c < nv; c++) acc[r][c] = _mm512_setzero_ps();
+  SA_UNROLL for (int r = 0; r < SA_MR; r++) SA_UNROLL for (int c = 0; c < nv; c++) acc[r][c] = _mm512_setzero_ps();
   for (int64_t x2 = 0; x2 < d2; x2++) {
     __m512bh kv[SA_NR];
-#pragma GCC unroll 16
-    for (int c = 0; c < nv; c++) kv[c] = (__m512bh)_mm512_load_si512(kp + x2 * SA_PW + c * 16);
-#pragma GCC unroll 16
-    for (int r = 0; r < SA_MR; r++) {
+    SA_UNROLL for (int c = 0; c < nv; c++) kv[c] = (__m512bh)_mm512_load_si512(kp + x2 * SA_PW + c * 16);
+    SA_UNROLL for (int r = 0; r < SA_MR; r++) {
       const __m512bh qb = (__m512bh)_mm512_set1_epi32((int)qp[r * qs + x2]);
-#pragma GCC unroll 16
-      for (int c = 0; c < nv; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], qb, kv[c]);
+      SA_UNROLL for (int c = 0; c < nv; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], qb, kv[c]);
     }
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < SA_MR; r++)
-#pragma GCC unroll 16
-    for (int c = 0; c < nv; c++) _mm512_store_ps(s + r * SA_BLOCK_KV + c * 16, acc[r][c]);
+  SA_UNROLL for (int r = 0; r < SA_MR; r++)
+    SA_UNROLL for (int c = 0; c < nv; c++) _mm512_store_ps(s + r * SA_BLOCK_KV + c * 16, acc[r][c]);
 }
 
 /* S for a 6-row group: bf16 dot products, or the f32 path when the block or a row is tiny */
@@ -120,12 +110,5 @@ static void sa_s_tile(const float *q, int64_t qs, const float *kt, int64_t d, in
   const uint32_t *qp = (const uint32_t *)(q + qf + 16);
   int64_t x = c0;
   for (; x + SA_PW <= c1; x += SA_PW) sa_s_micro_bf16(qp, qs, pairs + (x / SA_PW) * d2 * SA_PW, d2, s + x, SA_NR);
-  for (; x < c1; x += 16)
-    sa_s_micro_bf16(qp, qs, pairs + (x / SA_PW) * d2 * SA_PW + x % SA_PW, d2, s + x, 1);
+  for (; x < c1; x += 16) sa_s_micro_bf16(qp, qs, pairs + (x / SA_PW) * d2 * SA_PW + x % SA_PW, d2, s + x, 1);
 }
-#define SA_HAVE_S_TILE 1
-
-#include "../core/flash_driver.inc"
-
-const sa_kernel sa_kernel_avx512_bf16_flash_q6k64 = {sa_flash_run, sa_flash_workspace, sa_flash_pack_block_bytes,
-                                                     SA_BLOCK_Q, SA_BLOCK_KV, SA_CHUNK_KV, SA_FLASH_LOG2};

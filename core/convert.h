@@ -1,22 +1,58 @@
-/* core/convert.h: exact conversion of f16 and bf16 to f32, portable scalar C.
- * Every f16 and bf16 value (subnormals, inf, NaN included) is exactly representable in f32,
- * so these conversions lose nothing; the oracle and every variant see the same numbers. */
+/* core/convert.h: each element format's scalar codec, portable C — what a row of the dtype table
+ * (core/dtype.h) points at. Decoding is exact: every f16 and bf16 value (subnormals, inf and NaN
+ * included) is an f32 value, so the oracle, the reference and every variant see the same numbers.
+ * Encoding rounds to nearest, ties to even (test data and, later, the public quantizers).
+ *
+ *   float sa_decode_<name>(const void *base, int64_t idx)          element idx of a row at base
+ *   void  sa_encode_<name>(void *base, int64_t idx, const float *src, int64_t n)
+ *                                                                   elements idx .. idx + n - 1 */
 #ifndef SA_CORE_CONVERT_H
 #define SA_CORE_CONVERT_H
 
 #include <stdint.h>
 #include <string.h>
 
-#include "simdattn.h"
-
 static inline float sa_bits_to_f32(uint32_t u) {
   float f;
   memcpy(&f, &u, sizeof f);
   return f;
 }
+static inline uint32_t sa_f32_to_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+}
 
+/* ---- f32 ---- */
+static inline float sa_decode_f32(const void *base, int64_t idx) {
+  float f;
+  memcpy(&f, (const char *)base + 4 * idx, 4);
+  return f;
+}
+static inline void sa_encode_f32(void *base, int64_t idx, const float *src, int64_t n) {
+  memcpy((char *)base + 4 * idx, src, 4 * (size_t)n);
+}
+
+/* ---- bf16: the upper half of an f32 ---- */
 static inline float sa_bf16_to_f32(uint16_t h) { return sa_bits_to_f32((uint32_t)h << 16); }
+static inline uint16_t sa_f32_to_bf16(float f) {
+  const uint32_t x = sa_f32_to_bits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* NaN stays quiet NaN */
+  return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+static inline float sa_decode_bf16(const void *base, int64_t idx) {
+  uint16_t h;
+  memcpy(&h, (const char *)base + 2 * idx, 2);
+  return sa_bf16_to_f32(h);
+}
+static inline void sa_encode_bf16(void *base, int64_t idx, const float *src, int64_t n) {
+  for (int64_t x = 0; x < n; x++) {
+    const uint16_t h = sa_f32_to_bf16(src[x]);
+    memcpy((char *)base + 2 * (idx + x), &h, 2);
+  }
+}
 
+/* ---- f16 (IEEE binary16) ---- */
 static inline float sa_f16_to_f32(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
@@ -26,23 +62,34 @@ static inline float sa_f16_to_f32(uint16_t h) {
   const float mag = (float)man * 0x1p-24f;
   return sign ? -mag : mag;
 }
-
-/* Element `idx` of a row of dtype t, as f32. */
-static inline float sa_load_f32(const void *row, simdattn_dtype t, int64_t idx) {
-  if (t == SIMDATTN_F32) {
-    float f;
-    memcpy(&f, (const char *)row + 4 * idx, 4);
-    return f;
+static inline uint16_t sa_f32_to_f16(float f) {
+  const uint32_t x = sa_f32_to_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
+  if (ax < 0x38800000u) {                                   /* f16 subnormal or zero: units of 2^-24 */
+    const uint32_t e = ax >> 23;                            /* ax = m 2^(e - 150), m = 2^23 + mantissa */
+    if (e < 102) return (uint16_t)sign;                     /* below 2^-25: rounds to 0 */
+    const uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e; /* value / 2^-24 = m >> shift */
+    uint32_t q = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return (uint16_t)(sign | q);
   }
-  uint16_t h;
-  memcpy(&h, (const char *)row + 2 * idx, 2);
-  return t == SIMDATTN_F16 ? sa_f16_to_f32(h) : sa_bf16_to_f32(h);
+  uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax & 0x7fffffu) >> 13);
+  const uint32_t rem = ax & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+  return (uint16_t)(sign | h);
 }
-
-/* dst[0..n) = row[0..n) converted to f32 and multiplied by `mul` (1 = a plain copy). */
-static inline void sa_row_to_f32(const void *row, simdattn_dtype t, int64_t n, float mul,
-                                 float *dst) {
-  for (int64_t x = 0; x < n; x++) dst[x] = sa_load_f32(row, t, x) * mul;
+static inline float sa_decode_f16(const void *base, int64_t idx) {
+  uint16_t h;
+  memcpy(&h, (const char *)base + 2 * idx, 2);
+  return sa_f16_to_f32(h);
+}
+static inline void sa_encode_f16(void *base, int64_t idx, const float *src, int64_t n) {
+  for (int64_t x = 0; x < n; x++) {
+    const uint16_t h = sa_f32_to_f16(src[x]);
+    memcpy((char *)base + 2 * (idx + x), &h, 2);
+  }
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* core/kernel.h: the kernel contract — what a variant is handed and what it must do.
  *
- * src/ validates a simdattn_problem and resolves it into an sa_job (defaults applied,
- * strides in elements, pointers as bytes). The work of a job is a grid of tasks; a task is
+ * src/ validates a simdattn_problem and resolves it into an sa_job (defaults applied, input
+ * strides in bytes). The work of a job is a grid of tasks; a task is
  * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c). A variant's
  * run() computes one task with the workspace it is handed. Tasks never share memory they
  * write, so they run in any order on any thread; the arithmetic a row sees depends only on
@@ -22,21 +22,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
 #include "simdattn.h"
 
 #define SA_MAX_HEAD_DIM 512
 #define SA_ALIGN 64 /* every workspace section starts on a cache line */
+
+typedef struct sa_strides {
+  int64_t b, h, s; /* batch, head, sequence */
+} sa_strides;
 
 typedef struct sa_job {
   /* shape */
   int64_t batch, heads_q, heads_kv, group, seq_q, seq_kv;
   int64_t d, dv;  /* head_dim and head_dim_v (resolved) */
   int64_t diag;   /* aligned query position i' = i + diag (0 for TOP_LEFT, seq_kv - seq_q otherwise) */
-  /* inputs: base pointers and strides in elements */
+  /* inputs: base pointers and strides, both in bytes (the dtype table converts the caller's
+   * element strides: sa_dtype_bytes), and each input's dtype */
   const char *q, *k, *v;
-  simdattn_dtype q_dtype, kv_dtype;
-  int64_t q_sb, q_sh, q_ss, k_sb, k_sh, k_ss, v_sb, v_sh, v_ss;
-  /* outputs */
+  simdattn_dtype q_dtype, k_dtype, v_dtype;
+  sa_strides qs, ks, vs;
+  /* outputs (strides in floats) */
   float *out;
   int64_t o_sb, o_sh, o_ss;
   float *lse; /* may be NULL */
@@ -86,13 +92,22 @@ typedef struct sa_task {
   int64_t kv0, kv1;  /* keys [kv0, kv1) of that chunk */
 } sa_task;
 
+/* A variant's tiles: what the task grid is cut from (src/), and the edges attn-check derives
+ * its tile-edge cases from (harness/cases.c: t - 1, t, t + 1 and 2t + 1 of each). */
+typedef struct sa_tiles {
+  int64_t block_q;     /* packed query rows per task */
+  int64_t block_kv;    /* keys per block (the driver's tiling; 0: a whole row at once) */
+  int64_t chunk_kv;    /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
+  int64_t mr, nr;      /* register tile: rows x keys */
+  int64_t vl;          /* f32 lanes of a vector (head-dim edges) */
+  int64_t direct_rows; /* direct (unpacked) mode for a shape of at most this many packed rows */
+} sa_tiles;
+
 typedef struct sa_kernel {
   void (*run)(const sa_job *job, const sa_task *task, void *workspace);
   size_t (*workspace)(const sa_job *job); /* bytes one worker needs; 64-byte aligned by the caller */
   size_t (*pack_block_bytes)(const sa_job *job); /* one packed K/V block; NULL: never shared */
-  int64_t block_q;  /* packed query rows per task */
-  int64_t block_kv; /* keys per block (the driver's tiling) */
-  int64_t chunk_kv; /* minimum keys per split-KV chunk; 0 = this variant never splits keys */
+  sa_tiles tiles;
   int log2_scores;  /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
 } sa_kernel;
 
@@ -118,8 +133,6 @@ typedef struct sa_row {
   int has_sink;
 } sa_row;
 
-static inline size_t sa_dtype_size(simdattn_dtype t) { return t == SIMDATTN_F32 ? 4u : 2u; }
-
 static inline int64_t sa_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t sa_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t sa_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -137,7 +150,7 @@ static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t 
     row->lo = 0;
     row->hi = j->seq_kv;
   }
-  row->q = j->q + (size_t)(b * j->q_sb + h * j->q_sh + i * j->q_ss) * sa_dtype_size(j->q_dtype);
+  row->q = j->q + b * j->qs.b + h * j->qs.h + i * j->qs.s;
   row->out = j->out + b * j->o_sb + h * j->o_sh + i * j->o_ss;
   row->lse = j->lse ? j->lse + (b * j->heads_q + h) * j->seq_q + i : NULL;
   row->mask = j->mask ? j->mask + b * j->m_sb + h * j->m_sh + i * j->m_sq : NULL;
@@ -146,12 +159,12 @@ static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t 
   row->sink = j->sinks ? j->sinks[h] : 0.0f;
 }
 
-/* Row j of K or V for (b, hk), as bytes. */
+/* Row `key` of K or V for (b, hk). */
 static inline const char *sa_k_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
-  return j->k + (size_t)(b * j->k_sb + hk * j->k_sh + key * j->k_ss) * sa_dtype_size(j->kv_dtype);
+  return j->k + b * j->ks.b + hk * j->ks.h + key * j->ks.s;
 }
 static inline const char *sa_v_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
-  return j->v + (size_t)(b * j->v_sb + hk * j->v_sh + key * j->v_ss) * sa_dtype_size(j->kv_dtype);
+  return j->v + b * j->vs.b + hk * j->vs.h + key * j->vs.s;
 }
 static inline float *sa_partial_row(const sa_job *j, int64_t b, int64_t hk, int64_t c, int64_t r) {
   return j->partial +

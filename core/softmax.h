@@ -40,6 +40,7 @@ static inline float sa_m_use(float m) { return m == -INFINITY ? 0.0f : m; }
 #define SA_LOG2E 1.44269504088896341f
 #define SA_LN2 0.693147180559945309f
 static inline float sa_exp_units(float x, int log2) { return log2 ? sa_exp2f(x) : sa_expf(x); }
+#define SA_SINK_SCALE 64.0f /* sa_finalize_row: beyond this, a sink-dominated row is rescaled */
 
 /* Turn a finished row state (m, l, O[0..dv)) into out[0..dv) and *lse, adding the sink.
  * No visible key (l == 0) gives out = 0 and lse = sink, or -inf without one; a row whose visible
@@ -54,15 +55,28 @@ static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv,
     return;
   }
   float shift = sa_m_use(m);
-  float a = 1.0f; /* exp(m - shift) when the sink moves the shift */
+  float a = 1.0f, back = 1.0f; /* out = O a / l back: a = exp(m - shift) when the sink moves the shift */
   if (has_sink) {
     const float su = log2 ? sink * SA_LOG2E : sink;
     const float big = su > m ? su : m;
     shift = sa_m_use(big);
-    if (big != m || m == -INFINITY) a = sa_exp_units(m - shift, log2);
-    l = l * a + sa_exp_units(su - shift, log2);
+    if (big != m || m == -INFINITY) {
+      const float y = m - shift;
+      a = sa_exp_units(y, log2);
+      l = l * a + sa_exp_units(su - shift, log2);
+      /* A sink that dominates the row by more than 64 makes a tiny, down to f32's subnormal range
+       * where it keeps only a few significant bits; O a would carry that error times |O| (found:
+       * twice the true output at 3e-41). Scale a up by exp(64) and the quotient back down at the
+       * end (y + 64 is exact for y < -64): one rounding into the subnormal range, not two. */
+      if (y < -SA_SINK_SCALE) {
+        a = sa_exp_units(y + SA_SINK_SCALE, log2);
+        back = sa_exp_units(-SA_SINK_SCALE, log2);
+      }
+    } else {
+      l = l + sa_exp_units(su - shift, log2);
+    }
   }
-  for (int64_t x = 0; x < dv; x++) out[x] = sa_mul_weight(o[x], a) / l;
+  for (int64_t x = 0; x < dv; x++) out[x] = sa_mul_weight(o[x], a) / l * back;
   if (lse) *lse = (log2 ? shift * SA_LN2 : shift) + sa_logf(l);
 }
 

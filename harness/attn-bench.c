@@ -11,7 +11,10 @@
  * when head_dim_v differs), peak_frac (GFLOPS / this run's peak for the variant's ISA and
  * thread count; the highest peak for scalar rows and blas_unfused), tokens_per_s, and for
  * decode GBps (K and V bytes read) and bw_frac (GBps / this run's stream at that thread count),
- * workspace_bytes (the library's or the baseline's extra memory for the call).
+ * workspace_bytes (the library's or the baseline's extra memory for the call), and foreign_cpu /
+ * steal (harness/load.h: the share of the machine other processes and the hypervisor took while
+ * the row ran; a row above FOREIGN_MAX is run again, at most RERUNS times, and `reruns` says how
+ * often; report.md marks the rows still above it).
  * The sweep runs f32 throughout; SIMD variants also get f16 and bf16 K/V under f32 queries and
  * bf16 throughout (non-causal prefill at seq 512, 2048, 8192 for d 64 and 128; every decode
  * length), and GBps then counts the 2-byte elements actually read. */
@@ -26,6 +29,7 @@
 #include "cases.h"
 #include "equiv.h"
 #include "gbench_shim.h"
+#include "load.h"
 #include "src/internal.h"
 
 #ifndef SIMDATTN_COMPILER
@@ -48,7 +52,7 @@ typedef enum { ROW_ATTN, ROW_BLAS, ROW_PEAK, ROW_STREAM } row_kind;
 typedef struct {
   row_kind kind;
   const sa_variant *v;         /* ROW_ATTN */
-  const sa_peak_probe *probe;  /* ROW_PEAK */
+  const sa_probes *probe;      /* ROW_PEAK */
   case_spec spec;              /* ROW_ATTN, ROW_BLAS */
   int threads;
   int checked, failed;
@@ -63,7 +67,7 @@ static int n_all;                       /* all cores */
 static double peak_gflops[8][2];        /* [probe][t1, tall] */
 static double stream_gbps[2];
 static sa_stream_buf stream_buf;
-static const sa_peak_probe *probes;
+static const sa_probes *probes;
 static int n_probes;
 static uint64_t seed = 1;
 
@@ -147,8 +151,8 @@ static float *blas_ws;           /* the unfused baseline's S matrix, grown as ne
 static size_t blas_ws_bytes;
 
 static size_t shape_bytes(const case_spec *s) {
-  const double q = (double)(s->batch * s->heads_q * s->seq_q * s->d) * (s->qt == SIMDATTN_F32 ? 4 : 2);
-  const double kv = (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)) * (s->kvt == SIMDATTN_F32 ? 4 : 2);
+  const double q = (double)sa_dtype_bytes(s->qt, s->batch * s->heads_q * s->seq_q * s->d);
+  const double kv = (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv));
   const double o = (double)(s->batch * s->heads_q * s->seq_q * (s->dv + 1)) * 4.0;
   return (size_t)(q + kv + o);
 }
@@ -281,15 +285,68 @@ static int attn_setup(void *ctx, char *err, size_t n) {
   return -1;
 }
 
-static int attn_run(void *ctx, int64_t iters, char *err, size_t n) {
+/* ---- load: foreign CPU use while a row ran (harness/load.h) ----
+ * A reading over a window shorter than WINDOW_MIN is all clock-tick noise, so a short batch is
+ * judged over the WINDOW_MIN before its end (the load around the row, whichever row ran then). */
+#define FOREIGN_MAX 0.25 /* report.py's threshold too (context key foreign_cpu_max) */
+#define RERUNS 2
+#define WINDOW_MIN 0.1
+#define MARKS 64
+static struct {
+  double wall;
+  sa_load_mark m;
+} marks[MARKS];
+static int n_marks, next_mark;
+
+static void mark_now(double wall, sa_load_mark *m) {
+  sa_load_mark_now(m);
+  marks[next_mark].wall = wall;
+  marks[next_mark].m = *m;
+  next_mark = (next_mark + 1) % MARKS;
+  if (n_marks < MARKS) n_marks++;
+}
+
+/* the load from `begin` (or earlier, to span WINDOW_MIN) to `end` */
+static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end,
+                      double *foreign, double *steal) {
+  const sa_load_mark *from = begin;
+  if (t_end - t_begin < WINDOW_MIN) {
+    double best = -1.0;
+    for (int k = 0; k < n_marks; k++)
+      if (marks[k].wall <= t_end - WINDOW_MIN && marks[k].wall > best) best = marks[k].wall, from = &marks[k].m;
+  }
+  sa_load_between(from, end, foreign, steal);
+}
+
+/* The row's iterations; again (at most RERUNS times) while other processes took more than
+ * FOREIGN_MAX of the machine: the attempt with the least foreign load stands, its time and load
+ * are the row's. */
+static int attn_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
   row *r = (row *)ctx;
-  for (int64_t t = 0; t < iters; t++)
-    if (run_once(r, err, n)) return -1;
+  double best_foreign = 2.0, best_steal = 0.0, best_time = 0.0;
+  int attempt = 0;
+  for (;; attempt++) {
+    sa_load_mark a, b;
+    const double t0 = sa_seconds();
+    mark_now(t0, &a);
+    for (int64_t t = 0; t < iters; t++)
+      if (run_once(r, err, n)) return -1;
+    const double t1 = sa_seconds();
+    mark_now(t1, &b);
+    double foreign, steal;
+    load_over(t0, &a, t1, &b, &foreign, &steal);
+    if (foreign < best_foreign) best_foreign = foreign, best_steal = steal, best_time = t1 - t0;
+    if (foreign <= FOREIGN_MAX || attempt == RERUNS) break;
+  }
+  *seconds = best_time;
+  gbs_value(r->bench, "foreign_cpu", best_foreign);
+  gbs_value(r->bench, "steal", best_steal);
+  gbs_value(r->bench, "reruns", attempt);
   return 0;
 }
 
-static int peak_run(void *ctx, int64_t iters, char *err, size_t n) {
-  (void)err, (void)n;
+static int peak_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
+  (void)err, (void)n, (void)seconds;
   row *r = (row *)ctx;
   volatile float sink = 0.0f;
   const double t0 = sa_seconds();
@@ -297,14 +354,14 @@ static int peak_run(void *ctx, int64_t iters, char *err, size_t n) {
   const double dt = sa_seconds() - t0;
   if (dt > 0.02) /* long enough to mean something: a better peak serves the rows after it */
     peak_update((int)(r->probe - probes), r->threads,
-                *r->probe->flops * r->threads * 65536.0 * (double)iters / dt * 1e-9);
+                *r->probe->peak_flops * r->threads * 65536.0 * (double)iters / dt * 1e-9);
   return 0;
 }
 
-static int stream_run(void *ctx, int64_t iters, char *err, size_t n) {
-  (void)err, (void)n;
+static int stream_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
+  (void)err, (void)n, (void)seconds;
   row *r = (row *)ctx;
-  volatile uint64_t sink = 0;
+  volatile float sink = 0.0f;
   for (int64_t t = 0; t < iters; t++) sink += sa_stream_run(&stream_buf, r->threads);
   return 0;
 }
@@ -331,15 +388,15 @@ static void register_attn(const sa_variant *v, const case_spec *s, int threads) 
   r->spec = *s;
   char name[256];
   snprintf(name, sizeof name, "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
-           v ? v->name : "blas_unfused", case_dtype_name(s->qt), case_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
+           v ? v->name : "blas_unfused", sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
            s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
+  gbs_value(b, "foreign_cpu", 0.0); /* set by every timed batch (attn_run) */
   if (s->seq_q == 1) {
-    const double bytes = (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)) *
-                         (s->kvt == SIMDATTN_F32 ? 4.0 : 2.0);
+    const double bytes = (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv));
     gbs_rate(b, "GBps", bytes, 1e-9);
     r->stream_div = stream_gbps[tix(threads)];
     gbs_ratio_ref(b, "bw_frac", "GBps", &r->stream_div);
@@ -348,9 +405,6 @@ static void register_attn(const sa_variant *v, const case_spec *s, int threads) 
 }
 
 static int is_scalar(const sa_variant *v) { return !strcmp(v->isa, "scalar"); }
-static int accepts(const sa_variant *v, simdattn_dtype q, simdattn_dtype kv) {
-  return (v->dtypes >> q & 1u) && (v->dtypes >> kv & 1u);
-}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -411,29 +465,37 @@ static int detect_emulated(void) {
 #endif
 }
 
-int main(int argc, char **argv) {
-  int quick = 0, long_seqs = 0, all_dims = 0, scalar_all = 0, blas = 1, list_only = 0;
+/* ---- the command line ---- */
+typedef struct {
+  int quick, long_seqs, all_dims, scalar_all, blas, list_only;
+  const char *only[32];
+  int n_only;
+  char **gb_argv; /* what Google Benchmark gets */
+  int gb_argc;
+} options;
+
+/* Returns 0, 1 on an error (said), or -1 after --help. */
+static int parse_args(int argc, char **argv, options *o) {
+  memset(o, 0, sizeof *o);
+  o->blas = 1;
   int have_min_time = 0, have_reps = 0;
-  const char *only[32] = {0};
-  int n_only = 0;
-  char **gb_argv = calloc((size_t)argc + 6, sizeof(char *));
-  int gb_argc = 0;
-  gb_argv[gb_argc++] = argv[0];
+  o->gb_argv = calloc((size_t)argc + 6, sizeof(char *));
+  o->gb_argv[o->gb_argc++] = argv[0];
   for (int a = 1; a < argc; a++) {
-    const char *o = argv[a];
-    if (!strcmp(o, "--quick")) quick = 1;
-    else if (!strcmp(o, "--long")) long_seqs = 1;
-    else if (!strcmp(o, "--all-dims")) all_dims = 1;
-    else if (!strcmp(o, "--scalar-all")) scalar_all = 1;
-    else if (!strcmp(o, "--no-blas")) blas = 0;
-    else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+    const char *opt = argv[a];
+    if (!strcmp(opt, "--quick")) o->quick = 1;
+    else if (!strcmp(opt, "--long")) o->long_seqs = 1;
+    else if (!strcmp(opt, "--all-dims")) o->all_dims = 1;
+    else if (!strcmp(opt, "--scalar-all")) o->scalar_all = 1;
+    else if (!strcmp(opt, "--no-blas")) o->blas = 0;
+    else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
       usage(stdout);
-      return 0;
-    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--seed") || !strcmp(o, "--context")) && a + 1 < argc) {
+      return -1;
+    } else if ((!strcmp(opt, "--variant") || !strcmp(opt, "--seed") || !strcmp(opt, "--context")) && a + 1 < argc) {
       const char *val = argv[++a];
-      if (!strcmp(o, "--seed")) {
+      if (!strcmp(opt, "--seed")) {
         seed = strtoull(val, NULL, 10);
-      } else if (!strcmp(o, "--context")) {
+      } else if (!strcmp(opt, "--context")) {
         char key[128];
         const char *eq = strchr(val, '=');
         if (!eq || eq == val || (size_t)(eq - val) >= sizeof key) {
@@ -448,59 +510,65 @@ int main(int argc, char **argv) {
           fprintf(stderr, "attn-bench: --variant: no variant named '%s'\n", val);
           return 1;
         }
-        if (n_only < 32) only[n_only++] = val;
+        if (o->n_only < (int)SA_ARRAY_SIZE(o->only)) o->only[o->n_only++] = val;
       }
     } else {
-      if (!strncmp(o, "--benchmark_min_time", 20)) have_min_time = 1;
-      if (!strncmp(o, "--benchmark_repetitions", 23)) have_reps = 1;
-      if (!strncmp(o, "--benchmark_list_tests", 22)) list_only = 1;
-      gb_argv[gb_argc++] = argv[a];
+      if (!strncmp(opt, "--benchmark_min_time", 20)) have_min_time = 1;
+      if (!strncmp(opt, "--benchmark_repetitions", 23)) have_reps = 1;
+      if (!strncmp(opt, "--benchmark_list_tests", 22)) o->list_only = 1;
+      o->gb_argv[o->gb_argc++] = argv[a];
     }
   }
   /* The full sweep: every row three times (0.1 s each) in random order, so a slow moment on a
    * shared machine (measured here: two-thread rows halving for seconds) rarely hits all three of a
    * row's repetitions, nor only the rows a ratio compares; report.py takes each row's best. */
-  if (!have_reps && !quick) {
-    gb_argv[gb_argc++] = "--benchmark_repetitions=3";
-    gb_argv[gb_argc++] = "--benchmark_enable_random_interleaving=true";
-    gb_argv[gb_argc++] = "--benchmark_display_aggregates_only=true";
+  if (!have_reps && !o->quick) {
+    o->gb_argv[o->gb_argc++] = "--benchmark_repetitions=3";
+    o->gb_argv[o->gb_argc++] = "--benchmark_enable_random_interleaving=true";
+    o->gb_argv[o->gb_argc++] = "--benchmark_display_aggregates_only=true";
   }
   if (!have_min_time)
-    gb_argv[gb_argc++] = quick ? "--benchmark_min_time=0.02" : have_reps ? "--benchmark_min_time=0.25"
-                                                                           : "--benchmark_min_time=0.1";
+    o->gb_argv[o->gb_argc++] = o->quick ? "--benchmark_min_time=0.02"
+                               : have_reps ? "--benchmark_min_time=0.25"
+                                           : "--benchmark_min_time=0.1";
+  return 0;
+}
 
-  /* this run's limits: measured first, even when the filter hides their rows */
-  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  n_all = ncpu > 0 ? (int)ncpu : 1;
-  const int threads[2] = {1, n_all};
-  const int n_threads = n_all > 1 ? 2 : 1;
-  n_probes = sa_peak_probes(&probes);
-  char buf[256], key[64];
-  if (!list_only) {
+/* ---- this run's limits: measured first, even when the filter hides their rows ---- */
+static int n_threads;     /* 1 or 2 thread counts */
+static int threads_of[2]; /* 1 and all cores */
+
+static int measure_limits(const options *o) {
+  char buf[64], key[64];
+  n_probes = sa_probe_sets(&probes);
+  if (!o->list_only)
     for (int p = 0; p < n_probes; p++)
-      for (int t = 0; t < n_threads && sa_peak_available(&probes[p]); t++) {
-        peak_update(p, threads[t], sa_peak_measure(&probes[p], threads[t], quick ? 0.05 : 0.2));
-        fprintf(stderr, "attn-bench: peak %s t%d: %.1f GFLOP/s\n", probes[p].isa, threads[t], peak_gflops[p][t]);
-        snprintf(key, sizeof key, "peak_gflops_%s_t%d", probes[p].isa, threads[t]);
+      for (int t = 0; t < n_threads && sa_probes_available(&probes[p]); t++) {
+        peak_update(p, threads_of[t], sa_peak_measure(&probes[p], threads_of[t], o->quick ? 0.05 : 0.2));
+        fprintf(stderr, "attn-bench: peak %s t%d: %.1f GFLOP/s\n", probes[p].isa, threads_of[t], peak_gflops[p][t]);
+        snprintf(key, sizeof key, "peak_gflops_%s_t%d", probes[p].isa, threads_of[t]);
         snprintf(buf, sizeof buf, "%.2f", peak_gflops[p][t]);
         gbs_context(key, buf);
       }
-  }
   /* 16 x a 32 MiB last-level cache; 256 MiB in the quick form */
-  if (sa_stream_alloc(&stream_buf, (size_t)(quick ? 256 : 512) << 20)) {
+  if (sa_stream_alloc(&stream_buf, (size_t)(o->quick ? 256 : 512) << 20)) {
     fprintf(stderr, "attn-bench: cannot allocate the stream buffer\n");
     return 1;
   }
-  if (!list_only)
+  if (!o->list_only)
     for (int t = 0; t < n_threads; t++) {
-      stream_gbps[t] = sa_stream_measure(&stream_buf, threads[t], quick ? 0.1 : 0.5);
-      fprintf(stderr, "attn-bench: stream t%d: %.1f GB/s\n", threads[t], stream_gbps[t]);
-      snprintf(key, sizeof key, "stream_gbps_t%d", threads[t]);
+      stream_gbps[t] = sa_stream_measure(&stream_buf, threads_of[t], o->quick ? 0.1 : 0.5);
+      fprintf(stderr, "attn-bench: stream t%d: %.1f GB/s\n", threads_of[t], stream_gbps[t]);
+      snprintf(key, sizeof key, "stream_gbps_t%d", threads_of[t]);
       snprintf(buf, sizeof buf, "%.2f", stream_gbps[t]);
       gbs_context(key, buf);
     }
+  return 0;
+}
 
-  /* context: what ran where */
+/* ---- the JSON context: what ran where (tools read these keys) ---- */
+static void write_context(void) {
+  char buf[256];
   gbs_context("simdattn_version", simdattn_version());
   gbs_context("cpu_model", cpu_model(buf, sizeof buf)); /* under emulation: the host's */
 #if defined(__aarch64__)
@@ -509,6 +577,11 @@ int main(int argc, char **argv) {
   gbs_context("arch", "x86_64");
 #endif
   gbs_context("cpu_features", sa_cpu_feature_names(sa_cpu_features(), buf, sizeof buf));
+  /* the ISA table's rows this build has, best first (check_bench_json.py and report.py read it) */
+  buf[0] = '\0';
+  for (int i = 0; i < sa_isa_count(); i++)
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "," : "", sa_isa_at(i)->name);
+  gbs_context("isas", buf);
   gbs_context("compiler", SIMDATTN_COMPILER);
   gbs_context("build_flags", SIMDATTN_BUILD_FLAGS);
   gbs_context("git_commit_built", SIMDATTN_GIT_COMMIT);
@@ -524,94 +597,144 @@ int main(int argc, char **argv) {
                             "<= 256 MFLOP; decode: 32 query heads on 8 kv heads");
   gbs_context("check_rule", "every row checked against the float64 oracle before timing: all rows when the "
                             "shape is small, else 32 spread rows; equivalence rule of README.md");
-  {
-    case_spec s = prefill_shape(2048, 128, 0);
-    case_data cd;
-    if (!case_build(&s, 1, &cd)) {
-      const char *best = simdattn_best_variant(&cd.p);
-      gbs_context("auto_variant", best ? best : "none");
-      case_free(&cd);
-    }
+  snprintf(buf, sizeof buf, "%.2f", FOREIGN_MAX);
+  gbs_context("foreign_cpu_max", buf);
+  snprintf(buf, sizeof buf, "rows whose other processes took more than foreign_cpu_max of the machine "
+                            "(/proc/stat busy minus our getrusage) are run again, at most %d times", RERUNS);
+  gbs_context("load_rule", buf);
+  case_spec s = prefill_shape(2048, 128, 0);
+  case_data cd;
+  if (!case_build(&s, 1, &cd)) {
+    const char *best = simdattn_best_variant(&cd.p);
+    gbs_context("auto_variant", best ? best : "none");
+    case_free(&cd);
   }
+}
 
-  /* rows: the shim keeps pointers into rows[], so size it once */
-  cap_rows = 4096;
-  rows = calloc((size_t)cap_rows, sizeof(row));
+/* ---- the rows ---- */
+static void register_limits(void) {
+  char buf[64];
   for (int p = 0; p < n_probes; p++)
-    for (int t = 0; t < n_threads && sa_peak_available(&probes[p]); t++) {
-      row *r = new_row(ROW_PEAK, threads[t]);
+    for (int t = 0; t < n_threads && sa_probes_available(&probes[p]); t++) {
+      row *r = new_row(ROW_PEAK, threads_of[t]);
       r->probe = &probes[p];
-      snprintf(buf, sizeof buf, "peak/%s/t%d", probes[p].isa, threads[t]);
-      gbs_rate(gbs_register(buf, NULL, peak_run, r), "GFLOPS", *probes[p].flops * threads[t] * 65536.0, 1e-9);
+      snprintf(buf, sizeof buf, "peak/%s/t%d", probes[p].isa, threads_of[t]);
+      gbs_rate(gbs_register(buf, NULL, peak_run, r), "GFLOPS", *probes[p].peak_flops * threads_of[t] * 65536.0, 1e-9);
     }
   for (int t = 0; t < n_threads; t++) {
-    row *r = new_row(ROW_STREAM, threads[t]);
-    snprintf(buf, sizeof buf, "stream/t%d", threads[t]);
+    row *r = new_row(ROW_STREAM, threads_of[t]);
+    snprintf(buf, sizeof buf, "stream/t%d", threads_of[t]);
     gbs_rate(gbs_register(buf, NULL, stream_run, r), "GBps", (double)stream_buf.bytes, 1e-9);
   }
+}
 
-  const sa_variant *named[64], *vars[64];
-  const int n_named = sa_variant_select(only, n_only, named, 64);
-  int n_vars = 0;
+static const sa_variant *vars[64]; /* the variants this run times: the ones named, this CPU runs */
+static int n_vars;
+
+static void select_variants(const options *o) {
+  const sa_variant *named[64];
+  const int n_named = sa_variant_select(o->only, o->n_only, named, (int)SA_ARRAY_SIZE(named));
   for (int t = 0; t < n_named; t++) {
     if (sa_variant_available(named[t])) vars[n_vars++] = named[t];
     else fprintf(stderr, "attn-bench: %s skipped: this CPU cannot run it\n", named[t]->name);
   }
+}
+
+static void register_all_threads(const sa_variant *v, const case_spec *s) {
+  for (int t = 0; t < n_threads; t++) register_attn(v, s, threads_of[t]);
+}
+
+/* prefill, f32: every sequence length and head dim, non-causal and causal; blas_unfused beside */
+static void register_prefill(const options *o) {
   static const int64_t seqs_default[] = {128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
   static const int64_t seqs_quick[] = {128, 1024};
-  static const int64_t dims_default[] = {64, 128, 32, 80, 96, 256};
-  const int64_t *seqs = quick ? seqs_quick : seqs_default;
-  const int n_seqs = quick ? 2 : long_seqs ? 9 : 7;
-  const int n_dims = quick ? 1 : all_dims ? 6 : 2;
+  static const int64_t dims[] = {64, 128, 32, 80, 96, 256};
+  const int64_t *seqs = o->quick ? seqs_quick : seqs_default;
+  const int n_seqs = o->quick ? (int)SA_ARRAY_SIZE(seqs_quick) : o->long_seqs ? 9 : 7;
+  const int n_dims = o->quick ? 1 : o->all_dims ? (int)SA_ARRAY_SIZE(dims) : 2;
   for (int di = 0; di < n_dims; di++)
     for (int causal = 0; causal < 2; causal++)
       for (int si = 0; si < n_seqs; si++) {
-        const case_spec s = prefill_shape(seqs[si], dims_default[di], causal);
+        const case_spec s = prefill_shape(seqs[si], dims[di], causal);
         for (int vi = 0; vi < n_vars; vi++) {
-          if (is_scalar(vars[vi]) && seqs[si] > 1024 && !scalar_all) continue;
-          if (!accepts(vars[vi], SIMDATTN_F32, SIMDATTN_F32)) continue; /* the f32 sweep */
-          for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
+          if (is_scalar(vars[vi]) && seqs[si] > 1024 && !o->scalar_all) continue;
+          if (sa_variant_accepts_dtypes(vars[vi], SIMDATTN_F32, SIMDATTN_F32, SIMDATTN_F32))
+            register_all_threads(vars[vi], &s);
         }
-        if (blas && sa_unfused_available())
-          for (int t = 0; t < n_threads; t++) register_attn(NULL, &s, threads[t]);
+        if (o->blas && sa_unfused_available()) register_all_threads(NULL, &s);
       }
-  /* reduced-precision inputs: K/V in f16 and bf16 under f32 queries, and bf16 throughout, for
-   * every SIMD variant that accepts them (non-causal prefill at three lengths, and decode) */
-  static const simdattn_dtype dt_pairs[3][2] = {
-      {SIMDATTN_F32, SIMDATTN_F16}, {SIMDATTN_F32, SIMDATTN_BF16}, {SIMDATTN_BF16, SIMDATTN_BF16}};
-  static const int64_t seqs_dt_default[] = {512, 2048, 8192};
-  static const int64_t seqs_dt_quick[] = {1024};
-  for (int di = 0; di < n_dims && di < 2; di++)
-    for (int si = 0; si < (quick ? 1 : 3); si++)
-      for (int pi = 0; pi < 3; pi++) {
-        case_spec s = prefill_shape(quick ? seqs_dt_quick[si] : seqs_dt_default[si], dims_default[di], 0);
+}
+
+/* reduced-precision inputs: K/V in f16 and bf16 under f32 queries, and bf16 throughout, for every
+ * SIMD variant that accepts them (non-causal prefill at three lengths, and decode) */
+static const simdattn_dtype dt_pairs[][2] = {
+    {SIMDATTN_F32, SIMDATTN_F16}, {SIMDATTN_F32, SIMDATTN_BF16}, {SIMDATTN_BF16, SIMDATTN_BF16}};
+
+static void register_dtypes(const options *o) {
+  static const int64_t seqs_default[] = {512, 2048, 8192};
+  static const int64_t seqs_quick[] = {1024};
+  const int64_t *seqs = o->quick ? seqs_quick : seqs_default;
+  const int n_seqs = o->quick ? (int)SA_ARRAY_SIZE(seqs_quick) : (int)SA_ARRAY_SIZE(seqs_default);
+  for (int di = 0; di < (o->quick ? 1 : 2); di++)
+    for (int si = 0; si < n_seqs; si++)
+      for (int pi = 0; pi < (int)SA_ARRAY_SIZE(dt_pairs); pi++) {
+        case_spec s = prefill_shape(seqs[si], di ? 128 : 64, 0);
         s.qt = dt_pairs[pi][0];
         s.kvt = dt_pairs[pi][1];
         for (int vi = 0; vi < n_vars; vi++)
-          if (!is_scalar(vars[vi]) && accepts(vars[vi], s.qt, s.kvt))
-            for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
+          if (!is_scalar(vars[vi]) && sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt))
+            register_all_threads(vars[vi], &s);
       }
-  static const int64_t decode_default[] = {512, 2048, 8192, 32768};
-  static const int64_t decode_quick[] = {2048};
-  for (int si = 0; si < (quick ? 1 : 4); si++)
-    for (int pi = -1; pi < 3; pi++) {
-      case_spec s = decode_shape(quick ? decode_quick[si] : decode_default[si]);
+}
+
+/* decode: f32 for every variant (and blas_unfused), the dtype pairs for SIMD variants */
+static void register_decode(const options *o) {
+  static const int64_t lens_default[] = {512, 2048, 8192, 32768};
+  static const int64_t lens_quick[] = {2048};
+  const int64_t *lens = o->quick ? lens_quick : lens_default;
+  const int n_lens = o->quick ? (int)SA_ARRAY_SIZE(lens_quick) : (int)SA_ARRAY_SIZE(lens_default);
+  for (int si = 0; si < n_lens; si++)
+    for (int pi = -1; pi < (int)SA_ARRAY_SIZE(dt_pairs); pi++) {
+      case_spec s = decode_shape(lens[si]);
       if (pi >= 0) {
         s.qt = dt_pairs[pi][0];
         s.kvt = dt_pairs[pi][1];
       }
       for (int vi = 0; vi < n_vars; vi++)
-        if (accepts(vars[vi], s.qt, s.kvt) && (pi < 0 || !is_scalar(vars[vi])))
-          for (int t = 0; t < n_threads; t++) register_attn(vars[vi], &s, threads[t]);
-      if (pi < 0 && blas && sa_unfused_available())
-        for (int t = 0; t < n_threads; t++) register_attn(NULL, &s, threads[t]);
+        if (sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt) && (pi < 0 || !is_scalar(vars[vi])))
+          register_all_threads(vars[vi], &s);
+      if (pi < 0 && o->blas && sa_unfused_available()) register_all_threads(NULL, &s);
     }
+}
 
-  const int rc = gbs_run(gb_argc, gb_argv);
+int main(int argc, char **argv) {
+  options o;
+  const int prc = parse_args(argc, argv, &o);
+  if (prc) {
+    free(o.gb_argv);
+    return prc < 0 ? 0 : 1;
+  }
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  n_all = ncpu > 0 ? (int)ncpu : 1;
+  threads_of[0] = 1;
+  threads_of[1] = n_all;
+  n_threads = n_all > 1 ? 2 : 1;
+  if (measure_limits(&o)) return 1;
+  write_context();
+
+  cap_rows = 4096; /* the shim keeps pointers into rows[]: sized once */
+  rows = calloc((size_t)cap_rows, sizeof(row));
+  register_limits();
+  select_variants(&o);
+  register_prefill(&o);
+  register_dtypes(&o);
+  register_decode(&o);
+
+  const int rc = gbs_run(o.gb_argc, o.gb_argv);
   shape_release();
   sa_stream_free(&stream_buf);
   free(rows);
-  free(gb_argv);
+  free(o.gb_argv);
   if (rc == 2) fprintf(stderr, "attn-bench: the filter matched no benchmark\n");
   return rc;
 }

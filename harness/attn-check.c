@@ -64,16 +64,14 @@ typedef struct {
 } check_stats;
 
 /* One case: its oracle and err(ref) once, then every variant in vars that accepts its dtypes. */
-static void run_case(const case_spec *spec, const sa_variant *const *vars, int n_vars, const void *unused,
-                     uint64_t seed, const char *filter, int verbose, check_stats *st) {
-  (void)unused;
+static void run_case(const case_spec *spec, const sa_variant *const *vars, int n_vars, uint64_t seed,
+                     const char *filter, int verbose, check_stats *st) {
   case_data cd;
   char name[160];
   case_name(spec, name, sizeof name);
   if (filter && !strstr(name, filter)) return;
   int any = 0;
-  for (int t = 0; t < n_vars; t++)
-    any |= (vars[t]->dtypes >> spec->qt & 1u) && (vars[t]->dtypes >> spec->kvt & 1u);
+  for (int t = 0; t < n_vars; t++) any |= sa_variant_accepts_dtypes(vars[t], spec->qt, spec->kvt, spec->kvt);
   if (!any) return;
   if (case_build(spec, seed, &cd) != 0) {
     printf("FAIL %-28s %s  cannot allocate the case\n", "-", name);
@@ -153,12 +151,13 @@ static void list_variants(void) {
   printf("%-32s %-8s %-14s %-10s %s\n", "variant", "isa", "dtypes", "runs here", "auto-dispatch");
   for (int t = 0; t < sa_variant_total(); t++) {
     const sa_variant *v = sa_variant_at(t);
-    char dt[32] = "";
-    for (int d = 0; d < 3; d++)
-      if (v->dtypes >> d & 1u) {
-        if (dt[0]) strcat(dt, ",");
-        strcat(dt, case_dtype_name((simdattn_dtype)d));
-      }
+    char dt[64] = "";
+#define SA_DT_NAME_IF_(E, name, blk, bb, ...)                   \
+  if (v->dtypes & SA_DT_BIT(SIMDATTN_##E)) {                    \
+    if (dt[0]) strncat(dt, ",", sizeof dt - strlen(dt) - 1);    \
+    strncat(dt, #name, sizeof dt - strlen(dt) - 1);             \
+  }
+    SA_DTYPES(SA_DT_NAME_IF_, ~)
     char need[128];
     sa_cpu_feature_names(v->cpu & ~sa_cpu_features(), need, sizeof need);
     printf("%-32s %-8s %-14s %-10s %s\n", v->name, v->isa, dt, sa_variant_available(v) ? "yes" : "no",
@@ -239,7 +238,7 @@ int main(int argc, char **argv) {
          (unsigned long long)seed);
   check_stats st = {0, 0, 0};
   for (int c = 0; c < n_cases; c++) {
-    run_case(&grid[c], vars, n_vars, NULL, seed, filter, verbose, &st);
+    run_case(&grid[c], vars, n_vars, seed, filter, verbose, &st);
     /* a variant that takes no f32 input gets every f32 case again in its own dtype (a twin with
      * q, k and v in the first dtype it accepts), so its whole grid is covered, not a few cases */
     if (grid[c].qt != SIMDATTN_F32 || grid[c].kvt != SIMDATTN_F32) continue;
@@ -254,7 +253,7 @@ int main(int argc, char **argv) {
       if (!n_only_dt) continue;
       case_spec twin = grid[c];
       twin.qt = twin.kvt = (simdattn_dtype)dt;
-      run_case(&twin, only_dt, n_only_dt, NULL, seed, filter, verbose, &st);
+      run_case(&twin, only_dt, n_only_dt, seed, filter, verbose, &st);
     }
   }
   passed = st.passed, failed += st.failed, skipped = st.skipped;

@@ -1,8 +1,9 @@
-/* harness/baselines.c: peak, stream and unfused baselines (see baselines.h). Compiled without
- * ISA flags: the unfused softmax is the plain loop a user writes next to BLAS. */
+/* harness/baselines.c: peak, stream and unfused baselines (see baselines.h), from the probes each
+ * ISA folder compiles (src/isas.inc). Compiled without ISA flags itself. */
 #include "baselines.h"
 
 #include <math.h>
+#include <sleef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,38 +18,36 @@
 
 #include "src/internal.h"
 
-/* ---- FMA peak probes (objects from the ISA folders) ---- */
-#if SA_HAVE_AVX512
-float sa_peak_fma_avx512(int64_t iters);
-extern const double sa_peak_fma_flops_avx512;
-#endif
-#if SA_HAVE_AVX2
-float sa_peak_fma_avx2(int64_t iters);
-extern const double sa_peak_fma_flops_avx2;
-#endif
-#if SA_HAVE_NEON
-float sa_peak_fma_neon(int64_t iters);
-extern const double sa_peak_fma_flops_neon;
-#endif
+/* ---- the probes of every built SIMD ISA (objects from the ISA folders, src/isas.inc) ---- */
+#define SA_PROBE_DECLS(isa)                                                  \
+  float sa_peak_fma_##isa(int64_t iters);                                    \
+  extern const double sa_peak_fma_flops_##isa;                               \
+  void sa_exp_batch_##isa(const float *x, float *ours, float *sleef, int64_t n);  \
+  void sa_exp2_batch_##isa(const float *x, float *ours, float *sleef, int64_t n); \
+  float sa_stream_##isa(const float *buf, size_t n);                         \
+  void sa_softmax_row_##isa(float *s, int64_t n);
+#define SA_FEATURE(id, name, arch, cpuinfo, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes) SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_DECLS(name)))
+#include "src/isas.inc"
+#undef SA_ISA
 
-static const sa_peak_probe sa_probes[] = {
-#if SA_HAVE_AVX512
-    {"avx512", SA_CPU_AVX512F | SA_CPU_FMA, sa_peak_fma_avx512, &sa_peak_fma_flops_avx512},
-#endif
-#if SA_HAVE_AVX2
-    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_peak_fma_avx2, &sa_peak_fma_flops_avx2},
-#endif
-#if SA_HAVE_NEON
-    {"neon", SA_CPU_NEON, sa_peak_fma_neon, &sa_peak_fma_flops_neon},
-#endif
-    {NULL, 0, NULL, NULL}};
+static const sa_probes sa_probe_table[] = {
+#define SA_PROBE_ROW(isa, features)                                                                   \
+  {#isa, (features), sa_peak_fma_##isa, &sa_peak_fma_flops_##isa, sa_exp_batch_##isa, sa_exp2_batch_##isa, \
+   sa_stream_##isa, sa_softmax_row_##isa},
+#define SA_ISA(name, folder, arch, features, flags, probes) \
+  SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_ROW(name, features)))
+#include "src/isas.inc"
+#undef SA_ISA
+#undef SA_FEATURE
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
 
-int sa_peak_probes(const sa_peak_probe **out) {
-  *out = sa_probes;
-  return (int)(sizeof sa_probes / sizeof sa_probes[0]) - 1;
+int sa_probe_sets(const sa_probes **out) {
+  *out = sa_probe_table;
+  return (int)(sizeof sa_probe_table / sizeof sa_probe_table[0]) - 1;
 }
 
-int sa_peak_available(const sa_peak_probe *p) { return (sa_cpu_features() & p->cpu) == p->cpu; }
+int sa_probes_available(const sa_probes *p) { return (sa_cpu_features() & p->cpu) == p->cpu; }
 
 double sa_seconds(void) {
   struct timespec ts;
@@ -56,18 +55,18 @@ double sa_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-float sa_peak_run(const sa_peak_probe *p, int threads, int64_t iters) {
+float sa_peak_run(const sa_probes *p, int threads, int64_t iters) {
   float sum = 0.0f;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads) reduction(+ : sum)
 #else
   (void)threads;
 #endif
-  sum += p->fn(iters);
+  sum += p->peak(iters);
   return sum;
 }
 
-double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds) {
+double sa_peak_measure(const sa_probes *p, int threads, double seconds) {
   volatile float sink = 0.0f;
   int64_t iters = 1 << 12; /* calibrate: a run of at least seconds / 3 */
   for (;;) {
@@ -80,55 +79,30 @@ double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds) {
   for (int round = 0; round < 5; round++) {
     const double t0 = sa_seconds();
     sink += sa_peak_run(p, threads, iters);
-    const double gflops = *p->flops * (double)iters * threads / (sa_seconds() - t0) * 1e-9;
+    const double gflops = *p->peak_flops * (double)iters * threads / (sa_seconds() - t0) * 1e-9;
     if (gflops > best) best = gflops;
   }
   (void)sink;
   return best;
 }
 
-/* ---- exp checks (objects from the ISA folders) ---- */
-#if SA_HAVE_AVX512
-void sa_exp_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
-void sa_exp2_batch_avx512(const float *x, float *ours, float *sleef, int64_t n);
-#endif
-#if SA_HAVE_AVX2
-void sa_exp_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
-void sa_exp2_batch_avx2(const float *x, float *ours, float *sleef, int64_t n);
-#endif
-#if SA_HAVE_NEON
-void sa_exp_batch_neon(const float *x, float *ours, float *sleef, int64_t n);
-void sa_exp2_batch_neon(const float *x, float *ours, float *sleef, int64_t n);
-#endif
-static const sa_exp_check sa_exp_table[] = {
-#if SA_HAVE_AVX512
-    {"avx512", SA_CPU_AVX512F | SA_CPU_AVX512DQ | SA_CPU_FMA, sa_exp_batch_avx512, sa_exp2_batch_avx512},
-#endif
-#if SA_HAVE_AVX2
-    {"avx2", SA_CPU_AVX2 | SA_CPU_FMA, sa_exp_batch_avx2, sa_exp2_batch_avx2},
-#endif
-#if SA_HAVE_NEON && SA_HAVE_NEON_EXP
-    {"neon", SA_CPU_NEON, sa_exp_batch_neon, sa_exp2_batch_neon},
-#endif
-    {NULL, 0, NULL, NULL}};
-
-int sa_exp_checks(const sa_exp_check **out) {
-  *out = sa_exp_table;
-  return (int)(sizeof sa_exp_table / sizeof sa_exp_table[0]) - 1;
+/* The widest probe set this CPU runs (the table is best first), or NULL */
+static const sa_probes *sa_probes_best(void) {
+  for (const sa_probes *p = sa_probe_table; p->isa; p++)
+    if (sa_probes_available(p)) return p;
+  return NULL;
 }
-
-int sa_exp_check_available(const sa_exp_check *c) { return (sa_cpu_features() & c->cpu) == c->cpu; }
 
 /* ---- streaming read ---- */
 int sa_stream_alloc(sa_stream_buf *s, size_t bytes) {
-  s->bytes = bytes / 64 * 64;
+  s->bytes = bytes / 256 * 256;
   s->buf = aligned_alloc(64, s->bytes);
   if (!s->buf) return -1;
-  const size_t n = s->bytes / sizeof(uint64_t);
+  const size_t n = s->bytes / sizeof(float);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static)
 #endif
-  for (size_t t = 0; t < n; t++) s->buf[t] = t * 0x9e3779b97f4a7c15ull;
+  for (size_t t = 0; t < n; t++) s->buf[t] = (float)(t % 7) * 0.125f; /* small and exact: no inf, no subnormal */
   return 0;
 }
 
@@ -137,62 +111,36 @@ void sa_stream_free(sa_stream_buf *s) {
   s->buf = NULL;
 }
 
-/* The widest loads this CPU has: a core pulls more from DRAM with them (the decode ceiling
- * must be what the CPU can do, not what the baseline ISA's 16-byte loads get). */
-#if SA_HAVE_AVX512
-uint64_t sa_stream_avx512(const void *buf, size_t bytes);
-#endif
-#if SA_HAVE_AVX2
-uint64_t sa_stream_avx2(const void *buf, size_t bytes);
-#endif
-#if SA_HAVE_NEON
-uint64_t sa_stream_neon(const void *buf, size_t bytes);
-#endif
-static uint64_t sa_stream_scalar(const void *buf, size_t bytes) {
-  const uint64_t *p = (const uint64_t *)buf;
-  uint64_t s[4] = {0, 0, 0, 0};
-  for (size_t t = 0; t + 4 <= bytes / 8; t += 4)
-    for (int k = 0; k < 4; k++) s[k] ^= p[t + k];
-  return s[0] ^ s[1] ^ s[2] ^ s[3];
+/* The widest loads this CPU has (a core pulls more from DRAM with them: the decode ceiling must be
+ * what the CPU can do, not what the baseline ISA's 16-byte loads get). */
+static float sa_stream_scalar(const float *buf, size_t n) {
+  float s[4] = {0, 0, 0, 0};
+  for (size_t t = 0; t + 4 <= n; t += 4)
+    for (int k = 0; k < 4; k++) s[k] += buf[t + k];
+  return s[0] + s[1] + s[2] + s[3];
 }
-static const struct {
-  const char *isa;
-  unsigned cpu;
-  uint64_t (*fn)(const void *, size_t);
-} sa_stream_probes[] = {
-#if SA_HAVE_AVX512
-    {"avx512", SA_CPU_AVX512F, sa_stream_avx512},
-#endif
-#if SA_HAVE_AVX2
-    {"avx2", SA_CPU_AVX2, sa_stream_avx2},
-#endif
-#if SA_HAVE_NEON
-    {"neon", SA_CPU_NEON, sa_stream_neon},
-#endif
-    {"scalar", 0, sa_stream_scalar}};
 
 const char *sa_stream_isa(void) {
-  for (size_t k = 0;; k++)
-    if ((sa_cpu_features() & sa_stream_probes[k].cpu) == sa_stream_probes[k].cpu) return sa_stream_probes[k].isa;
+  const sa_probes *p = sa_probes_best();
+  return p ? p->isa : "scalar";
 }
 
-uint64_t sa_stream_run(const sa_stream_buf *s, int threads) {
-  size_t k = 0;
-  while ((sa_cpu_features() & sa_stream_probes[k].cpu) != sa_stream_probes[k].cpu) k++;
-  uint64_t (*fn)(const void *, size_t) = sa_stream_probes[k].fn;
-  const size_t chunk = s->bytes / (size_t)(threads > 0 ? threads : 1) / 256 * 256;
-  uint64_t sum = 0;
+float sa_stream_run(const sa_stream_buf *s, int threads) {
+  const sa_probes *p = sa_probes_best();
+  float (*fn)(const float *, size_t) = p ? p->stream : sa_stream_scalar;
+  const size_t chunk = s->bytes / (size_t)(threads > 0 ? threads : 1) / 256 * 256 / sizeof(float);
+  float sum = 0.0f;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(^ : sum)
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : sum)
 #endif
-  for (int t = 0; t < threads; t++) sum ^= fn((const char *)s->buf + (size_t)t * chunk, chunk);
+  for (int t = 0; t < threads; t++) sum += fn(s->buf + (size_t)t * chunk, chunk);
   return sum;
 }
 
 double sa_stream_measure(const sa_stream_buf *s, int threads, double seconds) {
   double best = 0.0, spent = 0.0;
   const size_t chunk = s->bytes / (size_t)(threads > 0 ? threads : 1) / 256 * 256;
-  volatile uint64_t sink = 0;
+  volatile float sink = 0.0f;
   for (int round = 0; round < 3 || spent < seconds; round++) {
     const double t0 = sa_seconds();
     sink += sa_stream_run(s, threads);
@@ -231,6 +179,17 @@ const char *sa_unfused_threading(void) {
 #endif
 }
 
+#ifdef SIMDATTN_HAVE_OPENBLAS
+/* the softmax of one row without SIMD (a build or CPU without any SIMD ISA) */
+static void sa_softmax_row_scalar(float *s, int64_t n) {
+  float m = -INFINITY, sum = 0.0f;
+  for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+  for (int64_t j = 0; j < n; j++) sum += (s[j] = Sleef_expf_u10(s[j] - m));
+  const float inv = n > 0 ? 1.0f / sum : 0.0f;
+  for (int64_t j = 0; j < n; j++) s[j] *= inv;
+}
+#endif
+
 static int64_t unfused_ld(const simdattn_problem *p) { return (p->seq_kv + 15) / 16 * 16; }
 
 size_t sa_unfused_workspace(const simdattn_problem *p) {
@@ -253,6 +212,8 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
   const int64_t ld = unfused_ld(p), group = p->heads_q / p->heads_kv;
   const int64_t diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : skv - sq;
   const float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
+  const sa_probes *best = sa_probes_best();
+  void (*softmax_row)(float *, int64_t) = best ? best->softmax_row : sa_softmax_row_scalar;
   openblas_set_num_threads(threads);
   for (int64_t b = 0; b < p->batch; b++)
     for (int64_t h = 0; h < p->heads_q; h++) {
@@ -270,11 +231,7 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
         float *s = ws + i * ld;
         int64_t hi = skv;
         if (p->causal != SIMDATTN_CAUSAL_NONE) hi = i + diag + 1 < 0 ? 0 : i + diag + 1 < skv ? i + diag + 1 : skv;
-        float m = -INFINITY, sum = 0.0f;
-        for (int64_t j = 0; j < hi; j++) m = s[j] > m ? s[j] : m;
-        for (int64_t j = 0; j < hi; j++) sum += (s[j] = expf(s[j] - m));
-        const float inv = hi > 0 ? 1.0f / sum : 0.0f;
-        for (int64_t j = 0; j < hi; j++) s[j] *= inv;
+        softmax_row(s, hi);
         for (int64_t j = hi; j < skv; j++) s[j] = 0.0f;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)dv, (int)skv, 1.0f, ws, (int)ld, v,

@@ -1,6 +1,6 @@
 /* harness/baselines.h: what attn-bench measures beside the kernels, in the same run —
  * the CPU's FMA peak per ISA (probes compiled in the ISA folders), streaming-read bandwidth,
- * and the unfused path users otherwise write (OpenBLAS sgemm, a plain softmax, sgemm). */
+ * and the unfused path users otherwise write (OpenBLAS sgemm, a vectorised softmax, sgemm). */
 #ifndef SA_HARNESS_BASELINES_H
 #define SA_HARNESS_BASELINES_H
 
@@ -9,48 +9,44 @@
 
 #include "simdattn.h"
 
+/* One ISA's probes (core/probes.inc, compiled by <folder>/probes.c): every built ISA row of
+ * src/isas.inc with probes, best first. */
 typedef struct {
-  const char *isa;      /* "avx512", "avx2", "neon" */
-  unsigned cpu;         /* SA_CPU_* bits it needs */
-  float (*fn)(int64_t iters);
-  const double *flops;  /* per iteration */
-} sa_peak_probe;
+  const char *isa;      /* "avx512", "avx2", "neon": the ISA table's names */
+  unsigned cpu;         /* SA_CPU_* bits it needs: the ISA's */
+  float (*peak)(int64_t iters);
+  const double *peak_flops;                                           /* per iteration */
+  void (*exp)(const float *x, float *ours, float *sleef, int64_t n);  /* core/exp.h's exp and SLEEF's */
+  void (*exp2)(const float *x, float *ours, float *sleef, int64_t n); /* the same for exp2 */
+  float (*stream)(const float *buf, size_t n);
+  void (*softmax_row)(float *s, int64_t n);
+} sa_probes;
 
-/* The probes this build has (available or not on this CPU). */
-int sa_peak_probes(const sa_peak_probe **out);
-int sa_peak_available(const sa_peak_probe *p);
-/* Runs the probe for `iters` iterations on each of `threads` threads; returns a checksum. */
-float sa_peak_run(const sa_peak_probe *p, int threads, int64_t iters);
+/* The probe sets this build has (available or not on this CPU). */
+int sa_probe_sets(const sa_probes **out);
+int sa_probes_available(const sa_probes *p);
+/* Runs the FMA probe for `iters` iterations on each of `threads` threads; returns a checksum. */
+float sa_peak_run(const sa_probes *p, int threads, int64_t iters);
 /* A monotonic clock, in seconds. */
 double sa_seconds(void);
 /* GFLOP/s: the best of a few timed runs of about `seconds` each. */
-double sa_peak_measure(const sa_peak_probe *p, int threads, double seconds);
-
-/* The ISA builds of core/exp.h's inlined exp, for tests/test_exp.c: fn computes it, and SLEEF's
- * u10 exp, on n floats (n a multiple of 16). */
-typedef struct {
-  const char *isa;
-  unsigned cpu;
-  void (*fn)(const float *x, float *ours, float *sleef, int64_t n);      /* exp */
-  void (*fn2)(const float *x, float *ours, float *sleef, int64_t n);     /* exp2, x <= 0 */
-} sa_exp_check;
-int sa_exp_checks(const sa_exp_check **out);
-int sa_exp_check_available(const sa_exp_check *c);
+double sa_peak_measure(const sa_probes *p, int threads, double seconds);
 
 /* Streaming read of `bytes` (far beyond the last-level cache) on `threads` threads. */
 typedef struct {
-  uint64_t *buf;
+  float *buf;
   size_t bytes;
 } sa_stream_buf;
 int sa_stream_alloc(sa_stream_buf *s, size_t bytes); /* 0, or -1 */
 void sa_stream_free(sa_stream_buf *s);
-uint64_t sa_stream_run(const sa_stream_buf *s, int threads); /* with the widest loads this CPU has */
+float sa_stream_run(const sa_stream_buf *s, int threads); /* with the widest loads this CPU has */
 const char *sa_stream_isa(void);
 double sa_stream_measure(const sa_stream_buf *s, int threads, double seconds); /* GB/s, best of a few */
 
 /* The unfused baseline: per (batch, head) S = scale Q K^T (OpenBLAS sgemm), a per-row softmax
- * (scalar libm expf, no ISA flags; rows over `threads` OpenMP threads), O = P V (sgemm), with
- * OpenBLAS on `threads` threads. f32 only; no mask, softcap, alibi, sinks, window or lse.
+ * (SLEEF's vector exp with the widest ISA this CPU has: core/probes.inc; rows over `threads`
+ * OpenMP threads), O = P V (sgemm), with OpenBLAS on `threads` threads. f32 only; no mask,
+ * softcap, alibi, sinks, window or lse.
  * Available when the build found OpenBLAS (sa_unfused_available). */
 int sa_unfused_available(void);
 /* Which OpenBLAS ran: its config string and threading ("openmp", "pthreads", "serial"). */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dtype.h"
+
 #define SENTINEL_BITS 0x7fc5a5a5u /* a quiet NaN no kernel computes */
 
 /* ---- PRNG: splitmix64 seeding a xoshiro256** stream ---- */
@@ -42,49 +44,11 @@ static void rng_seed(rng *r, uint64_t seed, const char *name) {
 }
 
 /* ---- dtype helpers ---- */
-static uint32_t bits_of(float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  return u;
-}
-static float float_of(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
+static uint32_t bits_of(float f) { return sa_f32_to_bits(f); }
+static float float_of(uint32_t u) { return sa_bits_to_f32(u); }
 
-uint16_t case_f32_to_bf16(float f) {
-  const uint32_t x = bits_of(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
-  return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
-uint16_t case_f32_to_f16(float f) {
-  const uint32_t x = bits_of(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
-  if (ax < 0x38800000u) {                                   /* f16 subnormal or zero */
-    const float m = nearbyintf(float_of(ax) * 0x1p24f);     /* in units of 2^-24, RNE */
-    return (uint16_t)(sign | (uint32_t)m);
-  }
-  uint32_t h = (((ax >> 23) - 112u) << 10) | ((ax & 0x7fffffu) >> 13);
-  const uint32_t rem = ax & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
-  return (uint16_t)(sign | h);
-}
-
-const char *case_dtype_name(simdattn_dtype t) {
-  return t == SIMDATTN_F32 ? "f32" : t == SIMDATTN_F16 ? "f16" : "bf16";
-}
-
-static void store(void *base, simdattn_dtype t, int64_t idx, float v) {
-  if (t == SIMDATTN_F32) {
-    ((float *)base)[idx] = v;
-  } else {
-    const uint16_t h = t == SIMDATTN_F16 ? case_f32_to_f16(v) : case_f32_to_bf16(v);
-    ((uint16_t *)base)[idx] = h;
-  }
-}
+/* element idx of a tensor in dtype t: the dtype table's encoder (round to nearest even) */
+static void store(void *base, simdattn_dtype t, int64_t idx, float v) { sa_store_f32(base, t, idx, &v, 1); }
 
 /* ---- layouts ---- */
 typedef struct {
@@ -138,7 +102,7 @@ void case_name(const case_spec *s, char *buf, size_t size) {
            (long long)s->batch, (long long)s->heads_q, (long long)s->heads_kv, (long long)s->seq_q,
            (long long)s->seq_kv, (long long)s->d, dv, causal[s->causal], win, mask[s->mask], cap,
            s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan],
-           layout[s->layout], dist[s->dist], case_dtype_name(s->qt), case_dtype_name(s->kvt));
+           layout[s->layout], dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt));
 }
 
 /* ---- the grid ---- */
@@ -525,10 +489,9 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   const strides sk = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->d);
   const strides sv = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->dv);
   const strides so = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->dv);
-  const size_t qe = s->qt == SIMDATTN_F32 ? 4 : 2, ke = s->kvt == SIMDATTN_F32 ? 4 : 2;
-  cd->q = xcalloc((size_t)sq.len, qe);
-  cd->k = xcalloc((size_t)sk.len, ke);
-  cd->v = xcalloc((size_t)sv.len, ke);
+  cd->q = xcalloc((size_t)sa_dtype_bytes(s->qt, sq.len), 1);
+  cd->k = xcalloc((size_t)sa_dtype_bytes(s->kvt, sk.len), 1);
+  cd->v = xcalloc((size_t)sa_dtype_bytes(s->kvt, sv.len), 1);
   if (!cd->q || !cd->k || !cd->v) return -1;
   /* padding between rows holds NaN: a kernel that reads it turns its output NaN */
   for (int64_t t = 0; t < sq.len; t++) store(cd->q, s->qt, t, NAN);

@@ -76,9 +76,5 @@ float case_lse(const case_data *cd, int64_t b, int64_t h, int64_t i);
  * first dtype (as attn-check does). 0 when s can run on the variant, -1 when not. */
 int case_fit_dtypes(case_spec *s, unsigned dtypes);
 
-/* f32 -> f16 / bf16, round to nearest even (for test data). */
-uint16_t case_f32_to_f16(float f);
-uint16_t case_f32_to_bf16(float f);
-const char *case_dtype_name(simdattn_dtype t);
 
 #endif

@@ -19,8 +19,11 @@ typedef struct gbs_bench gbs_bench;
  * row. Returns 0, or nonzero after writing why into err: the row is then reported as an error
  * and never timed. */
 typedef int (*gbs_setup_fn)(void *ctx, char *err, size_t err_size);
-/* Runs the timed work `iters` times. Returns 0, or nonzero with err written (row errored). */
-typedef int (*gbs_run_fn)(void *ctx, int64_t iters, char *err, size_t err_size);
+/* Runs the timed work `iters` times. Returns 0, or nonzero with err written (row errored). The
+ * rates are computed from the wall time the shim measures around the call, unless the callback
+ * sets *seconds (>= 0) to the time of the iterations it stands by (e.g. after running them again
+ * because the machine was busy; Google Benchmark's own real_time then includes every attempt). */
+typedef int (*gbs_run_fn)(void *ctx, int64_t iters, double *seconds, char *err, size_t err_size);
 
 gbs_bench *gbs_register(const char *name, gbs_setup_fn setup, gbs_run_fn run, void *ctx);
 /* Counter `name` = per_iter * iterations / wall seconds * scale (a rate on the wall clock). */

@@ -1,5 +1,5 @@
 /* neon/neon.h: the AArch64 Advanced SIMD primitives of core/flash_driver.inc (4 f32 lanes, 32
- * registers) and core/exp.h's inlined exp built on them. Baseline ARMv8.0-A only (no fp16
+ * registers), core/exp.h's inlined exp and exp2 built on them, and what core/probes.inc needs. Baseline ARMv8.0-A only (no fp16
  * arithmetic, SVE, dot products): every AArch64 CPU runs it. Everything static inline. */
 #ifndef SA_NEON_H
 #define SA_NEON_H
@@ -46,7 +46,6 @@ static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf4_u10advsimd(v); }
 static inline float sa_vreduce_max(sa_vec v) { return vmaxvq_f32(v); } /* never sees NaN here */
 static inline float sa_vreduce_add(sa_vec v) { return vaddvq_f32(v); }
 
-static inline sa_vec sa_vloadu(const float *p) { return vld1q_f32(p); }
 /* p[0 .. min(n, 4)), zeros after; never reads p[n] or beyond (no masked loads: a small copy) */
 static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   if (n >= 4) return vld1q_f32(p);
@@ -54,20 +53,23 @@ static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   memcpy(t, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
   return vld1q_f32(t);
 }
-/* n (>= 4: all) elements of dtype dt at p, as f32 lanes; never reads past element n - 1.
- * f16 by FCVTL (ARMv8.0), bf16 by a 16-bit shift; a short tail goes through a small copy. */
-static inline sa_vec sa_vload_kv(const char *p, const int dt, int64_t n) {
-  if (dt == 0) return sa_vloadu_n((const float *)p, n);
-  uint16x4_t h;
-  if (n >= 4) {
-    h = vld1_u16((const uint16_t *)p);
-  } else {
-    uint16_t t[4] = {0, 0, 0, 0};
-    memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
-    h = vld1_u16(t);
-  }
-  if (dt == 1) return vcvt_f32_f16(vreinterpret_f16_u16(h));
-  return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+static inline uint16x4_t sa_load_u16x4(const char *p, int64_t n) {
+  if (n >= 4) return vld1_u16((const uint16_t *)p);
+  uint16_t t[4] = {0, 0, 0, 0};
+  memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
+  return vld1_u16(t);
+}
+/* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 3 of the row at base
+ * as f32, n of them valid (zeros after; nothing past the n-th is read). f16 by FCVTL (ARMv8.0),
+ * bf16 by a 16-bit shift: exact. */
+static inline sa_vec sa_vload_f32(const char *base, int64_t idx, int64_t n) {
+  return sa_vloadu_n((const float *)base + idx, n);
+}
+static inline sa_vec sa_vload_f16(const char *base, int64_t idx, int64_t n) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(sa_load_u16x4(base + 2 * idx, n)));
+}
+static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
+  return vreinterpretq_f32_u32(vshll_n_u16(sa_load_u16x4(base + 2 * idx, n), 16));
 }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
@@ -85,7 +87,6 @@ static inline void sa_vtranspose(sa_vec r[4]) {
   r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
   r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
-#define SA_HAVE_DIRECT 1
 #define SA_DIRECT_CH 4 /* q vectors per row held while the keys stream by */
 
 #endif

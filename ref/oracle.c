@@ -32,7 +32,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../core/convert.h"
 #include "ref.h"
 
 #define U32 0x1p-24
@@ -48,6 +47,8 @@ typedef struct {
   double *delta;  /* [seq_kv] score error bounds of the fp32 reference */
   double *p;      /* [seq_kv] */
   double *acc;    /* [dv] */
+  double *wrv, *wv, *vmax; /* [dv] the bound's sums over keys */
+  float *row;     /* [max(d, dv)] one input row as f32 (the dtype table's exact conversion) */
 } scratch;
 
 static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, double *bout,
@@ -57,16 +58,17 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   sa_row row;
   sa_row_setup(j, b, hk, i * j->group + h % j->group, &row);
   const double u = U32, scale = (double)j->scale, c = (double)j->softcap;
-  for (int64_t x = 0; x < j->d; x++) w->q[x] = (double)sa_load_f32(row.q, j->q_dtype, x);
+  sa_row_to_f32(row.q, j->q_dtype, j->d, w->row);
+  for (int64_t x = 0; x < j->d; x++) w->q[x] = (double)w->row[x];
 
   /* scores of the keys the causal rule and the window allow; drop those that end at -inf */
   int64_t n = 0;
   double dmax = 0.0;
   for (int64_t key = row.lo; key < row.hi; key++) {
-    const char *kr = sa_k_row(j, b, hk, key);
+    sa_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, w->row);
     double dot = 0.0, absdot = 0.0;
     for (int64_t x = 0; x < j->d; x++) {
-      const double t = w->q[x] * (double)sa_load_f32(kr, j->kv_dtype, x);
+      const double t = w->q[x] * (double)w->row[x];
       dot += t;
       absdot += fabs(t);
     }
@@ -119,9 +121,9 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   }
   for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0;
   for (int64_t t = 0; t < n; t++) {
-    const char *vr = sa_v_row(j, b, hk, w->keys[t]);
+    sa_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, w->row);
     for (int64_t x = 0; x < j->dv; x++) { /* a visible key's weight is positive, even where exp underflows */
-      const double v = (double)sa_load_f32(vr, j->kv_dtype, x);
+      const double v = (double)w->row[x];
       w->acc[x] += w->p[t] == 0.0 && isinf(v) ? v : w->p[t] * v;
     }
   }
@@ -149,14 +151,18 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
     *blse = b4 * WIDEN + TINY32;
   }
   if (!bout) return;
-  for (int64_t x = 0; x < j->dv; x++) {
-    double wrv = 0.0, wv = 0.0, vmax = 0.0;
-    for (int64_t t = 0; t < n; t++) {
-      const double av = fabs((double)sa_load_f32(sa_v_row(j, b, hk, w->keys[t]), j->kv_dtype, x));
-      wrv += w->p[t] * w->delta[t] * av;
-      wv += w->p[t] * av;
-      if (av > vmax) vmax = av;
+  for (int64_t x = 0; x < j->dv; x++) w->wrv[x] = w->wv[x] = w->vmax[x] = 0.0;
+  for (int64_t t = 0; t < n; t++) {
+    sa_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, w->row);
+    for (int64_t x = 0; x < j->dv; x++) {
+      const double av = fabs((double)w->row[x]);
+      w->wrv[x] += w->p[t] * w->delta[t] * av;
+      w->wv[x] += w->p[t] * av;
+      if (av > w->vmax[x]) w->vmax[x] = av;
     }
+  }
+  for (int64_t x = 0; x < j->dv; x++) {
+    const double wrv = w->wrv[x], wv = w->wv[x], vmax = w->vmax[x];
     if (hopeless) {
       bout[x] = INFINITY;
       continue;
@@ -182,8 +188,12 @@ int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double 
   w.delta = malloc(sizeof(double) * nk);
   w.p = malloc(sizeof(double) * nk);
   w.acc = malloc(sizeof(double) * (size_t)j->dv);
+  w.wrv = malloc(sizeof(double) * (size_t)j->dv);
+  w.wv = malloc(sizeof(double) * (size_t)j->dv);
+  w.vmax = malloc(sizeof(double) * (size_t)j->dv);
+  w.row = malloc(sizeof(float) * (size_t)sa_max64(j->d, j->dv));
   int rc = 0;
-  if (!w.q || !w.keys || !w.s || !w.delta || !w.p || !w.acc) {
+  if (!w.q || !w.keys || !w.s || !w.delta || !w.p || !w.acc || !w.wrv || !w.wv || !w.vmax || !w.row) {
     rc = -1;
   } else {
     for (int64_t t = 0; t < n_rows; t++) {
@@ -198,5 +208,9 @@ int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double 
   free(w.delta);
   free(w.p);
   free(w.acc);
+  free(w.wrv);
+  free(w.wv);
+  free(w.vmax);
+  free(w.row);
   return rc;
 }

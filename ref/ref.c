@@ -8,28 +8,28 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../core/convert.h"
 #include "../core/softmax.h"
 #include "ref.h"
 
-static float dot(const float *q, const char *k, simdattn_dtype kt, int64_t d, int order) {
+/* q . k over d elements (both f32: inputs are converted exactly first) in operation order `order` */
+static float dot(const float *q, const float *k, int64_t d, int order) {
   float s = 0.0f;
   switch (order) {
     case SA_REF_REVERSE:
-      for (int64_t x = d - 1; x >= 0; x--) s += q[x] * sa_load_f32(k, kt, x);
+      for (int64_t x = d - 1; x >= 0; x--) s += q[x] * k[x];
       return s;
     case SA_REF_FMA:
-      for (int64_t x = 0; x < d; x++) s = fmaf(q[x], sa_load_f32(k, kt, x), s);
+      for (int64_t x = 0; x < d; x++) s = fmaf(q[x], k[x], s);
       return s;
     case SA_REF_LANES16: {
       float lane[16] = {0};
-      for (int64_t x = 0; x < d; x++) lane[x % 16] = fmaf(q[x], sa_load_f32(k, kt, x), lane[x % 16]);
+      for (int64_t x = 0; x < d; x++) lane[x % 16] = fmaf(q[x], k[x], lane[x % 16]);
       for (int w = 8; w >= 1; w /= 2)
         for (int t = 0; t < w; t++) lane[t] += lane[t + w];
       return lane[0];
     }
     default:
-      for (int64_t x = 0; x < d; x++) s += q[x] * sa_load_f32(k, kt, x);
+      for (int64_t x = 0; x < d; x++) s += q[x] * k[x];
       return s;
   }
 }
@@ -38,12 +38,13 @@ typedef struct {
   float *q;   /* [d] */
   float *s;   /* [seq_kv] scores, -inf where hidden */
   float *acc; /* [dv] */
+  float *kv;  /* [max(d, dv)] one K or V row as f32 */
 } ref_ws;
 
 static size_t ref_workspace(const sa_job *j) {
   return sa_align_bytes(sizeof(float) * (size_t)j->d) +
          sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)) +
-         sa_align_bytes(sizeof(float) * (size_t)j->dv);
+         sa_align_bytes(sizeof(float) * (size_t)j->dv) + sa_align_bytes(sizeof(float) * (size_t)sa_max64(j->d, j->dv));
 }
 
 /* One row into out[dv] / *lse (either may be the row's own place in the problem). */
@@ -54,13 +55,14 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   row.out = out;
   row.lse = lse;
   const int reverse = order == SA_REF_REVERSE || order == SA_REF_LANES16;
-  sa_row_to_f32(row.q, j->q_dtype, j->d, 1.0f, w->q);
+  sa_row_to_f32(row.q, j->q_dtype, j->d, w->q);
 
   float top = -INFINITY; /* max over visible scores; NaN not counted */
   for (int64_t key = 0; key < j->seq_kv; key++) {
     float s = -INFINITY;
     if (key >= row.lo && key < row.hi) {
-      s = dot(w->q, sa_k_row(j, b, hk, key), j->kv_dtype, j->d, order) * j->scale;
+      sa_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, w->kv);
+      s = dot(w->q, w->kv, j->d, order) * j->scale;
       if (j->softcap != 0.0f) s = j->softcap * sa_tanhf(s / j->softcap);
       if (j->alibi) s += row.slope * (float)(key - row.qpos);
       if (row.mask) s = row.mask[key] == -INFINITY ? -INFINITY : s + row.mask[key];
@@ -78,13 +80,14 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
     if (w->s[key] == -INFINITY) continue;
     const float p = sa_expf(w->s[key] - shift);
     l += p;
-    const char *vr = sa_v_row(j, b, hk, key);
+    const float *vr = w->kv;
+    sa_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, w->kv);
     if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
-      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(sa_load_f32(vr, j->kv_dtype, x), 0.0f);
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(vr[x], 0.0f);
     else if (order == SA_REF_FMA)
-      for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, sa_load_f32(vr, j->kv_dtype, x), w->acc[x]);
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, vr[x], w->acc[x]);
     else
-      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * sa_load_f32(vr, j->kv_dtype, x);
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * vr[x];
   }
   if (row.has_sink) l += sa_expf(row.sink - shift);
   if (l == 0.0f) { /* no visible key (and no finite sink) */
@@ -102,6 +105,7 @@ static ref_ws ref_ws_at(const sa_job *j, void *workspace) {
   w.q = (float *)ws;
   w.s = (float *)(ws + sa_align_bytes(sizeof(float) * (size_t)j->d));
   w.acc = (float *)((char *)w.s + sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)));
+  w.kv = (float *)((char *)w.acc + sa_align_bytes(sizeof(float) * (size_t)j->dv));
   return w;
 }
 
@@ -127,5 +131,9 @@ int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order,
   return 0;
 }
 
-/* One task per 16 packed rows; never splits keys (a row is computed whole). */
-const sa_kernel sa_kernel_ref = {ref_run, ref_workspace, NULL, 16, 0, 0, 0};
+/* One task per 16 packed rows; never splits keys (a row is computed whole, no tiles). */
+const sa_kernel sa_kernel_ref = {
+    .run = ref_run,
+    .workspace = ref_workspace,
+    .tiles = {.block_q = 16, .block_kv = 0, .chunk_kv = 0, .mr = 1, .nr = 1, .vl = 1, .direct_rows = 0},
+};

@@ -1,5 +1,5 @@
-/* src/cpu.c: the cached CPU feature set, feature names, and the SIMDATTN_DISABLE_ISA mask.
- * Raw detection lives in cpu_x86.c / cpu_arm.c. */
+/* src/cpu.c: the cached CPU feature set, feature names (src/isas.inc), the SIMDATTN_DISABLE_ISA
+ * mask, and the ISAs this build has. Raw detection lives in cpu_x86.c / cpu_arm.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +13,11 @@ static const struct {
   const char *name;
   unsigned bit;
 } sa_feature_names[] = {
-    {"avx2", SA_CPU_AVX2},         {"fma", SA_CPU_FMA},
-    {"f16c", SA_CPU_F16C},         {"avx512f", SA_CPU_AVX512F},
-    {"avx512bw", SA_CPU_AVX512BW}, {"avx512dq", SA_CPU_AVX512DQ},
-    {"avx512vl", SA_CPU_AVX512VL}, {"avx512bf16", SA_CPU_AVX512BF16},
-    {"neon", SA_CPU_NEON},         {"fp16", SA_CPU_ARM_FP16},
-    {"sve", SA_CPU_SVE},           {"bf16", SA_CPU_ARM_BF16},
-    {"i8mm", SA_CPU_I8MM},
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) {name, SA_CPU_##id},
+#define SA_ISA(name, folder, arch, features, flags, probes)
+#include "isas.inc"
+#undef SA_FEATURE
+#undef SA_ISA
 };
 #define SA_N_FEATURES (sizeof sa_feature_names / sizeof sa_feature_names[0])
 
@@ -69,3 +67,16 @@ unsigned sa_cpu_features(void) {
   pthread_once(&sa_features_once, sa_features_init);
   return sa_features_cached;
 }
+
+/* ---- the ISAs this build has ---- */
+static const sa_isa sa_isas[] = {
+#define SA_FEATURE(id, name, arch, cpuinfo, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes) SA_IF(SA_HAVE_##name, {#name, (features), probes}, )
+#include "isas.inc"
+#undef SA_FEATURE
+#undef SA_ISA
+};
+
+int sa_isa_count(void) { return (int)(sizeof sa_isas / sizeof sa_isas[0]); }
+const sa_isa *sa_isa_at(int index) { return index >= 0 && index < sa_isa_count() ? &sa_isas[index] : NULL; }
+int sa_isa_available(const sa_isa *isa) { return (sa_cpu_features() & isa->cpu) == isa->cpu; }

@@ -1,37 +1,33 @@
-/* src/cpu_arm.c: AArch64 feature detection through getauxval (Linux). Advanced SIMD is part of
- * the AArch64 baseline; later extensions are separate hwcap bits (fp16 and SVE in AT_HWCAP,
- * BF16 and I8MM in AT_HWCAP2). */
+/* src/cpu_arm.c: AArch64 feature detection from the SA_FEATURE rows of src/isas.inc, through
+ * getauxval (Linux): each row names its AT_HWCAP or AT_HWCAP2 bit. Advanced SIMD is part of the
+ * AArch64 baseline; later extensions are separate bits. */
 #if defined(__aarch64__)
 #include <sys/auxv.h>
 
 #include "internal.h"
 
-#ifndef HWCAP_ASIMD
-#define HWCAP_ASIMD (1 << 1)
-#endif
-#ifndef HWCAP_ASIMDHP
-#define HWCAP_ASIMDHP (1 << 10)
-#endif
-#ifndef HWCAP_SVE
-#define HWCAP_SVE (1 << 22)
-#endif
-#ifndef HWCAP2_BF16
-#define HWCAP2_BF16 (1 << 14)
-#endif
-#ifndef HWCAP2_I8MM
-#define HWCAP2_I8MM (1 << 13)
-#endif
-
 unsigned sa_cpu_detect_raw(void);
 
+typedef struct {
+  unsigned bit, word, shift;
+} sa_arm_feature;
+#define SA_X86(leaf, subleaf, reg, shift, state) 0, 0
+#define SA_HWCAP(word, shift) word, shift
+#define SA_DETECT_x86_64(id, ...)
+#define SA_DETECT_aarch64(id, ...) {SA_CPU_##id, __VA_ARGS__},
+static const sa_arm_feature sa_arm_features[] = {
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) SA_DETECT_##arch(id, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes)
+#include "isas.inc"
+#undef SA_FEATURE
+#undef SA_ISA
+};
+
 unsigned sa_cpu_detect_raw(void) {
-  const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  const unsigned long hw[3] = {0, getauxval(AT_HWCAP), getauxval(AT_HWCAP2)};
   unsigned f = 0;
-  if (hw & HWCAP_ASIMD) f |= SA_CPU_NEON;
-  if (hw & HWCAP_ASIMDHP) f |= SA_CPU_ARM_FP16;
-  if (hw & HWCAP_SVE) f |= SA_CPU_SVE;
-  if (hw2 & HWCAP2_BF16) f |= SA_CPU_ARM_BF16;
-  if (hw2 & HWCAP2_I8MM) f |= SA_CPU_I8MM;
+  for (size_t t = 0; t < sizeof sa_arm_features / sizeof sa_arm_features[0]; t++)
+    if ((hw[sa_arm_features[t].word] >> sa_arm_features[t].shift) & 1ul) f |= sa_arm_features[t].bit;
   return f;
 }
 #elif !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__))

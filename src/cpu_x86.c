@@ -1,6 +1,7 @@
-/* src/cpu_x86.c: x86 feature detection — cpuid for what the CPU has, xgetbv for what the OS
- * saves on context switch (a CPU with AVX-512 under an OS that does not save ZMM state must
- * not run AVX-512 code). Compiled without ISA flags: runs on any x86-64. */
+/* src/cpu_x86.c: x86 feature detection from the SA_FEATURE rows of src/isas.inc — cpuid for what
+ * the CPU has, xgetbv for what the OS saves on context switch (a CPU with AVX-512 under an OS that
+ * does not save ZMM state must not run AVX-512 code). Compiled without ISA flags: runs on any
+ * x86-64. */
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <cpuid.h>
 #include <stdint.h>
@@ -15,31 +16,45 @@ static uint64_t sa_xgetbv0(void) {
   return ((uint64_t)hi << 32) | lo;
 }
 
+enum { EAX, EBX, ECX, EDX };
+#define SA_XCR0_YMM 0x6ull  /* SSE and AVX state */
+#define SA_XCR0_ZMM 0xe6ull /* plus opmask, ZMM_Hi256, Hi16_ZMM */
+typedef struct {
+  unsigned bit, leaf, subleaf, reg, shift;
+  uint64_t xcr0;
+} sa_x86_feature;
+#define SA_X86(leaf, subleaf, reg, shift, state) leaf, subleaf, reg, shift, SA_XCR0_##state
+#define SA_HWCAP(word, shift) 0, 0, 0, 0, 0
+#define SA_DETECT_x86_64(id, ...) {SA_CPU_##id, __VA_ARGS__},
+#define SA_DETECT_aarch64(id, ...)
+static const sa_x86_feature sa_x86_features[] = {
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) SA_DETECT_##arch(id, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes)
+#include "isas.inc"
+#undef SA_FEATURE
+#undef SA_ISA
+};
+
 unsigned sa_cpu_detect_raw(void) {
-  unsigned a, b, c, d, f = 0;
+  unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-  const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1, f16c = (c >> 29) & 1;
-  if (!osxsave || !avx) return 0;
+  const int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+  if (!osxsave || !avx) return 0; /* no usable vector state beyond SSE: no feature of the table */
   const uint64_t xcr0 = sa_xgetbv0();
-  const int ymm_ok = (xcr0 & 0x6) == 0x6;    /* SSE and AVX state */
-  const int zmm_ok = (xcr0 & 0xe6) == 0xe6;  /* plus opmask, ZMM_Hi256, Hi16_ZMM */
-  if (!ymm_ok) return 0;
-  if (fma) f |= SA_CPU_FMA;
-  if (f16c) f |= SA_CPU_F16C;
-  unsigned max_leaf = __get_cpuid_max(0, NULL);
-  if (max_leaf < 7) return f;
-  __cpuid_count(7, 0, a, b, c, d);
-  if ((b >> 5) & 1) f |= SA_CPU_AVX2;
-  if (zmm_ok) {
-    if ((b >> 16) & 1) f |= SA_CPU_AVX512F;
-    if ((b >> 17) & 1) f |= SA_CPU_AVX512DQ;
-    if ((b >> 30) & 1) f |= SA_CPU_AVX512BW;
-    if ((b >> 31) & 1) f |= SA_CPU_AVX512VL;
-    const unsigned subleaves = a;
-    if (subleaves >= 1) {
-      __cpuid_count(7, 1, a, b, c, d);
-      if ((a >> 5) & 1) f |= SA_CPU_AVX512BF16;
-    }
+  const unsigned max_leaf = __get_cpuid_max(0, NULL);
+  unsigned max_sub7 = 0;
+  if (max_leaf >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    max_sub7 = a;
+  }
+  unsigned f = 0;
+  for (size_t t = 0; t < sizeof sa_x86_features / sizeof sa_x86_features[0]; t++) {
+    const sa_x86_feature *x = &sa_x86_features[t];
+    if (x->leaf > max_leaf || (x->leaf == 7 && x->subleaf > max_sub7)) continue;
+    if ((xcr0 & x->xcr0) != x->xcr0) continue;
+    unsigned r[4];
+    __cpuid_count(x->leaf, x->subleaf, r[EAX], r[EBX], r[ECX], r[EDX]);
+    if ((r[x->reg] >> x->shift) & 1u) f |= x->bit;
   }
   return f;
 }

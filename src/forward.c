@@ -27,16 +27,17 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 void sa_plan(sa_job *j, const sa_kernel *k) {
   j->rows = j->group * j->seq_q;
-  j->block_rows = k->block_q;
+  j->block_rows = k->tiles.block_q;
   j->n_row_blocks = ceil_div(j->rows, j->block_rows);
   j->n_chunks = 1;
   j->chunk_len = j->seq_kv;
   const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
-  if (k->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * k->chunk_kv &&
+  const sa_tiles *t = &k->tiles;
+  if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
       j->seq_kv >= SA_SPLIT_KEYS_PER_ROW * j->rows) {
-    const int64_t n = sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / k->chunk_kv);
+    const int64_t n = sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / t->chunk_kv);
     if (n > 1) {
-      j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), k->block_kv > 0 ? k->block_kv : 1);
+      j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), t->block_kv > 0 ? t->block_kv : 1);
       j->n_chunks = ceil_div(j->seq_kv, j->chunk_len);
     }
   }
@@ -93,8 +94,9 @@ static void merge_task(void *ctx, int64_t index, int worker) {
 
 /* Bytes of the shared packed-block buffer a planned job uses (0: tasks pack their own). */
 static size_t sa_shared_pack_bytes(const sa_job *j, const sa_kernel *k) {
-  if (!k->pack_block_bytes || j->n_row_blocks < 2 || k->block_kv <= 0) return 0;
-  const size_t blocks = (size_t)(j->batch * j->heads_kv * ((j->seq_kv + k->block_kv - 1) / k->block_kv));
+  const int64_t bkv = k->tiles.block_kv;
+  if (!k->pack_block_bytes || j->n_row_blocks < 2 || bkv <= 0) return 0;
+  const size_t blocks = (size_t)(j->batch * j->heads_kv * ((j->seq_kv + bkv - 1) / bkv));
   const size_t bytes = blocks * k->pack_block_bytes(j);
   return bytes <= SA_SHARED_PACK_MAX ? bytes : 0;
 }
@@ -131,7 +133,7 @@ simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_option
   }
   const size_t pack_bytes = sa_shared_pack_bytes(j, v->kernel);
   if (pack_bytes) {
-    j->n_kv_blocks = (j->seq_kv + v->kernel->block_kv - 1) / v->kernel->block_kv;
+    j->n_kv_blocks = (j->seq_kv + v->kernel->tiles.block_kv - 1) / v->kernel->tiles.block_kv;
     j->pack_block_bytes = v->kernel->pack_block_bytes(j);
     j->pack = aligned_alloc(SA_ALIGN, pack_bytes);
     j->pack_state = calloc((size_t)(j->batch * j->heads_kv * j->n_kv_blocks), sizeof(atomic_int));
@@ -167,10 +169,6 @@ static int sa_debug(void) {
   return sa_debug_on;
 }
 
-static const char *dtype_name(simdattn_dtype t) {
-  return t == SIMDATTN_F32 ? "f32" : t == SIMDATTN_F16 ? "f16" : "bf16";
-}
-
 static const sa_variant *sa_auto_variant(const sa_job *j) {
   for (int t = 0; t < sa_variant_total(); t++) {
     const sa_variant *v = sa_variant_at(t);
@@ -198,8 +196,8 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
                      v->name, source, need);
     }
     if (!sa_variant_accepts(v, j))
-      return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "variant '%s' does not accept q.dtype %s with k/v dtype %s",
-                     v->name, dtype_name(j->q_dtype), dtype_name(j->kv_dtype));
+      return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "variant '%s' does not accept q.dtype %s with k.dtype %s, v.dtype %s",
+                     v->name, sa_dtype_name(j->q_dtype), sa_dtype_name(j->k_dtype), sa_dtype_name(j->v_dtype));
   } else {
     v = sa_auto_variant(j);
     if (!v) return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "no variant accepts this problem on this CPU");

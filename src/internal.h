@@ -7,27 +7,45 @@
 
 #include "../core/kernel.h"
 
+#define SA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* ---- errors (error.c) ---- */
 /* Records the thread's message and returns `st`. */
 simdattn_status sa_fail(simdattn_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sa_clear_error(void);
 
-/* ---- CPU features (cpu_x86.c / cpu_arm.c) ---- */
+/* ---- the ISA table (isas.inc) ---- */
+#include "simdattn_build.h" /* SA_HAVE_<isa>: 1 when this build compiled the ISA (CMakeLists.txt) */
+
+/* SA_IF(SA_HAVE_<isa>, ...) expands to ... when the ISA is built, to nothing otherwise */
+#define SA_IF(c, ...) SA_IF_(c, __VA_ARGS__)
+#define SA_IF_(c, ...) SA_IF_##c(__VA_ARGS__)
+#define SA_IF_1(...) __VA_ARGS__
+#define SA_IF_0(...)
+
+/* CPU features: SA_CPU_<ID> bits, one per SA_FEATURE row */
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) SA_CPU_BIT_##id,
+#define SA_ISA(name, folder, arch, features, flags, probes)
 enum {
-  SA_CPU_AVX2 = 1u << 0, /* with the OS saving YMM state */
-  SA_CPU_FMA = 1u << 1,
-  SA_CPU_F16C = 1u << 2,
-  SA_CPU_AVX512F = 1u << 3, /* with the OS saving ZMM and opmask state */
-  SA_CPU_AVX512BW = 1u << 4,
-  SA_CPU_AVX512DQ = 1u << 5,
-  SA_CPU_AVX512VL = 1u << 6,
-  SA_CPU_AVX512BF16 = 1u << 7,
-  SA_CPU_NEON = 1u << 16, /* AArch64 Advanced SIMD (always on AArch64) */
-  SA_CPU_ARM_FP16 = 1u << 17,
-  SA_CPU_SVE = 1u << 18,
-  SA_CPU_ARM_BF16 = 1u << 19,
-  SA_CPU_I8MM = 1u << 20,
+#include "isas.inc"
+  SA_CPU_N_FEATURES
 };
+#undef SA_FEATURE
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) SA_CPU_##id = 1 << SA_CPU_BIT_##id,
+enum {
+#include "isas.inc"
+};
+#undef SA_FEATURE
+#undef SA_ISA
+/* each ISA's features: SA_ISA_CPU_<isa> */
+#define SA_FEATURE(id, name, arch, cpuinfo, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes) SA_ISA_CPU_##name = (int)(features),
+enum {
+#include "isas.inc"
+};
+#undef SA_FEATURE
+#undef SA_ISA
+
 /* Detected once (cpuid + xgetbv / getauxval), minus SIMDATTN_DISABLE_ISA. */
 unsigned sa_cpu_features(void);
 /* Comma-separated names of the bits in `f` ("avx2,fma,f16c"); returns buf. */
@@ -35,14 +53,24 @@ const char *sa_cpu_feature_names(unsigned f, char *buf, size_t size);
 /* The bit of one feature name, 0 if unknown. */
 unsigned sa_cpu_feature_bit(const char *name);
 
+/* The ISAs this build has, best first (SA_ISA rows with SA_HAVE_<isa> 1). */
+typedef struct sa_isa {
+  const char *name;
+  unsigned cpu;      /* SA_CPU_* bits */
+  int probes;        /* <folder>/probes.c is built (harness/baselines.c) */
+} sa_isa;
+int sa_isa_count(void);
+const sa_isa *sa_isa_at(int index);
+int sa_isa_available(const sa_isa *isa); /* this CPU runs it */
+
 /* ---- registry (registry.c, variants.inc) ---- */
 enum { SA_VARIANT_NO_AUTO = 1u << 0 }; /* tested and benchmarked, never auto-dispatched */
 
 typedef struct sa_variant {
   const char *name; /* <isa>_<dtype>_<algo>_<tile>, or ref / scalar_tiled */
   const char *isa;
-  unsigned cpu;     /* SA_CPU_* bits it needs */
-  unsigned dtypes;  /* 1u << simdattn_dtype it accepts for q and for k/v, in any combination */
+  unsigned cpu;     /* SA_CPU_* bits it needs: its ISA's and its own */
+  unsigned dtypes;  /* SA_DT_BIT(simdattn_dtype) it accepts for q and for k/v, in any combination */
   unsigned flags;
   const sa_kernel *kernel;
 } sa_variant;
@@ -51,6 +79,8 @@ int sa_variant_total(void);
 const sa_variant *sa_variant_at(int index);
 const sa_variant *sa_variant_find(const char *name);
 int sa_variant_available(const sa_variant *v); /* this CPU runs it */
+/* it accepts these dtypes for q, k and v */
+int sa_variant_accepts_dtypes(const sa_variant *v, simdattn_dtype q, simdattn_dtype k, simdattn_dtype vt);
 int sa_variant_accepts(const sa_variant *v, const sa_job *j);
 /* The rows named in names[0..n) (every row when n == 0), in registry order; returns the count. */
 int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max);

@@ -1,14 +1,18 @@
-/* src/registry.c: the variant table (rows in variants.inc) and the public introspection API. */
+/* src/registry.c: the variant table (rows in variants.inc; each row's ISA from isas.inc) and the
+ * public introspection API. */
 #include <string.h>
 
 #include "internal.h"
 
-#define SA_VARIANT(name, isa, cpu, dtypes, flags) extern const sa_kernel sa_kernel_##name;
+/* the rows of the ISAs this build has (SA_HAVE_<isa>) */
+#define SA_VARIANT(name, isa, extra, cflags, dtypes, flags) \
+  SA_IF(SA_HAVE_##isa, extern const sa_kernel sa_kernel_##name;)
 #include "variants.inc"
 #undef SA_VARIANT
 
 static const sa_variant sa_table[] = {
-#define SA_VARIANT(name, isa, cpu, dtypes, flags) {#name, isa, cpu, dtypes, flags, &sa_kernel_##name},
+#define SA_VARIANT(name, isa, extra, cflags, dtypes, flags) \
+  SA_IF(SA_HAVE_##isa, {#name, #isa, (unsigned)SA_ISA_CPU_##isa | (extra), dtypes, flags, &sa_kernel_##name}, )
 #include "variants.inc"
 #undef SA_VARIANT
 };
@@ -27,8 +31,12 @@ const sa_variant *sa_variant_find(const char *name) {
 
 int sa_variant_available(const sa_variant *v) { return (sa_cpu_features() & v->cpu) == v->cpu; }
 
+int sa_variant_accepts_dtypes(const sa_variant *v, simdattn_dtype q, simdattn_dtype k, simdattn_dtype vt) {
+  return (v->dtypes & SA_DT_BIT(q)) && (v->dtypes & SA_DT_BIT(k)) && (v->dtypes & SA_DT_BIT(vt));
+}
+
 int sa_variant_accepts(const sa_variant *v, const sa_job *j) {
-  return (v->dtypes >> j->q_dtype & 1u) && (v->dtypes >> j->kv_dtype & 1u);
+  return sa_variant_accepts_dtypes(v, j->q_dtype, j->k_dtype, j->v_dtype);
 }
 
 int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max) {

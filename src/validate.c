@@ -9,9 +9,9 @@
 
 #define BAD(...) sa_fail(SIMDATTN_ERR_INVALID, __VA_ARGS__)
 
-static const char *dtype_name(simdattn_dtype t) {
-  return t == SIMDATTN_F32 ? "f32" : t == SIMDATTN_F16 ? "f16" : t == SIMDATTN_BF16 ? "bf16" : "?";
-}
+/* "SIMDATTN_F32 (f32), SIMDATTN_F16 (f16), ..." from the dtype table, for messages */
+#define SA_DT_LIST_(E, name, blk, bb, ...) "SIMDATTN_" #E " (" #name "), "
+static const char sa_dtype_list[] = SA_DTYPES(SA_DT_LIST_, ~);
 
 typedef struct {
   const char *name;      /* "q", "k", "v", "out", "lse", "mask", ... for messages */
@@ -21,7 +21,7 @@ typedef struct {
   int64_t stride[3];
   const char *stride_name[3];
   int64_t row;           /* contiguous elements per row */
-  size_t elem;           /* bytes per element */
+  int64_t block, block_bytes; /* the dtype's storage unit (core/dtype.h): elements and bytes */
   int stride_min_row;    /* 1: strides of dims with extent > 1 must be >= row; 0: >= 0 */
   uintptr_t lo, hi;      /* byte range touched (empty when lo == hi) */
 } tensor_view;
@@ -55,8 +55,8 @@ static simdattn_status check_tensor(tensor_view *t, int required) {
       return BAD("%s: element offsets overflow int64 (%s %" PRId64 " x %" PRId64 ")", t->name,
                  t->stride_name[d], s, t->ext[d]);
   }
-  int64_t bytes;
-  if (__builtin_mul_overflow(span, (int64_t)t->elem, &bytes) ||
+  int64_t bytes; /* span is a multiple of the block: rows and strides are (checked before) */
+  if (__builtin_mul_overflow(span / t->block, t->block_bytes, &bytes) ||
       (uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)t->data)
     return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", t->name, span);
   t->lo = (uintptr_t)t->data;
@@ -112,11 +112,25 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   const simdattn_tensor *in[3] = {&p->q, &p->k, &p->v};
   const char *in_name[3] = {"q", "k", "v"};
   for (int t = 0; t < 3; t++)
-    if ((unsigned)in[t]->dtype > SIMDATTN_BF16)
-      return BAD("%s.dtype must be SIMDATTN_F32, SIMDATTN_F16 or SIMDATTN_BF16, got %d", in_name[t],
+    if (!sa_dtype_valid(in[t]->dtype))
+      return BAD("%s.dtype must be one of %.*s, got %d", in_name[t], (int)sizeof sa_dtype_list - 3, sa_dtype_list,
                  (int)in[t]->dtype);
   if (p->k.dtype != p->v.dtype)
-    return BAD("k.dtype (%s) must equal v.dtype (%s)", dtype_name(p->k.dtype), dtype_name(p->v.dtype));
+    return BAD("k.dtype (%s) must equal v.dtype (%s)", sa_dtype_name(p->k.dtype), sa_dtype_name(p->v.dtype));
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
+  for (int t = 0; t < 3; t++) { /* a block format stores whole blocks: rows and strides hold whole blocks */
+    const int64_t blk = sa_dtype_block(in[t]->dtype), row = t == 2 ? dv : d;
+    if (row % blk != 0)
+      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s", t == 2 ? "head_dim_v" : "head_dim",
+                 row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
+    const int64_t *st = &in[t]->stride_batch;
+    const int64_t ext[3] = {p->batch, t == 0 ? p->heads_q : p->heads_kv, t == 0 ? p->seq_q : p->seq_kv};
+    static const char *sn[3] = {"stride_batch", "stride_head", "stride_seq"};
+    for (int a = 0; a < 3; a++)
+      if (ext[a] > 1 && st[a] % blk != 0)
+        return BAD("%s.%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s", in_name[t], sn[a], st[a],
+                   blk, in_name[t], sa_dtype_name(in[t]->dtype));
+  }
   if ((unsigned)p->causal > SIMDATTN_CAUSAL_BOTTOM_RIGHT)
     return BAD("causal must be SIMDATTN_CAUSAL_NONE, _TOP_LEFT or _BOTTOM_RIGHT, got %d", (int)p->causal);
   if (!isfinite(p->scale) || p->scale < 0.0f)
@@ -128,7 +142,6 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
     return BAD("window (%" PRId64 ") needs causal set (TOP_LEFT or BOTTOM_RIGHT), got SIMDATTN_CAUSAL_NONE",
                p->window);
 
-  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   tensor_view tv[8];
   memset(tv, 0, sizeof tv);
   enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS };
@@ -150,25 +163,26 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
                                       {"v.stride_batch", "v.stride_head", "v.stride_seq"}};
     for (int a = 0; a < 3; a++) x->stride_name[a] = names[t][a];
     x->row = t == 2 ? dv : d;
-    x->elem = sa_dtype_size(in[t]->dtype);
+    x->block = sa_dtype_block(in[t]->dtype);
+    x->block_bytes = sa_dtype_block_bytes(in[t]->dtype);
     x->stride_min_row = 1;
   }
   tensor_view *o = &tv[OUT];
   *o = (tensor_view){"out", "head_dim_v", p->out, {p->batch, p->heads_q, p->seq_q},
                      {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
-                     {"out_stride_batch", "out_stride_head", "out_stride_seq"}, dv, 4, 1, 0, 0};
+                     {"out_stride_batch", "out_stride_head", "out_stride_seq"}, dv, 1, 4, 1, 0, 0};
   int64_t cnt; /* lse's strides are implied: check that its size fits before forming them */
   if (__builtin_mul_overflow(p->batch, p->heads_q, &cnt) || __builtin_mul_overflow(cnt, p->seq_q, &cnt))
     return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64",
                p->batch, p->heads_q, p->seq_q);
   tv[LSE] = (tensor_view){"lse", "1", p->lse, {p->batch, p->heads_q, p->seq_q},
-                          {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 4, 0, 0, 0};
+                          {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
   tv[MASK] = (tensor_view){"mask", "seq_kv", p->mask, {p->batch, p->heads_q, p->seq_q},
                            {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
-                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"}, p->seq_kv, 4, 0, 0, 0};
+                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"}, p->seq_kv, 1, 4, 0, 0, 0};
   tv[ALIBI] = (tensor_view){"alibi_slopes", "1", p->alibi_slopes, {1, 1, p->heads_q}, {0, 0, 1},
-                            {"", "", ""}, 1, 4, 0, 0, 0};
-  tv[SINKS] = (tensor_view){"sinks", "1", p->sinks, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 4, 0, 0, 0};
+                            {"", "", ""}, 1, 1, 4, 0, 0, 0};
+  tv[SINKS] = (tensor_view){"sinks", "1", p->sinks, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
 
   simdattn_status st;
   for (int t = 0; t < 4; t++)
@@ -202,12 +216,16 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   j->k = (const char *)p->k.data;
   j->v = (const char *)p->v.data;
   j->q_dtype = p->q.dtype;
-  j->kv_dtype = p->k.dtype;
-  /* strides of dimensions of extent 1 are never used: zero them so no offset can overflow */
+  j->k_dtype = p->k.dtype;
+  j->v_dtype = p->v.dtype;
+  /* strides of dimensions of extent 1 are never used: zero them so no offset can overflow; the
+   * inputs' become bytes (whole blocks: checked above) */
 #define STRIDE(view, dim) ((view).ext[dim] > 1 ? (view).stride[dim] : 0)
-  j->q_sb = STRIDE(tv[Q], 0), j->q_sh = STRIDE(tv[Q], 1), j->q_ss = STRIDE(tv[Q], 2);
-  j->k_sb = STRIDE(tv[K], 0), j->k_sh = STRIDE(tv[K], 1), j->k_ss = STRIDE(tv[K], 2);
-  j->v_sb = STRIDE(tv[V], 0), j->v_sh = STRIDE(tv[V], 1), j->v_ss = STRIDE(tv[V], 2);
+#define BYTES(view, dim) (STRIDE(view, dim) / (view).block * (view).block_bytes)
+  j->qs = (sa_strides){BYTES(tv[Q], 0), BYTES(tv[Q], 1), BYTES(tv[Q], 2)};
+  j->ks = (sa_strides){BYTES(tv[K], 0), BYTES(tv[K], 1), BYTES(tv[K], 2)};
+  j->vs = (sa_strides){BYTES(tv[V], 0), BYTES(tv[V], 1), BYTES(tv[V], 2)};
+#undef BYTES
   j->o_sb = STRIDE(tv[OUT], 0), j->o_sh = STRIDE(tv[OUT], 1), j->o_ss = STRIDE(tv[OUT], 2);
   j->m_sb = STRIDE(tv[MASK], 0), j->m_sh = STRIDE(tv[MASK], 1), j->m_sq = STRIDE(tv[MASK], 2);
 #undef STRIDE

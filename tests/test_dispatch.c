@@ -83,11 +83,11 @@ int main(int argc, char **argv) {
       if (sa_variant_available(v) && !(v->flags & SA_VARIANT_NO_AUTO) && (v->dtypes & (1u << sb.qt))) first = v;
     }
     CHECK(first && pick && !strcmp(pick, first->name), "%s: best '%s', want the first available row '%s'",
-          case_dtype_name(sb.qt), pick ? pick : "(none)", first ? first->name : "?");
+          sa_dtype_name(sb.qt), pick ? pick : "(none)", first ? first->name : "?");
     case_reset_outputs(&cb);
-    CHECK(simdattn_forward(&cb.p, NULL) == SIMDATTN_OK, "auto on %s: %s", case_dtype_name(sb.qt),
+    CHECK(simdattn_forward(&cb.p, NULL) == SIMDATTN_OK, "auto on %s: %s", sa_dtype_name(sb.qt),
           simdattn_last_error());
-    printf("auto-dispatch for %s inputs: %s\n", case_dtype_name(sb.qt), pick ? pick : "(none)");
+    printf("auto-dispatch for %s inputs: %s\n", sa_dtype_name(sb.qt), pick ? pick : "(none)");
     case_free(&cb);
   }
   const char *best = simdattn_best_variant(&cd.p);

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/convert.h"
+#include "core/dtype.h"
 #include "harness/cases.h"
 #include "harness/equiv.h"
 
@@ -76,8 +76,8 @@ static void store(void *base, int64_t at, int dt, reader *r, int regime) {
   int raw16;
   uint16_t raw;
   const float v = value(r, regime, dt, &raw16, &raw);
-  if (dt == SIMDATTN_F32) ((float *)base)[at] = v;
-  else ((uint16_t *)base)[at] = raw16 ? raw : dt == SIMDATTN_F16 ? case_f32_to_f16(v) : case_f32_to_bf16(v);
+  if (raw16) memcpy((char *)base + sa_dtype_bytes((simdattn_dtype)dt, at), &raw, 2);
+  else sa_store_f32(base, (simdattn_dtype)dt, at, &v, 1);
 }
 
 static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, int64_t row, reader *r, int regime) {

@@ -1,0 +1,121 @@
+/* core/dtype.h: the dtype table — every element format the library reads, in one list.
+ *
+ *   X(ENUM, name, block, block_bytes, ...)
+ *     ENUM         SIMDATTN_<ENUM> in include/simdattn.h
+ *     name         its name everywhere: messages, attn-check case names, attn-bench rows
+ *                  (f32-f16), the codec sa_decode_<name> / sa_encode_<name> (core/convert.h) and
+ *                  each ISA's converting loader sa_vload_<name> (<folder>/<isa>.h)
+ *     block        elements that share storage (1 for plain element types; 32 for a GGUF-style
+ *                  block of 32 values with one scale): head dims and strides of a tensor in this
+ *                  format must be multiples of it
+ *     block_bytes  bytes of one block (element size for plain types)
+ *
+ * Everything else derives from the table: validation (src/validate.c), byte offsets (a row at
+ * element offset e starts e / block * block_bytes bytes in), names, the dispatch from a runtime
+ * dtype to code specialised for it (SA_DTYPE_DISPATCH), the harness's test data. */
+#ifndef SA_CORE_DTYPE_H
+#define SA_CORE_DTYPE_H
+
+#include <stdint.h>
+
+#include "convert.h"
+#include "simdattn.h"
+
+// clang-format off
+#define SA_DTYPES(X, ...)            \
+  X(F32,  f32,  1, 4, __VA_ARGS__)   \
+  X(F16,  f16,  1, 2, __VA_ARGS__)   \
+  X(BF16, bf16, 1, 2, __VA_ARGS__)
+// clang-format on
+
+/* accepted-dtype bit sets (sa_variant.dtypes): bit 1u << simdattn_dtype */
+#define SA_DT_BIT(t) (1u << (unsigned)(t))
+#define SA_DT_F32 SA_DT_BIT(SIMDATTN_F32)
+#define SA_DT_BF16 SA_DT_BIT(SIMDATTN_BF16)
+#define SA_DT_FLOAT (SA_DT_BIT(SIMDATTN_F32) | SA_DT_BIT(SIMDATTN_F16) | SA_DT_BIT(SIMDATTN_BF16))
+
+#define SA_DT_CASE_VALID_(E, name, blk, bb, ...) case SIMDATTN_##E:
+static inline int sa_dtype_valid(simdattn_dtype t) {
+  switch (t) {
+    SA_DTYPES(SA_DT_CASE_VALID_, ~)
+    return 1;
+  }
+  return 0;
+}
+
+#define SA_DT_CASE_NAME_(E, name, blk, bb, ...) \
+  case SIMDATTN_##E:                            \
+    return #name;
+#define SA_DT_CASE_BLOCK_(E, name, blk, bb, ...) \
+  case SIMDATTN_##E:                             \
+    return blk;
+#define SA_DT_CASE_BLOCK_BYTES_(E, name, blk, bb, ...) \
+  case SIMDATTN_##E:                                   \
+    return bb;
+static inline const char *sa_dtype_name(simdattn_dtype t) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_NAME_, ~) }
+  return "?";
+}
+static inline int64_t sa_dtype_block(simdattn_dtype t) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_BLOCK_, ~) }
+  return 1;
+}
+static inline int64_t sa_dtype_block_bytes(simdattn_dtype t) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_BLOCK_BYTES_, ~) }
+  return 0;
+}
+/* Bytes of n elements (n a multiple of the block): the byte offset of element n of a row. */
+static inline int64_t sa_dtype_bytes(simdattn_dtype t, int64_t n) {
+  return n / sa_dtype_block(t) * sa_dtype_block_bytes(t);
+}
+/* The dtype called `name`, or -1. */
+#define SA_DT_CASE_NAMED_(E, name, blk, bb, s) \
+  if (!strcmp(s, #name)) return (int)SIMDATTN_##E;
+static inline int sa_dtype_named(const char *s) {
+  SA_DTYPES(SA_DT_CASE_NAMED_, s)
+  return -1;
+}
+
+/* Element idx of a row at base, as f32 (exact), and f32 values encoded into elements
+ * idx .. idx + n - 1 (for a block format, idx and n are multiples of its block). */
+#define SA_DT_CASE_DECODE_(E, name, blk, bb, ...) \
+  case SIMDATTN_##E:                              \
+    return sa_decode_##name(__VA_ARGS__);
+static inline float sa_load_f32(const void *base, simdattn_dtype t, int64_t idx) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_DECODE_, base, idx) }
+  return 0.0f;
+}
+#define SA_DT_CASE_ENCODE_(E, name, blk, bb, ...) \
+  case SIMDATTN_##E:                              \
+    sa_encode_##name(__VA_ARGS__);                \
+    return;
+static inline void sa_store_f32(void *base, simdattn_dtype t, int64_t idx, const float *src, int64_t n) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_ENCODE_, base, idx, src, n) }
+}
+/* dst[0..n) = row[0..n) as f32 (one loop per dtype) */
+#define SA_DT_CASE_ROW_(E, name, blk, bb, ...)                         \
+  case SIMDATTN_##E:                                                   \
+    for (int64_t x = 0; x < n; x++) dst[x] = sa_decode_##name(row, x); \
+    return;
+static inline void sa_row_to_f32(const void *row, simdattn_dtype t, int64_t n, float *dst) {
+  switch (t) { SA_DTYPES(SA_DT_CASE_ROW_, ~) }
+}
+
+/* Run fn(args..., DT) with DT the compile-time constant of runtime dtype t, so code specialised
+ * for each dtype is chosen once per call, not per element (fn is normally always_inline). */
+#define SA_DT_CASE_CALL_(E, name, blk, bb, fn, ...) \
+  case SIMDATTN_##E:                                \
+    fn(__VA_ARGS__, SIMDATTN_##E);                  \
+    break;
+#define SA_DTYPE_DISPATCH(t, fn, ...)                            \
+  do {                                                           \
+    switch (t) { SA_DTYPES(SA_DT_CASE_CALL_, fn, __VA_ARGS__) } \
+  } while (0)
+#define SA_DT_CASE_RETURN_(E, name, blk, bb, fn, ...) \
+  case SIMDATTN_##E:                                  \
+    return fn(__VA_ARGS__, SIMDATTN_##E);
+/* the same, returning fn's value (the caller returns something after it for invalid t) */
+#define SA_DTYPE_DISPATCH_RETURN(t, fn, ...) \
+  switch (t) { SA_DTYPES(SA_DT_CASE_RETURN_, fn, __VA_ARGS__) }
+
+#endif
