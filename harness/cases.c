@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "src/internal.h"
 
 #define SENTINEL_BITS 0x7fc5a5a5u /* a quiet NaN no kernel computes */
 
@@ -88,7 +89,8 @@ case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv) {
 
 void case_name(const case_spec *s, char *buf, size_t size) {
   static const char *causal[] = {"full", "tl", "br"};
-  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale", "range", "expo", "subn"};
+  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale", "range", "expo", "subn",
+                               "sinkdom", "sinkrepro"};
   static const char *layout[] = {"bhsd", "bshd", "bhsd+pad", "bshd+pad"};
   static const char *mask[] = {"", "+mask", "+maskbcast", "+maskrows"};
   static const char *nan[] = {"", "+nanq", "+nank", "+nanv", "+infv"};
@@ -109,9 +111,12 @@ void case_name(const case_spec *s, char *buf, size_t size) {
 typedef struct {
   case_spec *v;
   int n, cap;
+  int quick;
 } list;
 
 static void add(list *l, case_spec s) {
+  for (int t = 0; t < l->n; t++) /* a case is its spec: the same spec twice is one case */
+    if (!memcmp(&l->v[t], &s, sizeof s)) return;
   if (l->n == l->cap) {
     l->cap = l->cap ? 2 * l->cap : 64;
     l->v = realloc(l->v, sizeof *l->v * (size_t)l->cap);
@@ -120,62 +125,72 @@ static void add(list *l, case_spec s) {
   l->v[l->n++] = s;
 }
 
-int case_grid(int quick, case_spec **out) {
-  list l = {0, 0, 0};
-  case_spec s;
-  /* 1. sequence lengths, square, non-causal and bottom-right causal */
-  static const int64_t seqs_full[] = {0, 1, 2, 3, 7, 16, 31, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257,
-                                      1000, 1023, 1024, 2048};
-  static const int64_t seqs_quick[] = {0, 1, 3, 16, 63, 64, 65, 129, 257};
-  const int64_t *seqs = quick ? seqs_quick : seqs_full;
-  const int nseq = quick ? 9 : 21;
-  for (int t = 0; t < nseq; t++)
+/* the quick or the full list of a grid axis */
+#define PICK(l, quick_list, full_list) ((l)->quick ? (quick_list) : (full_list))
+#define PICK_N(l, quick_list, full_list) ((l)->quick ? (int)SA_ARRAY_SIZE(quick_list) : (int)SA_ARRAY_SIZE(full_list))
+
+/* 1. sequence lengths, square, non-causal and bottom-right causal */
+static void grid_seq(list *l) {
+  static const int64_t full[] = {0, 1, 2, 3, 7, 16, 31, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257,
+                                 1000, 1023, 1024, 2048};
+  static const int64_t quick[] = {0, 1, 3, 16, 63, 64, 65, 129, 257};
+  const int64_t *seqs = PICK(l, quick, full);
+  for (int t = 0; t < PICK_N(l, quick, full); t++)
     for (int c = 0; c < 2; c++) {
-      s = case_default("seq", seqs[t], seqs[t]);
+      case_spec s = case_default("seq", seqs[t], seqs[t]);
       s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
       if (seqs[t] >= 1000) s.heads_q = s.heads_kv = 1;
-      add(&l, s);
+      add(l, s);
     }
-  /* 2. seq_q != seq_kv both ways: cross-attention, decode, rows with no visible key */
-  static const int64_t cross_full[][2] = {{1, 1000}, {1, 2048}, {1, 63}, {1, 64}, {1, 65}, {7, 300},
-                                          {300, 7},  {128, 1},  {1, 0},  {0, 5},  {65, 129}, {129, 65},
-                                          {3, 1024}, {100, 257}};
-  static const int64_t cross_quick[][2] = {{1, 1000}, {1, 65}, {7, 300}, {300, 7}, {1, 0}, {0, 5}, {129, 65}};
-  const int ncross = quick ? 7 : 14;
-  for (int t = 0; t < ncross; t++)
+}
+
+/* 2. seq_q != seq_kv both ways: cross-attention, decode, rows with no visible key */
+static void grid_cross(list *l) {
+  static const int64_t full[][2] = {{1, 1000}, {1, 2048}, {1, 63}, {1, 64}, {1, 65}, {7, 300},
+                                    {300, 7},  {128, 1},  {1, 0},  {0, 5},  {65, 129}, {129, 65},
+                                    {3, 1024}, {100, 257}};
+  static const int64_t quick[][2] = {{1, 1000}, {1, 65}, {7, 300}, {300, 7}, {1, 0}, {0, 5}, {129, 65}};
+  for (int t = 0; t < PICK_N(l, quick, full); t++)
     for (int c = 0; c < 3; c++) {
-      const int64_t *qk = quick ? cross_quick[t] : cross_full[t];
-      s = case_default("cross", qk[0], qk[1]);
+      const int64_t *qk = l->quick ? quick[t] : full[t];
+      case_spec s = case_default("cross", qk[0], qk[1]);
       s.causal = (simdattn_causal)c;
       if (qk[0] == 1) { /* decode: GQA heads */
         s.heads_q = 8;
         s.heads_kv = 2;
       }
-      add(&l, s);
+      add(l, s);
     }
-  /* 3. head dims, and head_dim_v != head_dim */
-  static const int64_t dims_full[] = {1, 3, 8, 16, 17, 32, 40, 59, 64, 80, 96, 111, 128, 192, 256};
-  static const int64_t dims_quick[] = {1, 17, 80, 128, 256};
-  for (int t = 0; t < (quick ? 5 : 15); t++) {
-    s = case_default("dims", 77, 130);
-    s.d = s.dv = quick ? dims_quick[t] : dims_full[t];
+}
+
+/* 3. head dims, and head_dim_v != head_dim */
+static void grid_dims(list *l) {
+  static const int64_t full[] = {1, 3, 8, 16, 17, 32, 40, 59, 64, 80, 96, 111, 128, 192, 256};
+  static const int64_t quick[] = {1, 17, 80, 128, 256};
+  const int64_t *dims = PICK(l, quick, full);
+  for (int t = 0; t < PICK_N(l, quick, full); t++) {
+    case_spec s = case_default("dims", 77, 130);
+    s.d = s.dv = dims[t];
     s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
     s.layout = (case_layout)(t % 4);
-    add(&l, s);
+    add(l, s);
   }
-  static const int64_t dvs_full[][2] = {{64, 128}, {128, 64}, {3, 17}, {17, 3}, {256, 512}, {512, 512}, {1, 96}, {80, 40}};
-  for (int t = 0; t < (quick ? 3 : 8); t++) {
-    s = case_default("dims", 50, 90);
-    s.d = dvs_full[t][0];
-    s.dv = dvs_full[t][1];
+  static const int64_t dvs[][2] = {{64, 128}, {128, 64}, {3, 17}, {17, 3}, {256, 512}, {512, 512}, {1, 96}, {80, 40}};
+  for (int t = 0; t < (l->quick ? 3 : (int)SA_ARRAY_SIZE(dvs)); t++) {
+    case_spec s = case_default("dims", 50, 90);
+    s.d = dvs[t][0];
+    s.dv = dvs[t][1];
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    add(&l, s);
+    add(l, s);
   }
-  /* 4. batch and head layouts: MHA with batch, GQA 8 on 2, MQA 8 on 1 */
+}
+
+/* 4. batch and head layouts: MHA with batch, GQA 8 on 2, MQA 8 on 1 */
+static void grid_heads(list *l) {
   static const int64_t heads[][3] = {{3, 4, 4}, {2, 8, 2}, {2, 8, 1}};
-  for (int t = 0; t < 3; t++)
-    for (int f = 0; f < 2; f++) {
-      s = case_default("heads", 70, 130);
+  for (int t = 0; t < (int)SA_ARRAY_SIZE(heads); t++)
+    for (int f = 0; f < (l->quick ? 1 : 2); f++) {
+      case_spec s = case_default("heads", 70, 130);
       s.batch = heads[t][0];
       s.heads_q = heads[t][1];
       s.heads_kv = heads[t][2];
@@ -183,75 +198,101 @@ int case_grid(int quick, case_spec **out) {
         s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
         s.mask = MASK_FULL;
       }
-      if (quick && f) continue;
-      add(&l, s);
+      add(l, s);
     }
-  /* 5. sliding window, both alignments */
+}
+
+/* 5. sliding window, both alignments */
+static void grid_window(list *l) {
   static const int64_t wins[] = {1, 16, 100};
-  for (int t = 0; t < 3; t++)
+  for (int t = 0; t < (int)SA_ARRAY_SIZE(wins); t++)
     for (int c = 1; c <= 2; c++)
       for (int shape = 0; shape < 2; shape++) {
-        if (quick && (shape || t == 2)) continue;
-        s = case_default("window", shape ? 300 : 200, shape ? 200 : 300);
+        if (l->quick && (shape || t == 2)) continue;
+        case_spec s = case_default("window", shape ? 300 : 200, shape ? 200 : 300);
         s.causal = (simdattn_causal)c;
         s.window = wins[t];
-        add(&l, s);
+        add(l, s);
       }
-  /* 6. additive masks: per head, broadcast over batch and heads, one row per head */
+}
+
+/* 6. additive masks: per head, broadcast over batch and heads, one row per head */
+static void grid_mask(list *l) {
   for (int m = MASK_FULL; m <= MASK_ROWS; m++)
-    for (int c = 0; c < 2; c++) {
-      if (quick && c) continue;
-      s = case_default("mask", 100, 257);
+    for (int c = 0; c < (l->quick ? 1 : 2); c++) {
+      case_spec s = case_default("mask", 100, 257);
       s.heads_q = 4;
       s.heads_kv = 2;
       s.batch = 2;
       s.mask = (case_mask)m;
       s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-      add(&l, s);
+      add(l, s);
     }
-  /* 7. softcap, with q scaled so scores are of the order of the cap (FlashAttention's way) */
+}
+
+/* 7. softcap, with q scaled so scores are of the order of the cap (FlashAttention's way);
+ * 8. alibi, non-causal (positive after the diagonal) and causal, GQA */
+static void grid_softcap_alibi(list *l) {
   static const float caps[] = {30.0f, 5.0f};
-  for (int t = 0; t < 2; t++)
-    for (int c = 0; c < 2; c++) {
-      if (quick && (t || c)) continue;
-      s = case_default("softcap", 129, 257);
+  for (int t = 0; t < (l->quick ? 1 : (int)SA_ARRAY_SIZE(caps)); t++)
+    for (int c = 0; c < (l->quick ? 1 : 2); c++) {
+      case_spec s = case_default("softcap", 129, 257);
       s.softcap = caps[t];
       s.dist = DIST_SOFTCAP;
       s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-      add(&l, s);
+      add(l, s);
     }
-  /* 8. alibi, non-causal (positive after the diagonal) and causal, GQA */
   for (int c = 0; c < 2; c++) {
-    s = case_default("alibi", 90, 150);
+    case_spec s = case_default("alibi", 90, 150);
     s.heads_q = 4;
     s.heads_kv = 2;
     s.alibi = 1;
     s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-    add(&l, s);
+    add(l, s);
   }
-  /* 9. sinks, including rows with no visible key (lse = sink) */
-  {
-    s = case_default("sinks", 100, 100);
+}
+
+/* 9. sinks, including rows with no visible key (lse = sink), and sinks that dominate their rows
+ * by ~90 so that the outputs land in f32's subnormal range (prefill, decode with key chunks
+ * merged, and the regression case where scalar_tiled returned twice the output) */
+static void grid_sinks(list *l) {
+  case_spec s = case_default("sinks", 100, 100);
+  s.sinks = 1;
+  add(l, s);
+  s = case_default("sinks", 300, 7);
+  s.sinks = 1;
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  add(l, s);
+  if (!l->quick) {
+    s = case_default("sinks", 64, 513);
     s.sinks = 1;
-    add(&l, s);
-    s = case_default("sinks", 300, 7);
-    s.sinks = 1;
-    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    add(&l, s);
-    if (!quick) {
-      s = case_default("sinks", 64, 513);
-      s.sinks = 1;
-      s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
-      s.window = 40;
-      add(&l, s);
-    }
+    s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+    s.window = 40;
+    add(l, s);
   }
-  /* 10. lse off */
-  s = case_default("nolse", 65, 129);
+  static const int64_t dom[][3] = {{131, 131, 0}, {131, 131, 2}, {1, 2000, 2}, {12, 700, 2}};
+  for (int t = 0; t < (int)SA_ARRAY_SIZE(dom); t++) {
+    s = case_default("sinks", dom[t][0], dom[t][1]);
+    s.sinks = 1;
+    s.dist = DIST_SINKDOM;
+    s.causal = (simdattn_causal)dom[t][2];
+    if (dom[t][0] == 1) s.heads_q = 8;
+    add(l, s);
+  }
+  /* q = 371.692238, k = v = 37.1692238, softcap 5, alibi 2^-4 and 2^-8, sinks 111.5077 */
+  s = case_default("sinks", 131, 131);
+  s.sinks = s.alibi = 1;
+  s.softcap = 5.0f;
+  s.dist = DIST_SINKREPRO;
+  add(l, s);
+}
+
+/* 10. lse off; 11. layouts: BSHD, BHSD, padded strides */
+static void grid_layout(list *l) {
+  case_spec s = case_default("nolse", 65, 129);
   s.lse = 0;
   s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-  add(&l, s);
-  /* 11. layouts: BSHD, BHSD, padded strides */
+  add(l, s);
   for (int L = 0; L < 4; L++) {
     s = case_default("layout", 65, 129);
     s.heads_q = 4;
@@ -261,25 +302,31 @@ int case_grid(int quick, case_spec **out) {
     s.d = 40;
     s.dv = 24;
     s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
-    add(&l, s);
+    add(l, s);
   }
-  /* 12. value distributions */
+}
+
+/* 12. value distributions */
+static void grid_values(list *l) {
   for (int dd = DIST_LARGE; dd <= DIST_CONST; dd++)
-    for (int c = 0; c < 2; c++) {
-      if (quick && c) continue;
-      s = case_default("values", 127, 255);
+    for (int c = 0; c < (l->quick ? 1 : 2); c++) {
+      case_spec s = case_default("values", 127, 255);
       s.dist = (case_dist)dd;
       s.causal = c ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-      add(&l, s);
+      add(l, s);
     }
-  /* 13. one NaN in q, k or v: it must reach exactly the outputs the semantics say */
+}
+
+/* 13. one NaN in q, k or v: it must reach exactly the outputs the semantics say */
+static void grid_nan(list *l) {
+  case_spec s;
   for (int nn = NAN_Q; nn <= NAN_V; nn++)
     for (int c = 0; c < 2; c++) {
+      if (l->quick && c == 0 && nn != NAN_V) continue;
       s = case_default("nan", 129, 129);
       s.nan = (case_nan)nn;
       s.causal = c ? SIMDATTN_CAUSAL_TOP_LEFT : SIMDATTN_CAUSAL_NONE;
-      if (quick && c == 0 && nn != NAN_V) continue;
-      add(&l, s);
+      add(l, s);
     }
   /* a NaN in a key or value that a -inf mask entry hides from some rows (mask block) */
   for (int nn = NAN_Q; nn <= NAN_V; nn++) {
@@ -287,7 +334,7 @@ int case_grid(int quick, case_spec **out) {
     s.nan = (case_nan)nn;
     s.mask = MASK_FULL;
     s.causal = nn == NAN_V ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-    add(&l, s);
+    add(l, s);
   }
   /* +inf in V at a key whose weight underflows (large scores: most weights are below f32's and
    * double's range) must still make its column +inf, never NaN (0 * inf): packed and direct
@@ -298,7 +345,7 @@ int case_grid(int quick, case_spec **out) {
     s.dist = DIST_LARGE;
     s.causal = t == 1 ? SIMDATTN_CAUSAL_TOP_LEFT : SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.heads_q = t == 2 ? 8 : 2;
-    add(&l, s);
+    add(l, s);
   }
   /* decode with keys split into chunks: NaN in a chunk, and scores far apart across chunks */
   for (int t = 0; t < 4; t++) {
@@ -309,58 +356,63 @@ int case_grid(int quick, case_spec **out) {
     s.dist = t < 3 ? DIST_NORMAL : DIST_LARGE;
     s.sinks = t == 2;
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    add(&l, s);
+    add(l, s);
   }
-  /* decode shapes (a few query rows per kv head: kernels may read K and V in place, unpacked):
-   * head-dim tails, head_dim_v != head_dim, every feature, a NaN in V hidden from some rows */
-  {
-    static const int64_t dec[][3] = {{1, 1, 300}, {17, 40, 300}, {80, 80, 1000}, {111, 17, 777}, {128, 128, 2049}};
-    for (int t = 0; t < (quick ? 3 : 5); t++) {
-      s = case_default("decode", 1, dec[t][2]);
-      s.heads_q = 8;
-      s.heads_kv = 2;
-      s.d = dec[t][0];
-      s.dv = dec[t][1];
-      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-      add(&l, s);
-    }
-    /* an LLM's decode step on a reduced-precision KV cache: 32 query heads on 8, head_dim 128,
-     * f32 q with f16 and bf16 K/V (the error closing notes quote against ggml's f16 path) */
-    for (int t = 0; t < 2; t++) {
-      s = case_default("decode", 1, quick ? 1024 : 4096);
-      s.heads_q = 32;
-      s.heads_kv = 8;
-      s.d = s.dv = 128;
-      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-      s.kvt = t ? SIMDATTN_BF16 : SIMDATTN_F16;
-      add(&l, s);
-    }
-    s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
+}
+
+/* decode shapes (a few query rows per kv head: kernels may read K and V in place, unpacked):
+ * head-dim tails, head_dim_v != head_dim, every feature, a NaN in V hidden from some rows */
+static void grid_decode(list *l) {
+  static const int64_t dec[][3] = {{1, 1, 300}, {17, 40, 300}, {80, 80, 1000}, {111, 17, 777}, {128, 128, 2049}};
+  case_spec s;
+  for (int t = 0; t < (l->quick ? 3 : (int)SA_ARRAY_SIZE(dec)); t++) {
+    s = case_default("decode", 1, dec[t][2]);
     s.heads_q = 8;
     s.heads_kv = 2;
+    s.d = dec[t][0];
+    s.dv = dec[t][1];
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    s.window = 700;
-    s.mask = MASK_FULL;
-    s.softcap = 20.0f;
-    s.dist = DIST_SOFTCAP;
-    s.alibi = s.sinks = 1;
-    s.layout = LAYOUT_BSHD_PAD;
-    s.d = 72;
-    s.dv = 24;
-    add(&l, s);
-    s = case_default("decode", 2, 900); /* NaN in V at a key row 1 sees and row 0 does not (window) */
-    s.heads_q = 4;
-    s.heads_kv = 1;
-    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    s.window = 600;
-    s.nan = NAN_V;
-    add(&l, s);
-    s.nan = NAN_K;
-    add(&l, s);
+    add(l, s);
   }
-  /* 14. everything at once */
+  /* an LLM's decode step on a reduced-precision KV cache: 32 query heads on 8, head_dim 128,
+   * f32 q with f16 and bf16 K/V (the error closing notes quote against ggml's f16 path) */
   for (int t = 0; t < 2; t++) {
-    s = case_default("all", 150, 300);
+    s = case_default("decode", 1, l->quick ? 1024 : 4096);
+    s.heads_q = 32;
+    s.heads_kv = 8;
+    s.d = s.dv = 128;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = t ? SIMDATTN_BF16 : SIMDATTN_F16;
+    add(l, s);
+  }
+  s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
+  s.heads_q = 8;
+  s.heads_kv = 2;
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  s.window = 700;
+  s.mask = MASK_FULL;
+  s.softcap = 20.0f;
+  s.dist = DIST_SOFTCAP;
+  s.alibi = s.sinks = 1;
+  s.layout = LAYOUT_BSHD_PAD;
+  s.d = 72;
+  s.dv = 24;
+  add(l, s);
+  s = case_default("decode", 2, 900); /* NaN in V at a key row 1 sees and row 0 does not (window) */
+  s.heads_q = 4;
+  s.heads_kv = 1;
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  s.window = 600;
+  s.nan = NAN_V;
+  add(l, s);
+  s.nan = NAN_K;
+  add(l, s);
+}
+
+/* 14. everything at once */
+static void grid_all(list *l) {
+  for (int t = 0; t < 2; t++) {
+    case_spec s = case_default("all", 150, 300);
     s.batch = 2;
     s.heads_q = 8;
     s.heads_kv = 2;
@@ -377,43 +429,166 @@ int case_grid(int quick, case_spec **out) {
       s.qt = SIMDATTN_BF16;
       s.kvt = SIMDATTN_F16;
     }
-    add(&l, s);
+    add(l, s);
   }
-  /* 15. dtypes: every (q, k/v) combination; f16 near its range limit and subnormals */
-  for (int qt = 0; qt < 3; qt++)
-    for (int kt = 0; kt < 3; kt++) {
+}
+
+/* 15. dtypes: every (q, k/v) combination of the float formats; f16 near its range limit and
+ * subnormals */
+static const simdattn_dtype float_types[] = {SIMDATTN_F32, SIMDATTN_F16, SIMDATTN_BF16};
+static void grid_dtypes(list *l) {
+  case_spec s;
+  for (int qt = 0; qt < (int)SA_ARRAY_SIZE(float_types); qt++)
+    for (int kt = 0; kt < (int)SA_ARRAY_SIZE(float_types); kt++) {
       if (qt == 0 && kt == 0) continue;
       s = case_default("dtype", 100, 300);
-      s.qt = (simdattn_dtype)qt;
-      s.kvt = (simdattn_dtype)kt;
+      s.qt = float_types[qt];
+      s.kvt = float_types[kt];
       s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-      s.d = s.dv = quick ? 64 : 96;
-      add(&l, s);
+      s.d = s.dv = l->quick ? 64 : 96;
+      add(l, s);
     }
   for (int dd = DIST_LARGE; dd <= DIST_TINY; dd++)
-    for (int t = 1; t < 3; t++) {
+    for (int t = 1; t < (int)SA_ARRAY_SIZE(float_types); t++) {
       s = case_default("dtype", 64, 200);
-      s.qt = s.kvt = (simdattn_dtype)t;
+      s.qt = s.kvt = float_types[t];
       s.dist = (case_dist)dd;
-      add(&l, s);
+      add(l, s);
     }
   /* reduced-precision stress: f16 range limit, large exponents, subnormals; q in each dtype
    * against f16 and bf16 K/V, prefill and decode shapes */
   static const case_dist stress[] = {DIST_RANGE, DIST_EXPO, DIST_SUBN};
-  for (int t = 0; t < 3; t++)
-    for (int kt = 1; kt < 3; kt++)
-      for (int qt = 0; qt < 3; qt++) {
-        if (quick && qt != kt) continue;
-        if (stress[t] == DIST_RANGE && kt == SIMDATTN_BF16 && qt != kt) continue;
+  for (int t = 0; t < (int)SA_ARRAY_SIZE(stress); t++)
+    for (int kt = 1; kt < (int)SA_ARRAY_SIZE(float_types); kt++)
+      for (int qt = 0; qt < (int)SA_ARRAY_SIZE(float_types); qt++) {
+        if (l->quick && qt != kt) continue;
+        if (stress[t] == DIST_RANGE && float_types[kt] == SIMDATTN_BF16 && qt != kt) continue;
         s = case_default("dtype", qt == 0 ? 1 : 70, 300);
-        s.qt = (simdattn_dtype)qt;
-        s.kvt = (simdattn_dtype)kt;
+        s.qt = float_types[qt];
+        s.kvt = float_types[kt];
         s.dist = stress[t];
         s.heads_q = 4;
         s.heads_kv = 2;
         s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-        add(&l, s);
+        add(l, s);
       }
+}
+
+/* 16. tile edges, derived from every registry row's tiles (core/kernel.h, sa_tiles): for each
+ * tile parameter t, the shapes that put t - 1, t, t + 1 and 2t + 1 where that parameter cuts
+ * the problem (XNNPACK and dav1d generate their kernels' edges the same way). A new tile shape
+ * gets its edges here without anyone writing them. The quick grid takes t and t + 1. */
+static void tile_values(int64_t t, int quick, int64_t *out, int *n) {
+  const int64_t v[4] = {t - 1, t, t + 1, 2 * t + 1};
+  *n = 0;
+  for (int k = 0; k < 4; k++)
+    if (v[k] >= 1 && (!quick || k == 1 || k == 2)) out[(*n)++] = v[k];
+}
+
+static void grid_tiles_of(list *l, const sa_tiles *tl) {
+  int64_t v[4];
+  int n;
+  case_spec s;
+  /* packed query rows per task and per register tile: seq_q rows of one head (group 1) */
+  const int64_t row_params[] = {tl->block_q, tl->mr};
+  for (int p = 0; p < (int)SA_ARRAY_SIZE(row_params); p++) {
+    tile_values(row_params[p], l->quick, v, &n);
+    for (int k = 0; k < n; k++) {
+      s = case_default("tiles/rows", v[k], 100);
+      s.heads_q = s.heads_kv = 1;
+      s.causal = k % 2 ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      add(l, s);
+    }
+  }
+  /* keys per block and per register tile: a packed shape (33 rows) and a direct one (decode) */
+  const int64_t key_params[] = {tl->block_kv, tl->nr};
+  for (int p = 0; p < (int)SA_ARRAY_SIZE(key_params); p++) {
+    if (key_params[p] <= 0) continue;
+    tile_values(key_params[p], l->quick, v, &n);
+    for (int k = 0; k < n; k++) {
+      s = case_default("tiles/keys", 33, v[k]);
+      s.causal = k % 2 ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      add(l, s);
+      s = case_default("tiles/keys", 1, v[k]);
+      s.heads_q = 8;
+      s.heads_kv = 2;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      add(l, s);
+    }
+  }
+  /* split-KV chunks (decode: few tasks): the chunk length's edges, and the split's threshold
+   * (2 chunks) on both sides */
+  if (tl->chunk_kv > 0) {
+    tile_values(tl->chunk_kv, l->quick, v, &n);
+    const int64_t split[] = {2 * tl->chunk_kv - 1, 2 * tl->chunk_kv, 2 * tl->chunk_kv + 1};
+    for (int k = 0; k < n + (int)SA_ARRAY_SIZE(split); k++) {
+      s = case_default("tiles/chunk", 1, k < n ? v[k] : split[k - n]);
+      s.heads_q = 8;
+      s.heads_kv = 2;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      add(l, s);
+    }
+  }
+  /* head dims around the vector width (packed and direct), head_dim_v around the register tile */
+  tile_values(tl->vl, l->quick, v, &n);
+  for (int k = 0; k < n; k++) {
+    s = case_default("tiles/dims", 40, 90);
+    s.d = s.dv = v[k];
+    s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+    add(l, s);
+    s = case_default("tiles/dims", 1, 300);
+    s.heads_q = 8;
+    s.heads_kv = 2;
+    s.d = s.dv = v[k];
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(l, s);
+  }
+  tile_values(tl->nr, l->quick, v, &n);
+  for (int k = 0; k < n; k++) {
+    if (v[k] > SA_MAX_HEAD_DIM) continue;
+    s = case_default("tiles/dims", 40, 90);
+    s.d = 32;
+    s.dv = v[k];
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(l, s);
+    s.seq_q = 1;
+    s.seq_kv = 300;
+    s.heads_q = 8;
+    add(l, s);
+  }
+  /* the direct-mode row limit: seq_q rows of one head on either side of it */
+  if (tl->direct_rows > 0) {
+    tile_values(tl->direct_rows, l->quick, v, &n);
+    for (int k = 0; k < n; k++) {
+      s = case_default("tiles/direct", v[k], 700);
+      s.heads_q = s.heads_kv = 1;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      add(l, s);
+    }
+  }
+}
+
+static void grid_tiles(list *l) {
+  for (int t = 0; t < sa_variant_total(); t++) grid_tiles_of(l, &sa_variant_at(t)->kernel->tiles);
+}
+
+int case_grid(int quick, case_spec **out) {
+  list l = {NULL, 0, 0, quick};
+  grid_seq(&l);
+  grid_cross(&l);
+  grid_dims(&l);
+  grid_heads(&l);
+  grid_window(&l);
+  grid_mask(&l);
+  grid_softcap_alibi(&l);
+  grid_sinks(&l);
+  grid_layout(&l);
+  grid_values(&l);
+  grid_nan(&l);
+  grid_decode(&l);
+  grid_all(&l);
+  grid_dtypes(&l);
+  grid_tiles(&l);
   *out = l.v;
   return l.n;
 }
@@ -455,6 +630,9 @@ static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, in
               v *= exp2f(which == 1 ? -e : e);
               break;
             }
+            case DIST_SINKREPRO: /* the values scalar_tiled once doubled an output on */
+              v = which == 0 ? 371.692238f : 37.1692238f;
+              break;
             case DIST_SUBN: { /* a third of the values subnormal in the dtype */
               const float tiny = t == SIMDATTN_F16 ? 0x1p-20f : t == SIMDATTN_BF16 ? 0x1p-130f : 0x1p-130f;
               if (uniform(r) < 0.33) v *= tiny;
@@ -575,7 +753,11 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   }
   if (s->sinks) {
     cd->sinks = xcalloc((size_t)s->heads_q, sizeof(float));
-    for (int64_t h = 0; h < s->heads_q; h++) cd->sinks[h] = 2.0f * normal(&r) + (h % 2 ? 3.0f : 0.0f);
+    for (int64_t h = 0; h < s->heads_q; h++) {
+      cd->sinks[h] = 2.0f * normal(&r) + (h % 2 ? 3.0f : 0.0f);
+      if (s->dist == DIST_SINKDOM) cd->sinks[h] = 88.0f + 4.0f * (float)uniform(&r); /* outputs near 1e-39 */
+      if (s->dist == DIST_SINKREPRO) cd->sinks[h] = 111.5077f;
+    }
     p->sinks = cd->sinks;
   }
   case_reset_outputs(cd);

@@ -16,7 +16,10 @@ typedef enum {
   DIST_EXPO,  /* large exponents: q ~ 2^e N(0,1), k ~ 2^-e N(0,1), V ~ 2^e, e = 40 for f32 and bf16
                * tensors, 7 for f16 ones: they cancel within a dtype, and give scores near 1e10
                * when q and K/V differ */
-  DIST_SUBN   /* f16/bf16 subnormal magnitudes mixed into q, k and v */
+  DIST_SUBN,  /* f16/bf16 subnormal magnitudes mixed into q, k and v */
+  DIST_SINKDOM,  /* N(0, 1) data, sinks 88..92: every row dominated by its sink, outputs near 1e-39
+                  * (f32's subnormal range) */
+  DIST_SINKREPRO /* q = 371.692238, k = v = 37.1692238, sinks 111.5077: scalar_tiled's doubled output */
 } case_dist;
 typedef enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_BHSD_PAD, LAYOUT_BSHD_PAD } case_layout;
 typedef enum { MASK_NONE, MASK_FULL, MASK_BCAST, MASK_ROWS } case_mask;
@@ -56,7 +59,8 @@ typedef struct {
 
 /* A default spec: 1 batch, 2x2 heads, d 64, contiguous BHSD, N(0,1), f32, lse on. */
 case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv);
-/* The grid: quick (CI-sized) or full. Returns the count; *out is malloc'ed. */
+/* The grid: quick (CI-sized) or full, with every registry row's tile edges (harness/cases.c,
+ * grid_tiles). Returns the count; *out is malloc'ed. */
 int case_grid(int quick, case_spec **out);
 void case_name(const case_spec *s, char *buf, size_t size);
 /* Allocates and fills the inputs; 0 on success. */

@@ -59,7 +59,7 @@ def load(folder):
             g = m.groupdict()
             for k in ("d", "sq", "skv", "hq", "hkv", "t"):
                 g[k] = int(g[k])
-            for k in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "tokens_per_s", "workspace_bytes"):
+            for k in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"):
                 g[k] = r.get(k)
             g["ms"] = r.get("real_time")
             res["attn"].append(g)
@@ -71,6 +71,14 @@ def load(folder):
         m = STREAM.match(name)
         if m:
             res["stream"][int(m["t"])] = r.get("GBps")
+    # ISAs best first, from the context (the ISA table's rows the build had)
+    for i, isa in enumerate(i for i in res["context"].get("isas", "").split(",") if i):
+        ISA_RANK.setdefault(isa, i)
+    # rows that ran while other processes took more than foreign_cpu_max of the machine
+    limit = float(res["context"].get("foreign_cpu_max", FOREIGN_MAX))
+    for a in res["attn"]:
+        a["busy"] = a.get("foreign_cpu") is not None and a["foreign_cpu"] > limit
+    res["foreign_max"] = limit
     # peak_frac against the best peak of the whole run (attn-bench divided by the best seen when
     # each row finished, which for early rows may be a startup measurement taken in a slow moment)
     for a in res["attn"]:
@@ -106,6 +114,10 @@ def cpu_label(res):
 
 def is_emulated(res):
     return res["context"].get("emulated", "no") == "yes"
+
+
+def busy_mark(a):
+    return BUSY if a.get("busy") else ""
 
 
 def fmt(x, digits=1):
@@ -158,7 +170,7 @@ def dtype_cells(rows, dts, pick, same, key, digits):
             continue
         b = f32_base(rows, a, same)
         r = f" ({a[key] / b[key]:.2f}x)" if b and b is not a and b[key] and a[key] else ""
-        cells.append(f"{fmt(a[key], digits)}{r}")
+        cells.append(f"{fmt(a[key], digits)}{r}{busy_mark(a)}")
     return cells
 
 
@@ -210,7 +222,9 @@ def dtype_tables(res):
     return L
 
 
-ISA_RANK = {"avx512": 0, "avx2": 1, "neon": 2}
+ISA_RANK = {}  # ISA -> rank, best first: the context's `isas` (load)
+FOREIGN_MAX = 0.25  # when the context does not say (attn-bench's foreign_cpu_max)
+BUSY = " ⚠"  # marks a cell whose row ran while other processes took more than foreign_cpu_max
 
 
 def variants_in(rows):
@@ -219,7 +233,7 @@ def variants_in(rows):
     full sweep runs rows in random order, so the order seen in the JSON means nothing."""
     names = {a["variant"] for a in rows}
     return sorted(names, key=lambda v: (v == "blas_unfused", v in ("ref", "scalar_tiled"), v == "ref",
-                                        ISA_RANK.get(isa_of(v), 9), v))
+                                        ISA_RANK.get(isa_of(v), len(ISA_RANK)), v))
 
 
 def best_peak(res, t):
@@ -244,6 +258,16 @@ def write_report(res, out_dir):
     L.append(f"- OpenBLAS for blas_unfused: {c.get('blas_config', '?')} (threading: {c.get('blas_threading', '?')})")
     L.append(f"- heads: {c.get('heads_rule', '?')}")
     L.append(f"- check: {c.get('check_rule', '?')}\n")
+    busy = [a for a in res["attn"] if a.get("busy")]
+    if busy:
+        L.append(f"> **{len(busy)} of {len(res['attn'])} rows ran while other processes used more than "
+                 f"{res['foreign_max']:.0%} of the machine** (foreign_cpu: /proc/stat busy time minus this process's "
+                 f"own; each was re-run up to {c.get('load_rule', 'a few times').split('at most ')[-1]} and the "
+                 f"least disturbed run kept): their cells are marked{BUSY} and their points drawn hollow; "
+                 "do not trust them. Rerun on a quiet machine.\n")
+    elif any(a.get("foreign_cpu") is not None for a in res["attn"]):
+        L.append(f"No row ran while other processes used more than {res['foreign_max']:.0%} of the machine "
+                 "(foreign_cpu, every row).\n")
     L.append("## This CPU's limits, measured in the same run\n")
     L.append("| probe | threads | GFLOP/s or GB/s |\n|---|---|---|")
     for (isa, t), v in sorted(res["peak"].items()):
@@ -271,7 +295,7 @@ def write_report(res, out_dir):
             cells = []
             for s in seqs:
                 a = next((a for a in rows if a["variant"] == v and a["sq"] == s), None)
-                cells.append("" if a is None else f"{fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)})")
+                cells.append("" if a is None else f"{fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)}){busy_mark(a)}")
             L.append(f"| {v} | " + " | ".join(cells) + " |")
         if blas:
             L.append("\nSpeed-up over blas_unfused (same shape, same threads):\n")
@@ -303,7 +327,8 @@ def write_report(res, out_dir):
                 for s in seqs:
                     a = next((a for a in dec if a["variant"] == v and a["skv"] == s and a["t"] == t), None)
                     cells.append("" if a is None else
-                                 f"{fmt(a['GBps'])} ({fmt(a['bw_frac'], 2)}), {fmt(a['tokens_per_s'], 0)} tok/s")
+                                 f"{fmt(a['GBps'])} ({fmt(a['bw_frac'], 2)}), {fmt(a['tokens_per_s'], 0)} tok/s"
+                                 f"{busy_mark(a)}")
                 L.append(f"| {v} | {t} | " + " | ".join(cells) + " |")
         L.append("")
     L.extend(dtype_tables(res))
@@ -354,6 +379,24 @@ def style_for(variants):
     return {v: colors[i % len(colors)] for i, v in enumerate(variants)}
 
 
+def plot_series(ax, pts, color, linestyle, label, marker="o"):
+    """pts: (x, y, busy) sorted by x. A line through all of them; a busy point (other processes took
+    more than foreign_cpu_max of the machine while it ran) is drawn hollow and larger."""
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    solid = [i for i, p in enumerate(pts) if not p[2]]
+    ax.plot(xs, ys, marker=marker, markersize=3, color=color, linestyle=linestyle, label=label, markevery=solid)
+    hollow = [p for p in pts if p[2]]
+    if hollow:
+        ax.plot([p[0] for p in hollow], [p[1] for p in hollow], linestyle="none", marker=marker, markersize=7,
+                markerfacecolor="none", markeredgecolor=color)
+
+
+def busy_note(fig, res):
+    if any(a.get("busy") for a in res["attn"]):
+        fig.text(0.01, 0.005, f"hollow points: other processes used more than {res['foreign_max']:.0%} of the "
+                 "machine while the row ran (foreign_cpu); do not trust them", fontsize=8, color="#b00000")
+
+
 def plot_throughput(res, out_dir):
     plt = setup_matplotlib()
     pre = prefill(res)
@@ -370,11 +413,10 @@ def plot_throughput(res, out_dir):
         ax = axes[k // cols][k % cols]
         for v in variants:
             for t in threads:
-                pts = sorted((a["sq"], a["GFLOPS"]) for a in pre
+                pts = sorted((a["sq"], a["GFLOPS"], a.get("busy", False)) for a in pre
                              if a["variant"] == v and a["d"] == d and a["mask"] == mask and a["t"] == t)
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, color=color[v],
-                            linestyle="-" if t == 1 else "--", label=f"{v} t{t}")
+                    plot_series(ax, pts, color[v], "-" if t == 1 else "--", f"{v} t{t}")
         for t in threads:
             pk = best_peak(res, t)
             if pk:
@@ -393,6 +435,7 @@ def plot_throughput(res, out_dir):
     fig.suptitle(f"Prefill throughput — {res['context'].get('cpu_model', '?')}"
                  + (" (EMULATED)" if is_emulated(res) else ""))
     fig.tight_layout(rect=(0, 0.08 + 0.02 * len(variants), 1, 0.97))
+    busy_note(fig, res)
     fig.savefig(os.path.join(out_dir, "throughput.svg"), metadata={"Date": None})
     plt.close(fig)
 
@@ -411,10 +454,9 @@ def plot_decode(res, out_dir):
     ax = axes[0][0]
     for v in variants:
         for t in threads:
-            pts = sorted((a["skv"], a["GBps"]) for a in dec if a["variant"] == v and a["t"] == t)
+            pts = sorted((a["skv"], a["GBps"], a.get("busy", False)) for a in dec if a["variant"] == v and a["t"] == t)
             if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, color=color[v],
-                        linestyle="-" if t == 1 else "--", label=f"{v} t{t}")
+                plot_series(ax, pts, color[v], "-" if t == 1 else "--", f"{v} t{t}")
     for t in threads:
         s = res["stream"].get(t) or float(res["context"].get(f"stream_gbps_t{t}", 0) or 0)
         if s:
@@ -434,11 +476,10 @@ def plot_decode(res, out_dir):
         markers = "osd^v"
         for v in variants:
             for k, dt in enumerate(dts):
-                pts = sorted((a["skv"], a["tokens_per_s"]) for a in every
+                pts = sorted((a["skv"], a["tokens_per_s"], a.get("busy", False)) for a in every
                              if a["variant"] == v and a["t"] == tmax and dtypes_of(a) == dt)
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[k % 5], markersize=3,
-                            color=color[v], linestyle=styles[k % 4], label=f"{v} {dt}")
+                    plot_series(ax, pts, color[v], styles[k % 4], f"{v} {dt}", markers[k % 5])
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("seq_kv (seq_q = 1)")
@@ -448,7 +489,8 @@ def plot_decode(res, out_dir):
         ax.legend(fontsize=7)
     fig.suptitle(f"Decode, {a0['hq']}x{a0['hkv']} heads, d{a0['d']} — {res['context'].get('cpu_model', '?')}"
                  + (" (EMULATED)" if is_emulated(res) else ""))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    busy_note(fig, res)
     fig.savefig(os.path.join(out_dir, "decode.svg"), metadata={"Date": None})
     plt.close(fig)
 

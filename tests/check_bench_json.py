@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """tests/check_bench_json.py BENCH_JSON: validates attn-bench's JSON (never its speed).
-Every row's name follows the grammar; attn/ rows carry GFLOPS, peak_frac, tokens_per_s and
-workspace_bytes (decode rows also GBps and bw_frac); peak/ rows GFLOPS, stream/ rows GBps; no row
+Every row's name follows the grammar (peak/<isa>/ for an ISA the context's `isas` lists: the ISA
+table's rows this build has); attn/ rows carry GFLOPS, peak_frac, tokens_per_s, workspace_bytes
+and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac); peak/ rows GFLOPS, stream/ rows GBps; no row
 errored; peak_frac lies in (0, 3] (natively only: under emulation timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
 catch a busy core and read half the real peak (seen once in ctest -j2); the
@@ -11,7 +12,6 @@ import re
 import sys
 
 ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
-PEAK = re.compile(r"^peak/(avx512|avx2|neon)/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
 
 def main():
@@ -19,9 +19,11 @@ def main():
     ctx, rows = data["context"], data["benchmarks"]
     bad = []
     for key in ("cpu_model", "cpu_features", "compiler", "build_flags", "git_commit_built", "auto_variant",
-                "threads_all", "emulated", "heads_rule", "simdattn_version"):
+                "threads_all", "emulated", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max"):
         if key not in ctx:
             bad.append(f"context lacks {key}")
+    isas = [i for i in ctx.get("isas", "").split(",") if i]
+    peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes"
     kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0}
     for r in rows:
@@ -32,17 +34,20 @@ def main():
         if ATTN.match(n):
             kinds["attn"] += 1
             kinds["blas"] += "/blas_unfused/" in n
-            need = ["GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes"]
+            need = ["GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"]
             if "/q1/" in n:
                 kinds["decode"] += 1
                 need += ["GBps", "bw_frac"]
             for c in need:
                 if not isinstance(r.get(c), (int, float)):
                     bad.append(f"{n}: no counter {c}")
+            fc = r.get("foreign_cpu")
+            if isinstance(fc, (int, float)) and not 0 <= fc <= 1:
+                bad.append(f"{n}: foreign_cpu {fc} outside [0, 1]")
             pf = r.get("peak_frac")
             if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
                 bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
-        elif PEAK.match(n):
+        elif peak.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
                 bad.append(f"{n}: no GFLOPS")

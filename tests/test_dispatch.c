@@ -1,5 +1,6 @@
 /* tests/test_dispatch.c: CPU detection, auto-dispatch and forced variants.
- *   test_dispatch            detection agrees with the compiler's cpuid view; every row this CPU
+ *   test_dispatch            detection agrees with /proc/cpuinfo on every feature of the ISA table
+ *                            (src/isas.inc) for this architecture; every row this CPU
  *                            runs can be forced and runs; rows it cannot run are refused with
  *                            SIMDATTN_ERR_UNSUPPORTED (never SIGILL); SIMDATTN_VARIANT picks a
  *                            row, an unknown name is SIMDATTN_ERR_INVALID naming it, and
@@ -8,6 +9,7 @@
  *                            the inputs' dtypes (f32 and bf16 both checked).
  *   test_dispatch --masked   run with SIMDATTN_DISABLE_ISA=all: no SIMD feature is seen, every
  *                            SIMD row is refused, auto-dispatch falls back to scalar_tiled. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,47 @@
 #include "src/internal.h"
 
 static case_data cd;
+
+/* this machine's /proc/cpuinfo feature list (x86 "flags", AArch64 "Features"), as " a b c ", or
+ * NULL when it is unreadable or another architecture's (under an emulator) */
+static char *cpuinfo_flags(void) {
+  FILE *fp = fopen("/proc/cpuinfo", "r");
+  if (!fp) return NULL;
+  char line[8192], *out = NULL;
+#if defined(__x86_64__)
+  const char *key = "flags";
+#elif defined(__aarch64__)
+  const char *key = "Features";
+#else
+  const char *key = "?";
+#endif
+  while (!out && fgets(line, sizeof line, fp)) {
+    if (strncmp(line, key, strlen(key)) != 0) continue;
+    char *colon = strchr(line, ':');
+    if (!colon) continue;
+    colon[strcspn(colon, "\n")] = '\0';
+    out = malloc(strlen(colon) + 3);
+    sprintf(out, " %s ", colon + 1);
+  }
+  fclose(fp);
+  return out;
+}
+
+static void check_feature(const char *arch, const char *name, const char *cpuinfo, unsigned bit, unsigned f,
+                          const char *flags) {
+#if defined(__x86_64__)
+  if (strcmp(arch, "x86_64") != 0) return;
+#elif defined(__aarch64__)
+  if (strcmp(arch, "aarch64") != 0) return;
+#else
+  return;
+#endif
+  char word[64];
+  snprintf(word, sizeof word, " %s ", cpuinfo);
+  const int listed = strstr(flags, word) != NULL;
+  CHECK(listed == !!(f & bit), "%s: /proc/cpuinfo %s '%s', detection says %s", name, listed ? "lists" : "lacks",
+        cpuinfo, f & bit ? "yes" : "no");
+}
 
 static simdattn_status run(const char *variant) {
   case_reset_outputs(&cd);
@@ -32,17 +75,18 @@ int main(int argc, char **argv) {
   char names[256];
   printf("detected: %s\n", sa_cpu_feature_names(f, names, sizeof names));
 
-#if defined(__x86_64__)
-  if (!masked) { /* libgcc's cpuid view checks the OS's XCR0 state too */
-    __builtin_cpu_init();
-    CHECK(!!(f & SA_CPU_AVX2) == !!__builtin_cpu_supports("avx2"), "avx2");
-    CHECK(!!(f & SA_CPU_FMA) == !!__builtin_cpu_supports("fma"), "fma");
-    CHECK(!!(f & SA_CPU_AVX512F) == !!__builtin_cpu_supports("avx512f"), "avx512f");
-    CHECK(!!(f & SA_CPU_AVX512BW) == !!__builtin_cpu_supports("avx512bw"), "avx512bw");
-    CHECK(!!(f & SA_CPU_AVX512VL) == !!__builtin_cpu_supports("avx512vl"), "avx512vl");
-    CHECK(!!(f & SA_CPU_AVX512DQ) == !!__builtin_cpu_supports("avx512dq"), "avx512dq");
+  /* detection agrees with the kernel's /proc/cpuinfo on every feature of the ISA table for this
+   * architecture (the kernel lists what the CPU has and the OS enables) */
+  char *flags = cpuinfo_flags();
+  if (!masked && flags) {
+#define SA_ISA(name, folder, arch, features, cflags, probes)
+#define SA_FEATURE(id, name, arch, cpuinfo, detect) check_feature(#arch, name, cpuinfo, SA_CPU_##id, f, flags);
+#include "src/isas.inc"
+#undef SA_FEATURE
+#undef SA_ISA
   }
-#elif defined(__aarch64__)
+  free(flags);
+#if defined(__aarch64__)
   CHECK(masked || (f & SA_CPU_NEON), "AArch64 always has Advanced SIMD");
 #endif
   if (masked) CHECK(f == 0, "SIMDATTN_DISABLE_ISA=all must hide every feature, still see %s", names);
