@@ -101,6 +101,16 @@ static inline void sa_row_to_f32(const void *row, simdattn_dtype t, int64_t n, f
   switch (t) { SA_DTYPES(SA_DT_CASE_ROW_, ~) }
 }
 
+/* A converting loader sa_vload_<name>(base, idx, n) for an ISA without a fast one: the scalar
+ * codec, element by element, into an aligned buffer (expanded inside an ISA header, after its
+ * sa_vec, SA_VL and sa_vload). */
+#define SA_VLOAD_VIA_SCALAR(name)                                                              \
+  static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) {           \
+    float t_[SA_VL] __attribute__((aligned(64)));                                           \
+    for (int k_ = 0; k_ < SA_VL; k_++) t_[k_] = k_ < n ? sa_decode_##name(base, idx + k_) : 0.0f; \
+    return sa_vload(t_);                                                                     \
+  }
+
 /* Run fn(args..., DT) with DT the compile-time constant of runtime dtype t, so code specialised
  * for each dtype is chosen once per call, not per element (fn is normally always_inline). */
 #define SA_DT_CASE_CALL_(E, name, blk, bb, fn, ...) \

@@ -2,15 +2,15 @@
  * primitives (core/flash_driver.inc's sa_v* plus sa_vmin, sa_vround, sa_vldexp).
  *
  * Debian's SLEEF 3.5.1 has vector exp only as out-of-line calls; inside the online-softmax pass
- * a call per 16 scores costs its spills and call overhead (measured here: +4-5 points of peak at
- * d128 and d64 from inlining). Method (Cody & Waite range reduction):
+ * a call per 16 scores costs its spills and call overhead (README.md, "What makes the SIMD
+ * variants fast"). Method (Cody & Waite range reduction):
  *   n = round(x log2 e),  r = x - n ln2  (two FMA steps: ln2 = C1 + C2, C1 = float(ln2)),
  *   e^r by its Taylor polynomial of degree 7 on |r| <= ln2/2 (truncation <= 0.347^8 / 8! = 5.3e-9
  *   relative, below 0.1 ULP), Horner with FMA; then e^x = e^r 2^n with sa_vldexp (exact scaling,
  *   one rounding when the result is subnormal).
  * x is first clamped to [-104.5, 89] (below, e^x rounds to 0; above, to inf), NaN passing through.
  * Accuracy, every float input in [-104, 89] against double exp (tests/test_exp.c, exhaustive):
- * <= 1 ULP (0.939 measured on AVX-512), checked there (SLEEF's Sleef_expf*_u10 measured in the same scan as the yardstick).
+ * <= 1 ULP, checked there (SLEEF's Sleef_expf*_u10 measured in the same scan as the yardstick).
  * Coefficients are the Taylor series' own (1/k!), not taken from any library. */
 #ifndef SA_CORE_EXP_H
 #define SA_CORE_EXP_H
@@ -36,9 +36,8 @@ static inline sa_vec sa_vexp_inline(sa_vec x) {
 }
 
 /* 2^y for y <= SA_EXP2_LIM (16), -inf or NaN: the driver's exponents in log2-score mode (scores
- * minus a shift that may lag their max by up to 8, with log2(e) folded into Q), which cost 6.2
- * instead of 9.6 cycles per 16 on AVX-512 here; above the limit the result is unspecified (the
- * driver redoes such blocks). n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree
+ * times scale log2(e), minus a shift that may lag their max by up to 8), one reduction step
+ * cheaper than e^x; above the limit the result is unspecified (the driver redoes such blocks). n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree
  * 5: a minimax fit of relative error (Lawson's iteration, numpy; 2.0e-9 in double, 1.6e-8 with
  * the coefficients rounded to float), then p 2^n. -inf gives 0, NaN stays NaN. Exhaustively
  * checked over [-151, 16] against double exp2 in tests/test_exp.c. */
