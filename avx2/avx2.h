@@ -41,7 +41,7 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
 #include "../core/exp.h"
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
-static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf8_u10avx2(v); }   /* the yardstick */
+static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf8_u10avx2(v); } /* the yardstick */
 static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f8_u10avx2(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf8_u10avx2(v); }
 /* p[0 .. min(n, 8)), zeros after; never reads p[n] or beyond */

@@ -30,12 +30,14 @@ static inline sa_vec sa_vdiv(sa_vec a, sa_vec b) { return _mm512_div_ps(a, b); }
 static inline sa_vec sa_vfma(sa_vec a, sa_vec b, sa_vec c) { return _mm512_fmadd_ps(a, b, c); }
 static inline sa_vec sa_vmax(sa_vec a, sa_vec b) { return _mm512_max_ps(a, b); } /* NaN in a or b -> b */
 static inline sa_vec sa_vmin(sa_vec a, sa_vec b) { return _mm512_min_ps(a, b); } /* NaN in a or b -> b */
-static inline sa_vec sa_vround(sa_vec v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+static inline sa_vec sa_vround(sa_vec v) {
+  return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) { return _mm512_scalef_ps(p, n); } /* p 2^n, one rounding */
 #include "../core/exp.h"
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }
-static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf16_u10avx512f(v); }   /* the yardstick */
+static inline sa_vec sa_vexp_sleef(sa_vec v) { return Sleef_expf16_u10avx512f(v); } /* the yardstick */
 static inline sa_vec sa_vexp2_sleef(sa_vec v) { return Sleef_exp2f16_u10avx512f(v); }
 static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf16_u10avx512f(v); }
 /* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 15 of the row at
@@ -66,7 +68,8 @@ static inline sa_vec sa_vhsum(const sa_vec v[16]) {
   for (int i = 0; i < 8; i++)
     u[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
   for (int i = 0; i < 4; i++)
-    w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44), _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
+    w[i] =
+        _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44), _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
   const __m512 x0 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x88), _mm512_shuffle_f32x4(w[0], w[1], 0xdd));
   const __m512 x1 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x88), _mm512_shuffle_f32x4(w[2], w[3], 0xdd));
   return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xdd));

@@ -80,6 +80,8 @@ static void sa_pack_k(const sa_job *j, int64_t b, int64_t hk, int64_t j0, int64_
   *flag = tiny != 0;
 }
 
+/* register tiles: one unrolled loop nest per line */
+// clang-format off
 /* s[r][0 .. nv*16) = sum over pairs of q-pair . k-pair, 2 head dims per vdpbf16ps */
 SA_ALWAYS_INLINE void sa_s_micro_bf16(const uint32_t *qp, int64_t qs, const uint32_t *kp, int64_t d2, float *s,
                                       const int nv) {
@@ -97,6 +99,7 @@ SA_ALWAYS_INLINE void sa_s_micro_bf16(const uint32_t *qp, int64_t qs, const uint
     SA_UNROLL for (int c = 0; c < nv; c++) _mm512_store_ps(s + r * SA_BLOCK_KV + c * 16, acc[r][c]);
 }
 
+// clang-format on
 /* S for a 6-row group: bf16 dot products, or the f32 path when the block or a row is tiny */
 static void sa_s_tile(const float *q, int64_t qs, const float *kt, int64_t d, int64_t c0, int64_t c1, float *s) {
   const uint32_t *flag = (const uint32_t *)(kt + d * SA_BLOCK_KV), *pairs = flag + 16;

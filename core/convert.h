@@ -66,10 +66,12 @@ static inline uint16_t sa_f32_to_f16(float f) {
   const uint32_t x = sa_f32_to_bits(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
   if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
   if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to inf */
-  if (ax < 0x38800000u) {                                   /* f16 subnormal or zero: units of 2^-24 */
-    const uint32_t e = ax >> 23;                            /* ax = m 2^(e - 150), m = 2^23 + mantissa */
-    if (e < 102) return (uint16_t)sign;                     /* below 2^-25: rounds to 0 */
-    const uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e; /* value / 2^-24 = m >> shift */
+  if (ax < 0x38800000u) { /* f16 subnormal or zero, in units of 2^-24; ax = m 2^(e - 150), m = 2^23 + mantissa */
+    const uint32_t e = ax >> 23;
+    if (e < 102) return (uint16_t)sign; /* below 2^-25: rounds to 0 */
+
+    /* value / 2^-24 = m >> shift, rounded to nearest even */
+    const uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126 - e;
     uint32_t q = m >> shift;
     const uint32_t rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
     if (rem > half || (rem == half && (q & 1u))) q++;

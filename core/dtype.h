@@ -104,11 +104,11 @@ static inline void sa_row_to_f32(const void *row, simdattn_dtype t, int64_t n, f
 /* A converting loader sa_vload_<name>(base, idx, n) for an ISA without a fast one: the scalar
  * codec, element by element, into an aligned buffer (expanded inside an ISA header, after its
  * sa_vec, SA_VL and sa_vload). */
-#define SA_VLOAD_VIA_SCALAR(name)                                                              \
-  static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) {           \
-    float t_[SA_VL] __attribute__((aligned(64)));                                           \
+#define SA_VLOAD_VIA_SCALAR(name)                                                                 \
+  static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) {                \
+    float t_[SA_VL] __attribute__((aligned(64)));                                                 \
     for (int k_ = 0; k_ < SA_VL; k_++) t_[k_] = k_ < n ? sa_decode_##name(base, idx + k_) : 0.0f; \
-    return sa_vload(t_);                                                                     \
+    return sa_vload(t_);                                                                          \
   }
 
 /* Run fn(args..., DT) with DT the compile-time constant of runtime dtype t, so code specialised
@@ -117,8 +117,8 @@ static inline void sa_row_to_f32(const void *row, simdattn_dtype t, int64_t n, f
   case SIMDATTN_##E:                                \
     fn(__VA_ARGS__, SIMDATTN_##E);                  \
     break;
-#define SA_DTYPE_DISPATCH(t, fn, ...)                            \
-  do {                                                           \
+#define SA_DTYPE_DISPATCH(t, fn, ...)                           \
+  do {                                                          \
     switch (t) { SA_DTYPES(SA_DT_CASE_CALL_, fn, __VA_ARGS__) } \
   } while (0)
 #define SA_DT_CASE_RETURN_(E, name, blk, bb, fn, ...) \

@@ -15,7 +15,7 @@
 #ifndef SA_CORE_EXP_H
 #define SA_CORE_EXP_H
 
-#define SA_EXP_MAX_ULP 1.0  /* the bounds tests/test_exp.c enforces */
+#define SA_EXP_MAX_ULP 1.0 /* the bounds tests/test_exp.c enforces */
 #define SA_EXP2_MAX_ULP 1.0
 
 #ifdef SA_VL /* an ISA's primitives are in scope */
@@ -37,10 +37,11 @@ static inline sa_vec sa_vexp_inline(sa_vec x) {
 
 /* 2^y for y <= SA_EXP2_LIM (16), -inf or NaN: the driver's exponents in log2-score mode (scores
  * times scale log2(e), minus a shift that may lag their max by up to 8), one reduction step
- * cheaper than e^x; above the limit the result is unspecified (the driver redoes such blocks). n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree
- * 5: a minimax fit of relative error (Lawson's iteration, numpy; 2.0e-9 in double, 1.6e-8 with
- * the coefficients rounded to float), then p 2^n. -inf gives 0, NaN stays NaN. Exhaustively
- * checked over [-151, 16] against double exp2 in tests/test_exp.c. */
+ * cheaper than e^x; above the limit the result is unspecified (the driver redoes such blocks).
+ * n = round(y), f = y - n in [-0.5, 0.5] (exact), 2^f = 1 + f q(f) with q of degree 5: a minimax
+ * fit of relative error (Lawson's iteration, numpy; 2.0e-9 in double, 1.6e-8 with the coefficients
+ * rounded to float), then p 2^n. -inf gives 0, NaN stays NaN. Exhaustively checked over [-151, 16]
+ * against double exp2 in tests/test_exp.c. */
 #define SA_EXP2_LIM 16.0f
 static inline sa_vec sa_vexp2_lim(sa_vec y) {
   y = sa_vmax(sa_vset1(-151.0f), y); /* -inf -> -151 -> 0; NaN stays NaN */

@@ -35,8 +35,8 @@ typedef struct sa_strides {
 typedef struct sa_job {
   /* shape */
   int64_t batch, heads_q, heads_kv, group, seq_q, seq_kv;
-  int64_t d, dv;  /* head_dim and head_dim_v (resolved) */
-  int64_t diag;   /* aligned query position i' = i + diag (0 for TOP_LEFT, seq_kv - seq_q otherwise) */
+  int64_t d, dv; /* head_dim and head_dim_v (resolved) */
+  int64_t diag;  /* aligned query position i' = i + diag (0 for TOP_LEFT, seq_kv - seq_q otherwise) */
   /* inputs: base pointers and strides, both in bytes (the dtype table converts the caller's
    * element strides: sa_dtype_bytes), and each input's dtype */
   const char *q, *k, *v;
@@ -86,10 +86,10 @@ enum { SA_PACK_BUSY = 1, SA_PACK_READY = 2, SA_PACK_NONFINITE = 4 };
 #define SA_PARTIAL_STRIDE(dv) ((dv) + 2)
 
 typedef struct sa_task {
-  int64_t b, hk;     /* batch, kv head */
-  int64_t r0, r1;    /* packed rows [r0, r1) */
-  int64_t c;         /* key chunk index */
-  int64_t kv0, kv1;  /* keys [kv0, kv1) of that chunk */
+  int64_t b, hk;    /* batch, kv head */
+  int64_t r0, r1;   /* packed rows [r0, r1) */
+  int64_t c;        /* key chunk index */
+  int64_t kv0, kv1; /* keys [kv0, kv1) of that chunk */
 } sa_task;
 
 /* A variant's tiles: what the task grid is cut from (src/), and the edges attn-check derives
@@ -105,31 +105,23 @@ typedef struct sa_tiles {
 
 typedef struct sa_kernel {
   void (*run)(const sa_job *job, const sa_task *task, void *workspace);
-  size_t (*workspace)(const sa_job *job); /* bytes one worker needs; 64-byte aligned by the caller */
+  size_t (*workspace)(const sa_job *job);        /* bytes one worker needs; 64-byte aligned by the caller */
   size_t (*pack_block_bytes)(const sa_job *job); /* one packed K/V block; NULL: never shared */
   sa_tiles tiles;
-  int log2_scores;  /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
+  int log2_scores; /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
 } sa_kernel;
-
-/* Packed K^T (core/flash_driver.inc) is stored in panels of SA_PW = SA_NR * SA_VL keys (the
- * register tile's width, defined by the variant and its ISA header): panel p holds keys
- * [p PW, (p+1) PW) as d rows of PW floats, contiguous. Rows a whole key block apart (a power of
- * two of bytes) would map to a few L1 sets and conflict-miss on every pass; panels are written
- * and read sequentially. SA_KT_AT is where K^T[x][key] of a block lives, for head dim d. */
-#define SA_PW (SA_NR * SA_VL)
-#define SA_KT_AT(kt, d, x, key) ((kt) + ((key) / SA_PW) * (d) * SA_PW + (x) * SA_PW + (key) % SA_PW)
 
 /* Everything a kernel needs to know about one packed row. */
 typedef struct sa_row {
-  int64_t h, i;     /* query head and query row */
-  int64_t qpos;     /* aligned position i' */
-  int64_t lo, hi;   /* keys [lo, hi) pass the causal rule and the window (may be empty) */
-  const char *q;    /* the row's q (bytes) */
-  float *out;       /* the row's out (dv floats) */
-  float *lse;       /* its lse entry or NULL */
-  const float *mask;/* its mask row (seq_kv floats) or NULL */
-  float slope;      /* alibi slope (0 without alibi) */
-  float sink;       /* sink logit */
+  int64_t h, i;      /* query head and query row */
+  int64_t qpos;      /* aligned position i' */
+  int64_t lo, hi;    /* keys [lo, hi) pass the causal rule and the window (may be empty) */
+  const char *q;     /* the row's q (bytes) */
+  float *out;        /* the row's out (dv floats) */
+  float *lse;        /* its lse entry or NULL */
+  const float *mask; /* its mask row (seq_kv floats) or NULL */
+  float slope;       /* alibi slope (0 without alibi) */
+  float sink;        /* sink logit */
   int has_sink;
 } sa_row;
 
@@ -167,8 +159,7 @@ static inline const char *sa_v_row(const sa_job *j, int64_t b, int64_t hk, int64
   return j->v + b * j->vs.b + hk * j->vs.h + key * j->vs.s;
 }
 static inline float *sa_partial_row(const sa_job *j, int64_t b, int64_t hk, int64_t c, int64_t r) {
-  return j->partial +
-         (((b * j->heads_kv + hk) * j->n_chunks + c) * j->rows + r) * SA_PARTIAL_STRIDE(j->dv);
+  return j->partial + (((b * j->heads_kv + hk) * j->n_chunks + c) * j->rows + r) * SA_PARTIAL_STRIDE(j->dv);
 }
 
 #endif

@@ -47,8 +47,8 @@ static inline float sa_exp_units(float x, int log2) { return log2 ? sa_exp2f(x) 
  * scores were all NaN has m == -inf but l NaN, and stays NaN. A sink of +inf or NaN is a logit
  * like a score of +inf or NaN, which make a row NaN (exp(inf - inf)): such a row takes the
  * general path, keys or not (found by tests/fuzz: zero keys and a +inf sink gave lse = inf). */
-static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink,
-                                   float *out, float *lse, int log2) {
+static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink, float *out,
+                                   float *lse, int log2) {
   if (l == 0.0f && (!has_sink || sink < INFINITY)) {
     for (int64_t x = 0; x < dv; x++) out[x] = 0.0f;
     if (lse) *lse = has_sink ? sink : -INFINITY;

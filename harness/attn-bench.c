@@ -44,16 +44,16 @@
 
 #define WORK_TARGET (256.0 * 1024 * 1024) /* flops per call the head count aims at */
 #define MAX_HEADS 64
-#define FULL_CHECK_MACS (1 << 27)          /* above this the check spot-checks rows */
+#define FULL_CHECK_MACS (1 << 27) /* above this the check spot-checks rows */
 #define SPOT_ROWS 32
 
 typedef enum { ROW_ATTN, ROW_BLAS, ROW_PEAK, ROW_STREAM } row_kind;
 
 typedef struct {
   row_kind kind;
-  const sa_variant *v;         /* ROW_ATTN */
-  const sa_probes *probe;      /* ROW_PEAK */
-  case_spec spec;              /* ROW_ATTN, ROW_BLAS */
+  const sa_variant *v;    /* ROW_ATTN */
+  const sa_probes *probe; /* ROW_PEAK */
+  case_spec spec;         /* ROW_ATTN, ROW_BLAS */
   int threads;
   int checked, failed;
   char why[400];
@@ -63,8 +63,8 @@ typedef struct {
 } row;
 
 /* ---- the run's measured limits ---- */
-static int n_all;                       /* all cores */
-static double peak_gflops[8][2];        /* [probe][t1, tall] */
+static int n_all;                /* all cores */
+static double peak_gflops[8][2]; /* [probe][t1, tall] */
 static double stream_gbps[2];
 static sa_stream_buf stream_buf;
 static const sa_probes *probes;
@@ -146,8 +146,8 @@ static shape_entry shapes[SHAPE_CACHE_MAX];
 static int n_shapes;
 static size_t shapes_bytes;
 static uint64_t shape_clock;
-static shape_entry *cur;         /* the shape the current row runs on */
-static float *blas_ws;           /* the unfused baseline's S matrix, grown as needed */
+static shape_entry *cur; /* the shape the current row runs on */
+static float *blas_ws;   /* the unfused baseline's S matrix, grown as needed */
 static size_t blas_ws_bytes;
 
 static size_t shape_bytes(const case_spec *s) {
@@ -213,8 +213,8 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
   e->used = ++shape_clock;
   shapes_bytes += bytes;
   cur = &shapes[n_shapes++];
-  fprintf(stderr, "attn-bench: %s: oracle on %s%" PRId64 " rows, budget %.3g\n", name, full ? "all " : "",
-          n_rows, cur->truth.budget_out);
+  fprintf(stderr, "attn-bench: %s: oracle on %s%" PRId64 " rows, budget %.3g\n", name, full ? "all " : "", n_rows,
+          cur->truth.budget_out);
   return 0;
 }
 
@@ -276,8 +276,7 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     if (!v.pass)
       snprintf(r->why, sizeof r->why, "fails the equivalence rule against the oracle: %s, err %.3g, budget %.3g",
                v.exact ? "too far" : "a 0/inf/NaN element differs", v.err_out, cur->truth.budget_out);
-    else
-      return 0;
+    else return 0;
   }
   r->failed = 1;
   snprintf(err, n, "%s", r->why);
@@ -307,8 +306,8 @@ static void mark_now(double wall, sa_load_mark *m) {
 }
 
 /* the load from `begin` (or earlier, to span WINDOW_MIN) to `end` */
-static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end,
-                      double *foreign, double *steal) {
+static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end, double *foreign,
+                      double *steal) {
   const sa_load_mark *from = begin;
   if (t_end - t_begin < WINDOW_MIN) {
     double best = -1.0;
@@ -528,7 +527,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->gb_argv[o->gb_argc++] = "--benchmark_display_aggregates_only=true";
   }
   if (!have_min_time)
-    o->gb_argv[o->gb_argc++] = o->quick ? "--benchmark_min_time=0.02"
+    o->gb_argv[o->gb_argc++] = o->quick    ? "--benchmark_min_time=0.02"
                                : have_reps ? "--benchmark_min_time=0.25"
                                            : "--benchmark_min_time=0.1";
   return 0;
@@ -593,14 +592,18 @@ static void write_context(void) {
   gbs_context("stream_isa", sa_stream_isa());
   gbs_context("blas_config", sa_unfused_config());
   gbs_context("blas_threading", sa_unfused_threading());
-  gbs_context("heads_rule", "prefill: heads_q = heads_kv = the largest power of two <= 64 keeping a call at "
-                            "<= 256 MFLOP; decode: 32 query heads on 8 kv heads");
-  gbs_context("check_rule", "every row checked against the float64 oracle before timing: all rows when the "
-                            "shape is small, else 32 spread rows; equivalence rule of README.md");
+  gbs_context("heads_rule",
+              "prefill: heads_q = heads_kv = the largest power of two <= 64 keeping a call at "
+              "<= 256 MFLOP; decode: 32 query heads on 8 kv heads");
+  gbs_context("check_rule",
+              "every row checked against the float64 oracle before timing: all rows when the "
+              "shape is small, else 32 spread rows; equivalence rule of README.md");
   snprintf(buf, sizeof buf, "%.2f", FOREIGN_MAX);
   gbs_context("foreign_cpu_max", buf);
-  snprintf(buf, sizeof buf, "rows whose other processes took more than foreign_cpu_max of the machine "
-                            "(/proc/stat busy minus our getrusage) are run again, at most %d times", RERUNS);
+  snprintf(buf, sizeof buf,
+           "rows whose other processes took more than foreign_cpu_max of the machine "
+           "(/proc/stat busy minus our getrusage) are run again, at most %d times",
+           RERUNS);
   gbs_context("load_rule", buf);
   case_spec s = prefill_shape(2048, 128, 0);
   case_data cd;

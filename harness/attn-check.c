@@ -40,8 +40,7 @@ static int nan_pattern_ok(const case_data *cd, const sa_job *j, const double *o_
         int row_nan = 0, col_nan = 0;
         if (s->nan == NAN_Q && b == cd->nan_b && h == cd->nan_h && i == cd->nan_pos) {
           for (int64_t key = 0; key < s->seq_kv; key++) row_nan |= sees(j, b, h, i, key);
-        } else if (s->nan != NAN_Q && b == cd->nan_b && h / j->group == cd->nan_h &&
-                   sees(j, b, h, i, cd->nan_pos)) {
+        } else if (s->nan != NAN_Q && b == cd->nan_b && h / j->group == cd->nan_h && sees(j, b, h, i, cd->nan_pos)) {
           if (s->nan == NAN_K) row_nan = 1;
           else col_nan = 1;
         }
@@ -89,9 +88,8 @@ static void run_case(const case_spec *spec, const sa_variant *const *vars, int n
   }
   const int pattern_ok = nan_pattern_ok(&cd, &job, truth.o_out, truth.o_lse);
   if (verbose || !truth.ref_ok)
-    printf("%s %-28s %s  err(ref) out %.3g lse %.3g over %d orders, bound_ratio %.3g\n",
-           truth.ref_ok ? "info" : "FAIL", "ref(orders)", name, truth.ref_out, truth.ref_lse, SA_REF_N_ORDERS,
-           truth.ref_bound_ratio);
+    printf("%s %-28s %s  err(ref) out %.3g lse %.3g over %d orders, bound_ratio %.3g\n", truth.ref_ok ? "info" : "FAIL",
+           "ref(orders)", name, truth.ref_out, truth.ref_lse, SA_REF_N_ORDERS, truth.ref_bound_ratio);
   float *got = malloc(sizeof(float) * (size_t)(nrows * spec->dv + 1));
   float *got_lse = malloc(sizeof(float) * (size_t)(nrows + 1));
   for (int t = 0; t < n_vars && got && got_lse; t++) {
@@ -152,10 +150,10 @@ static void list_variants(void) {
   for (int t = 0; t < sa_variant_total(); t++) {
     const sa_variant *v = sa_variant_at(t);
     char dt[64] = "";
-#define SA_DT_NAME_IF_(E, name, blk, bb, ...)                   \
-  if (v->dtypes & SA_DT_BIT(SIMDATTN_##E)) {                    \
-    if (dt[0]) strncat(dt, ",", sizeof dt - strlen(dt) - 1);    \
-    strncat(dt, #name, sizeof dt - strlen(dt) - 1);             \
+#define SA_DT_NAME_IF_(E, name, blk, bb, ...)                \
+  if (v->dtypes & SA_DT_BIT(SIMDATTN_##E)) {                 \
+    if (dt[0]) strncat(dt, ",", sizeof dt - strlen(dt) - 1); \
+    strncat(dt, #name, sizeof dt - strlen(dt) - 1);          \
   }
     SA_DTYPES(SA_DT_NAME_IF_, ~)
     char need[128];
@@ -182,8 +180,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
       usage(stdout);
       return 0;
-    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") ||
-                !strcmp(o, "--filter")) && a + 1 < argc) {
+    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") || !strcmp(o, "--filter")) &&
+               a + 1 < argc) {
       const char *val = argv[++a];
       if (!strcmp(o, "--seed")) {
         char *end;
@@ -234,8 +232,7 @@ int main(int argc, char **argv) {
 
   case_spec *grid;
   const int n_cases = case_grid(quick, &grid);
-  printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases,
-         (unsigned long long)seed);
+  printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases, (unsigned long long)seed);
   check_stats st = {0, 0, 0};
   for (int c = 0; c < n_cases; c++) {
     run_case(&grid[c], vars, n_vars, seed, filter, verbose, &st);
@@ -247,8 +244,7 @@ int main(int argc, char **argv) {
       int n_only_dt = 0;
       for (int t = 0; t < n_vars; t++) {
         const unsigned d = vars[t]->dtypes;
-        if (!(d & (1u << SIMDATTN_F32)) && (d & (1u << dt)) && !(d & ((1u << dt) - 1u)))
-          only_dt[n_only_dt++] = vars[t];
+        if (!(d & (1u << SIMDATTN_F32)) && (d & (1u << dt)) && !(d & ((1u << dt) - 1u))) only_dt[n_only_dt++] = vars[t];
       }
       if (!n_only_dt) continue;
       case_spec twin = grid[c];

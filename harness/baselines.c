@@ -19,12 +19,12 @@
 #include "src/internal.h"
 
 /* ---- the probes of every built SIMD ISA (objects from the ISA folders, src/isas.inc) ---- */
-#define SA_PROBE_DECLS(isa)                                                  \
-  float sa_peak_fma_##isa(int64_t iters);                                    \
-  extern const double sa_peak_fma_flops_##isa;                               \
+#define SA_PROBE_DECLS(isa)                                                       \
+  float sa_peak_fma_##isa(int64_t iters);                                         \
+  extern const double sa_peak_fma_flops_##isa;                                    \
   void sa_exp_batch_##isa(const float *x, float *ours, float *sleef, int64_t n);  \
   void sa_exp2_batch_##isa(const float *x, float *ours, float *sleef, int64_t n); \
-  float sa_stream_##isa(const float *buf, size_t n);                         \
+  float sa_stream_##isa(const float *buf, size_t n);                              \
   void sa_softmax_row_##isa(float *s, int64_t n);
 #define SA_FEATURE(id, name, arch, cpuinfo, detect)
 #define SA_ISA(name, folder, arch, features, flags, probes) SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_DECLS(name)))
@@ -32,9 +32,15 @@
 #undef SA_ISA
 
 static const sa_probes sa_probe_table[] = {
-#define SA_PROBE_ROW(isa, features)                                                                   \
-  {#isa, (features), sa_peak_fma_##isa, &sa_peak_fma_flops_##isa, sa_exp_batch_##isa, sa_exp2_batch_##isa, \
-   sa_stream_##isa, sa_softmax_row_##isa},
+#define SA_PROBE_ROW(isa, features) \
+  {#isa,                            \
+   (features),                      \
+   sa_peak_fma_##isa,               \
+   &sa_peak_fma_flops_##isa,        \
+   sa_exp_batch_##isa,              \
+   sa_exp2_batch_##isa,             \
+   sa_stream_##isa,                 \
+   sa_softmax_row_##isa},
 #define SA_ISA(name, folder, arch, features, flags, probes) \
   SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_ROW(name, features)))
 #include "src/isas.inc"
@@ -197,8 +203,8 @@ size_t sa_unfused_workspace(const simdattn_problem *p) {
 }
 
 int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why, size_t why_size) {
-  if (p->q.dtype != SIMDATTN_F32 || p->k.dtype != SIMDATTN_F32 || p->mask || p->softcap != 0.0f ||
-      p->alibi_slopes || p->sinks || p->window || p->lse) {
+  if (p->q.dtype != SIMDATTN_F32 || p->k.dtype != SIMDATTN_F32 || p->mask || p->softcap != 0.0f || p->alibi_slopes ||
+      p->sinks || p->window || p->lse) {
     snprintf(why, why_size, "blas_unfused covers f32 with no mask, softcap, alibi, sinks, window or lse");
     return -1;
   }
@@ -222,8 +228,8 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
       const float *k = (const float *)p->k.data + b * p->k.stride_batch + hk * p->k.stride_head;
       const float *v = (const float *)p->v.data + b * p->v.stride_batch + hk * p->v.stride_head;
       float *o = p->out + b * p->out_stride_batch + h * p->out_stride_head;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, q,
-                  (int)p->q.stride_seq, k, (int)p->k.stride_seq, 0.0f, ws, (int)ld);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, q, (int)p->q.stride_seq, k,
+                  (int)p->k.stride_seq, 0.0f, ws, (int)ld);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
 #endif

@@ -12,8 +12,8 @@
 /* One ISA's probes (core/probes.inc, compiled by <folder>/probes.c): every built ISA row of
  * src/isas.inc with probes, best first. */
 typedef struct {
-  const char *isa;      /* "avx512", "avx2", "neon": the ISA table's names */
-  unsigned cpu;         /* SA_CPU_* bits it needs: the ISA's */
+  const char *isa; /* "avx512", "avx2", "neon": the ISA table's names */
+  unsigned cpu;    /* SA_CPU_* bits it needs: the ISA's */
   float (*peak)(int64_t iters);
   const double *peak_flops;                                           /* per iteration */
   void (*exp)(const float *x, float *ours, float *sleef, int64_t n);  /* core/exp.h's exp and SLEEF's */

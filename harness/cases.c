@@ -89,8 +89,8 @@ case_spec case_default(const char *group, int64_t seq_q, int64_t seq_kv) {
 
 void case_name(const case_spec *s, char *buf, size_t size) {
   static const char *causal[] = {"full", "tl", "br"};
-  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const", "capscale", "range", "expo", "subn",
-                               "sinkdom", "sinkrepro"};
+  static const char *dist[] = {"normal", "large", "tiny", "dominant", "const",    "capscale",
+                               "range",  "expo",  "subn", "sinkdom",  "sinkrepro"};
   static const char *layout[] = {"bhsd", "bshd", "bhsd+pad", "bshd+pad"};
   static const char *mask[] = {"", "+mask", "+maskbcast", "+maskrows"};
   static const char *nan[] = {"", "+nanq", "+nank", "+nanv", "+infv"};
@@ -103,8 +103,8 @@ void case_name(const case_spec *s, char *buf, size_t size) {
   snprintf(buf, size, "%s/b%lld/h%lldx%lld/q%lld/kv%lld/d%lld%s/%s%s%s%s%s%s%s%s/%s/%s/%s-%s", s->group,
            (long long)s->batch, (long long)s->heads_q, (long long)s->heads_kv, (long long)s->seq_q,
            (long long)s->seq_kv, (long long)s->d, dv, causal[s->causal], win, mask[s->mask], cap,
-           s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan],
-           layout[s->layout], dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt));
+           s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan], layout[s->layout],
+           dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt));
 }
 
 /* ---- the grid ---- */
@@ -131,8 +131,8 @@ static void add(list *l, case_spec s) {
 
 /* 1. sequence lengths, square, non-causal and bottom-right causal */
 static void grid_seq(list *l) {
-  static const int64_t full[] = {0, 1, 2, 3, 7, 16, 31, 63, 64, 65, 100, 127, 128, 129, 255, 256, 257,
-                                 1000, 1023, 1024, 2048};
+  static const int64_t full[] = {0,   1,   2,   3,   7,   16,  31,   63,   64,   65,  100,
+                                 127, 128, 129, 255, 256, 257, 1000, 1023, 1024, 2048};
   static const int64_t quick[] = {0, 1, 3, 16, 63, 64, 65, 129, 257};
   const int64_t *seqs = PICK(l, quick, full);
   for (int t = 0; t < PICK_N(l, quick, full); t++)
@@ -146,9 +146,8 @@ static void grid_seq(list *l) {
 
 /* 2. seq_q != seq_kv both ways: cross-attention, decode, rows with no visible key */
 static void grid_cross(list *l) {
-  static const int64_t full[][2] = {{1, 1000}, {1, 2048}, {1, 63}, {1, 64}, {1, 65}, {7, 300},
-                                    {300, 7},  {128, 1},  {1, 0},  {0, 5},  {65, 129}, {129, 65},
-                                    {3, 1024}, {100, 257}};
+  static const int64_t full[][2] = {{1, 1000}, {1, 2048}, {1, 63}, {1, 64},   {1, 65},   {7, 300},  {300, 7},
+                                    {128, 1},  {1, 0},    {0, 5},  {65, 129}, {129, 65}, {3, 1024}, {100, 257}};
   static const int64_t quick[][2] = {{1, 1000}, {1, 65}, {7, 300}, {300, 7}, {1, 0}, {0, 5}, {129, 65}};
   for (int t = 0; t < PICK_N(l, quick, full); t++)
     for (int c = 0; c < 3; c++) {
@@ -597,8 +596,8 @@ int case_grid(int quick, case_spec **out) {
 static void *xcalloc(size_t n, size_t size) { return calloc(n ? n : 1, size); }
 
 /* Fill one (B, H, S, row) tensor with layout strides; dist-dependent values. */
-static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, int64_t H, int64_t S,
-                 int64_t row, case_dist dist, int which /* 0 q, 1 k, 2 v */, const float *dir, float sigma) {
+static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, int64_t H, int64_t S, int64_t row,
+                 case_dist dist, int which /* 0 q, 1 k, 2 v */, const float *dir, float sigma) {
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++)
       for (int64_t i = 0; i < S; i++)
@@ -733,8 +732,8 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
       const int64_t i = t % nq;
       for (int64_t j = 0; j < s->seq_kv; j++) {
         float m = normal(&r);
-        if (uniform(&r) < 0.05) m = -INFINITY;                            /* scattered */
-        if (nq > 1 && i % 7 == 3) m = -INFINITY;                         /* whole rows */
+        if (uniform(&r) < 0.05) m = -INFINITY;   /* scattered */
+        if (nq > 1 && i % 7 == 3) m = -INFINITY; /* whole rows */
         if (nq > 1 && i >= nq / 2 && i < nq / 2 + nq / 4 + 1 && j >= s->seq_kv / 3 &&
             j < s->seq_kv / 3 + s->seq_kv / 4 + 1)
           m = -INFINITY; /* a block */

@@ -11,12 +11,17 @@
 #include "simdattn.h"
 
 typedef enum {
-  DIST_NORMAL, DIST_LARGE, DIST_TINY, DIST_DOMINANT, DIST_CONST, DIST_SOFTCAP,
-  DIST_RANGE, /* V near the f16 range limit (+-30000..60000), q and k moderate */
-  DIST_EXPO,  /* large exponents: q ~ 2^e N(0,1), k ~ 2^-e N(0,1), V ~ 2^e, e = 40 for f32 and bf16
-               * tensors, 7 for f16 ones: they cancel within a dtype, and give scores near 1e10
-               * when q and K/V differ */
-  DIST_SUBN,  /* f16/bf16 subnormal magnitudes mixed into q, k and v */
+  DIST_NORMAL,
+  DIST_LARGE,
+  DIST_TINY,
+  DIST_DOMINANT,
+  DIST_CONST,
+  DIST_SOFTCAP,
+  DIST_RANGE,    /* V near the f16 range limit (+-30000..60000), q and k moderate */
+  DIST_EXPO,     /* large exponents: q ~ 2^e N(0,1), k ~ 2^-e N(0,1), V ~ 2^e, e = 40 for f32 and bf16
+                  * tensors, 7 for f16 ones: they cancel within a dtype, and give scores near 1e10
+                  * when q and K/V differ */
+  DIST_SUBN,     /* f16/bf16 subnormal magnitudes mixed into q, k and v */
   DIST_SINKDOM,  /* N(0, 1) data, sinks 88..92: every row dominated by its sink, outputs near 1e-39
                   * (f32's subnormal range) */
   DIST_SINKREPRO /* q = 371.692238, k = v = 37.1692238, sinks 111.5077: scalar_tiled's doubled output */
@@ -24,7 +29,10 @@ typedef enum {
 typedef enum { LAYOUT_BHSD, LAYOUT_BSHD, LAYOUT_BHSD_PAD, LAYOUT_BSHD_PAD } case_layout;
 typedef enum { MASK_NONE, MASK_FULL, MASK_BCAST, MASK_ROWS } case_mask;
 typedef enum {
-  NAN_NONE, NAN_Q, NAN_K, NAN_V,
+  NAN_NONE,
+  NAN_Q,
+  NAN_K,
+  NAN_V,
   INF_V /* +inf (not NaN) in one V element: its column is +inf in every row that sees the key,
          * however small the key's weight (with DIST_LARGE it underflows in f32, even in double) */
 } case_nan;
@@ -50,8 +58,8 @@ typedef struct {
   void *q, *k, *v;
   float *mask, *alibi, *sinks;
   float *out_buf, *lse_buf;
-  size_t out_len, lse_len;  /* floats in the buffers, guards included */
-  size_t out_at, lse_at;    /* where out / lse start in them */
+  size_t out_len, lse_len;              /* floats in the buffers, guards included */
+  size_t out_at, lse_at;                /* where out / lse start in them */
   int64_t nan_b, nan_h, nan_pos, nan_x; /* where a NaN was injected (h: q head, or kv head) */
 } case_data;
 
@@ -79,6 +87,5 @@ float case_lse(const case_data *cd, int64_t b, int64_t h, int64_t i);
  * s's dtypes; an f32 case for a variant without f32 becomes its twin, q, k and v in the variant's
  * first dtype (as attn-check does). 0 when s can run on the variant, -1 when not. */
 int case_fit_dtypes(case_spec *s, unsigned dtypes);
-
 
 #endif

@@ -21,7 +21,7 @@ struct gbs_bench {
   struct Ratio {
     std::string name, of;
     double divisor;
-    const double *ref;  // when set, read at the end of the row
+    const double *ref; // when set, read at the end of the row
   };
   std::vector<Rate> rates;
   std::vector<Ratio> ratios;
@@ -42,7 +42,7 @@ static void run_row(benchmark::State &st, gbs_bench *b) {
     return;
   }
   double wall = 0.0;
-  const benchmark::IterationCount n = st.max_iterations;  // one C call per batch
+  const benchmark::IterationCount n = st.max_iterations; // one C call per batch
   while (st.KeepRunningBatch(n)) {
     const auto t0 = std::chrono::steady_clock::now();
     double seconds = -1.0;
@@ -67,8 +67,7 @@ static void run_row(benchmark::State &st, gbs_bench *b) {
 extern "C" gbs_bench *gbs_register(const char *name, gbs_setup_fn setup, gbs_run_fn run, void *ctx) {
   all_rows().push_back(std::unique_ptr<gbs_bench>(new gbs_bench{name, setup, run, ctx, {}, {}, {}}));
   gbs_bench *b = all_rows().back().get();
-  benchmark::RegisterBenchmark(name, [b](benchmark::State &st) { run_row(st, b); })
-      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark(name, [b](benchmark::State &st) { run_row(st, b); })->Unit(benchmark::kMillisecond);
   return b;
 }
 

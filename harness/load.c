@@ -15,8 +15,8 @@ void sa_load_mark_now(sa_load_mark *m) {
   if (!f) return;
   /* cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user) */
   unsigned long long v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                       &v[6], &v[7]);
+  const int n =
+      fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
   fclose(f);
   if (n < 4) return;
   m->busy = v[0] + v[1] + v[2] + v[5] + v[6];

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 typedef struct {
-  int ok;               /* /proc/stat was readable */
+  int ok;                      /* /proc/stat was readable */
   uint64_t busy, steal, total; /* clock ticks over all CPUs */
-  double own;           /* this process's CPU seconds (user + system) */
+  double own;                  /* this process's CPU seconds (user + system) */
 } sa_load_mark;
 
 /* A reading of the machine's CPU counters and this process's CPU time, now. */

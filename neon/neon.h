@@ -1,6 +1,6 @@
 /* neon/neon.h: the AArch64 Advanced SIMD primitives of core/flash_driver.inc (4 f32 lanes, 32
- * registers), core/exp.h's inlined exp and exp2 built on them, and what core/probes.inc needs. Baseline ARMv8.0-A only (no fp16
- * arithmetic, SVE, dot products): every AArch64 CPU runs it. Everything static inline. */
+ * registers), core/exp.h's inlined exp and exp2 built on them, and what core/probes.inc needs. Baseline ARMv8.0-A only
+ * (no fp16 arithmetic, SVE, dot products): every AArch64 CPU runs it. Everything static inline. */
 #ifndef SA_NEON_H
 #define SA_NEON_H
 
@@ -75,9 +75,7 @@ static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /
   __builtin_prefetch(p, 0, 2);
 }
 /* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
-static inline sa_vec sa_vhsum(const sa_vec v[4]) {
-  return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3]));
-}
+static inline sa_vec sa_vhsum(const sa_vec v[4]) { return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3])); }
 /* In-register 4x4 transpose: r[i] holds row i; afterwards r[k] holds column k. */
 static inline void sa_vtranspose(sa_vec r[4]) {
   const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);

@@ -41,18 +41,18 @@
 static double gamma_n(double n) { return n * U32 / (1.0 - n * U32); }
 
 typedef struct {
-  double *q;      /* [d] */
-  int64_t *keys;  /* [seq_kv] visible keys */
-  double *s;      /* [seq_kv] their scores */
-  double *delta;  /* [seq_kv] score error bounds of the fp32 reference */
-  double *p;      /* [seq_kv] */
-  double *acc;    /* [dv] */
+  double *q;               /* [d] */
+  int64_t *keys;           /* [seq_kv] visible keys */
+  double *s;               /* [seq_kv] their scores */
+  double *delta;           /* [seq_kv] score error bounds of the fp32 reference */
+  double *p;               /* [seq_kv] */
+  double *acc;             /* [dv] */
   double *wrv, *wv, *vmax; /* [dv] the bound's sums over keys */
-  float *row;     /* [max(d, dv)] one input row as f32 (the dtype table's exact conversion) */
+  float *row;              /* [max(d, dv)] one input row as f32 (the dtype table's exact conversion) */
 } scratch;
 
-static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, double *bout,
-                       double *blse, const scratch *w) {
+static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, double *bout, double *blse,
+                       const scratch *w) {
   const int64_t i = flat % j->seq_q, h = flat / j->seq_q % j->heads_q, b = flat / j->seq_q / j->heads_q;
   const int64_t hk = h / j->group;
   sa_row row;
@@ -145,9 +145,7 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   const double gn = gamma_n((double)n), gn1 = gamma_n((double)n + 1);
   const int hopeless = !(R < 1.0) || !isfinite(R);
   if (blse) {
-    const double b4 = hopeless ? INFINITY
-                               : -log1p(-R) - log1p(-gn1) + 2 * u * fabs(log(P)) +
-                                     u * fabs(the_lse);
+    const double b4 = hopeless ? INFINITY : -log1p(-R) - log1p(-gn1) + 2 * u * fabs(log(P)) + u * fabs(the_lse);
     *blse = b4 * WIDEN + TINY32;
   }
   if (!bout) return;
@@ -178,8 +176,8 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   }
 }
 
-int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double *out, double *lse,
-                   double *bound_out, double *bound_lse) {
+int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double *out, double *lse, double *bound_out,
+                   double *bound_lse) {
   scratch w;
   const size_t nk = (size_t)(j->seq_kv > 0 ? j->seq_kv : 1);
   w.q = malloc(sizeof(double) * (size_t)j->d);
@@ -198,8 +196,8 @@ int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double 
   } else {
     for (int64_t t = 0; t < n_rows; t++) {
       const int64_t flat = rows ? rows[t] : t;
-      oracle_row(j, flat, out ? out + t * j->dv : NULL, lse ? lse + t : NULL,
-                 bound_out ? bound_out + t * j->dv : NULL, bound_lse ? bound_lse + t : NULL, &w);
+      oracle_row(j, flat, out ? out + t * j->dv : NULL, lse ? lse + t : NULL, bound_out ? bound_out + t * j->dv : NULL,
+                 bound_lse ? bound_lse + t : NULL, &w);
     }
   }
   free(w.q);

@@ -48,8 +48,8 @@ static size_t ref_workspace(const sa_job *j) {
 }
 
 /* One row into out[dv] / *lse (either may be the row's own place in the problem). */
-static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int order, const ref_ws *w,
-                       float *out, float *lse) {
+static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int order, const ref_ws *w, float *out,
+                       float *lse) {
   sa_row row;
   sa_row_setup(j, b, hk, r, &row);
   row.out = out;

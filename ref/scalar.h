@@ -32,9 +32,9 @@ static inline sa_vec sa_vhsum(const sa_vec v[1]) { return v[0]; }
 static inline void sa_vtranspose(sa_vec r[1]) { (void)r; }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { (void)p; }
 /* one element of any dtype of the table, 0 when none is valid */
-#define SA_SCALAR_VLOAD_(E, name, blk, bb, ...)                                      \
+#define SA_SCALAR_VLOAD_(E, name, blk, bb, ...)                                    \
   static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) { \
-    return n > 0 ? sa_decode_##name(base, idx) : 0.0f;                              \
+    return n > 0 ? sa_decode_##name(base, idx) : 0.0f;                             \
   }
 SA_DTYPES(SA_SCALAR_VLOAD_, ~)
 #define SA_DIRECT_MR 1 /* one row per direct tile: a one-lane vector holds one key's dot product */

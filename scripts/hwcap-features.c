@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <sys/auxv.h>
 
-static const char *const hwcap[32] = {
-    "fp",     "asimd", "evtstrm",  "aes",   "pmull", "sha1",  "sha2",  "crc32", "atomics", "fphp",    "asimdhp",
-    "cpuid",  "asimdrdm", "jscvt", "fcma",  "lrcpc", "dcpop", "sha3",  "sm3",   "sm4",     "asimddp", "sha512",
-    "sve",    "asimdfhm", "dit",   "uscat", "ilrcpc", "flagm", "ssbs", "sb",    "paca",    "pacg"};
-static const char *const hwcap2[22] = {"dcpodp", "sve2",     "sveaes",   "svepmull", "svebitperm", "svesha3",
-                                       "svesm4", "flagm2",   "frint",    "svei8mm",  "svef32mm",   "svef64mm",
-                                       "svebf16", "i8mm",    "bf16",     "dgh",      "rng",        "bti",
-                                       "mte",    "ecv",      "afp",      "rpres"};
+static const char *const hwcap[32] = {"fp",      "asimd", "evtstrm", "aes",   "pmull",    "sha1",   "sha2", "crc32",
+                                      "atomics", "fphp",  "asimdhp", "cpuid", "asimdrdm", "jscvt",  "fcma", "lrcpc",
+                                      "dcpop",   "sha3",  "sm3",     "sm4",   "asimddp",  "sha512", "sve",  "asimdfhm",
+                                      "dit",     "uscat", "ilrcpc",  "flagm", "ssbs",     "sb",     "paca", "pacg"};
+static const char *const hwcap2[22] = {"dcpodp",  "sve2",   "sveaes", "svepmull", "svebitperm", "svesha3",
+                                       "svesm4",  "flagm2", "frint",  "svei8mm",  "svef32mm",   "svef64mm",
+                                       "svebf16", "i8mm",   "bf16",   "dgh",      "rng",        "bti",
+                                       "mte",     "ecv",    "afp",    "rpres"};
 
 int main(void) {
   const unsigned long h1 = getauxval(AT_HWCAP), h2 = getauxval(AT_HWCAP2);

@@ -104,8 +104,8 @@ static size_t sa_shared_pack_bytes(const sa_job *j, const sa_kernel *k) {
 size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers) {
   size_t bytes = sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_shared_pack_bytes(j, v->kernel);
   if (j->n_chunks > 1)
-    bytes += sizeof(float) * (size_t)(j->batch * j->heads_kv * j->n_chunks * j->rows) *
-             (size_t)SA_PARTIAL_STRIDE(j->dv);
+    bytes +=
+        sizeof(float) * (size_t)(j->batch * j->heads_kv * j->n_chunks * j->rows) * (size_t)SA_PARTIAL_STRIDE(j->dv);
   return bytes;
 }
 
@@ -126,8 +126,7 @@ simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_option
     partial = aligned_alloc(SA_ALIGN, bytes);
     if (!partial) {
       free(ws);
-      return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %" PRId64 " key chunks", bytes,
-                     j->n_chunks);
+      return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %" PRId64 " key chunks", bytes, j->n_chunks);
     }
     j->partial = partial;
   }
@@ -187,13 +186,12 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
   if (name) {
     v = sa_variant_find(name);
     if (!v)
-      return sa_fail(SIMDATTN_ERR_INVALID, "%s names no variant: '%s' (simdattn_variant_get lists them)",
-                     source, name);
+      return sa_fail(SIMDATTN_ERR_INVALID, "%s names no variant: '%s' (simdattn_variant_get lists them)", source, name);
     if (!sa_variant_available(v)) {
       char need[128];
       sa_cpu_feature_names(v->cpu & ~sa_cpu_features(), need, sizeof need);
-      return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "variant '%s' (%s) needs %s, which this CPU or OS lacks",
-                     v->name, source, need);
+      return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "variant '%s' (%s) needs %s, which this CPU or OS lacks", v->name,
+                     source, need);
     }
     if (!sa_variant_accepts(v, j))
       return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "variant '%s' does not accept q.dtype %s with k.dtype %s, v.dtype %s",

@@ -56,8 +56,8 @@ unsigned sa_cpu_feature_bit(const char *name);
 /* The ISAs this build has, best first (SA_ISA rows with SA_HAVE_<isa> 1). */
 typedef struct sa_isa {
   const char *name;
-  unsigned cpu;      /* SA_CPU_* bits */
-  int probes;        /* <folder>/probes.c is built (harness/baselines.c) */
+  unsigned cpu; /* SA_CPU_* bits */
+  int probes;   /* <folder>/probes.c is built (harness/baselines.c) */
 } sa_isa;
 int sa_isa_count(void);
 const sa_isa *sa_isa_at(int index);
@@ -69,8 +69,8 @@ enum { SA_VARIANT_NO_AUTO = 1u << 0 }; /* tested and benchmarked, never auto-dis
 typedef struct sa_variant {
   const char *name; /* <isa>_<dtype>_<algo>_<tile>, or ref / scalar_tiled */
   const char *isa;
-  unsigned cpu;     /* SA_CPU_* bits it needs: its ISA's and its own */
-  unsigned dtypes;  /* SA_DT_BIT(simdattn_dtype) it accepts for q and for k/v, in any combination */
+  unsigned cpu;    /* SA_CPU_* bits it needs: its ISA's and its own */
+  unsigned dtypes; /* SA_DT_BIT(simdattn_dtype) it accepts for q and for k/v, in any combination */
   unsigned flags;
   const sa_kernel *kernel;
 } sa_variant;

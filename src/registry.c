@@ -54,8 +54,7 @@ int simdattn_variant_count(void) { return sa_variant_total(); }
 simdattn_status simdattn_variant_get(int index, simdattn_variant_info *info) {
   if (!info) return sa_fail(SIMDATTN_ERR_INVALID, "info must not be NULL");
   const sa_variant *v = sa_variant_at(index);
-  if (!v)
-    return sa_fail(SIMDATTN_ERR_INVALID, "index must be in [0, %d), got %d", sa_variant_total(), index);
+  if (!v) return sa_fail(SIMDATTN_ERR_INVALID, "index must be in [0, %d), got %d", sa_variant_total(), index);
   info->name = v->name;
   info->isa = v->isa;
   info->dtypes = v->dtypes;

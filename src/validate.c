@@ -14,16 +14,16 @@
 static const char sa_dtype_list[] = SA_DTYPES(SA_DT_LIST_, ~);
 
 typedef struct {
-  const char *name;      /* "q", "k", "v", "out", "lse", "mask", ... for messages */
-  const char *row_name;  /* "head_dim" or "head_dim_v" or "seq_kv" */
+  const char *name;     /* "q", "k", "v", "out", "lse", "mask", ... for messages */
+  const char *row_name; /* "head_dim" or "head_dim_v" or "seq_kv" */
   const void *data;
-  int64_t ext[3];        /* batch, heads, seq */
+  int64_t ext[3]; /* batch, heads, seq */
   int64_t stride[3];
   const char *stride_name[3];
-  int64_t row;           /* contiguous elements per row */
+  int64_t row;                /* contiguous elements per row */
   int64_t block, block_bytes; /* the dtype's storage unit (core/dtype.h): elements and bytes */
-  int stride_min_row;    /* 1: strides of dims with extent > 1 must be >= row; 0: >= 0 */
-  uintptr_t lo, hi;      /* byte range touched (empty when lo == hi) */
+  int stride_min_row;         /* 1: strides of dims with extent > 1 must be >= row; 0: >= 0 */
+  uintptr_t lo, hi;           /* byte range touched (empty when lo == hi) */
 } tensor_view;
 
 /* Validates strides and pointer of one tensor; computes its byte range. */
@@ -33,8 +33,8 @@ static simdattn_status check_tensor(tensor_view *t, int required) {
   for (int d = 0; d < 3; d++) {
     if (t->ext[d] == 0) empty = 1;
     else if (__builtin_mul_overflow(count, t->ext[d], &count))
-      return BAD("%s: %" PRId64 " x %" PRId64 " x %" PRId64 " elements overflow int64", t->name,
-                 t->ext[0], t->ext[1], t->ext[2]);
+      return BAD("%s: %" PRId64 " x %" PRId64 " x %" PRId64 " elements overflow int64", t->name, t->ext[0], t->ext[1],
+                 t->ext[2]);
   }
   t->lo = t->hi = 0;
   if (empty) return SIMDATTN_OK;
@@ -47,13 +47,13 @@ static simdattn_status check_tensor(tensor_view *t, int required) {
     if (t->ext[d] <= 1) continue;
     const int64_t s = t->stride[d];
     if (t->stride_min_row && s < t->row)
-      return BAD("%s must be >= %s (%" PRId64 ") for rows of %" PRId64 " elements, got %" PRId64,
-                 t->stride_name[d], t->row_name, t->row, t->row, s);
+      return BAD("%s must be >= %s (%" PRId64 ") for rows of %" PRId64 " elements, got %" PRId64, t->stride_name[d],
+                 t->row_name, t->row, t->row, s);
     if (!t->stride_min_row && s < 0) return BAD("%s must be >= 0, got %" PRId64, t->stride_name[d], s);
     int64_t off;
     if (__builtin_mul_overflow(t->ext[d] - 1, s, &off) || __builtin_add_overflow(span, off, &span))
-      return BAD("%s: element offsets overflow int64 (%s %" PRId64 " x %" PRId64 ")", t->name,
-                 t->stride_name[d], s, t->ext[d]);
+      return BAD("%s: element offsets overflow int64 (%s %" PRId64 " x %" PRId64 ")", t->name, t->stride_name[d], s,
+                 t->ext[d]);
   }
   int64_t bytes; /* span is a multiple of the block: rows and strides are (checked before) */
   if (__builtin_mul_overflow(span / t->block, t->block_bytes, &bytes) ||
@@ -85,8 +85,8 @@ static simdattn_status check_out_disjoint(const tensor_view *o) {
     const int d = idx[a];
     if (o->ext[d] <= 1) continue;
     if (o->stride[d] < span)
-      return BAD("out rows overlap: %s (%" PRId64 ") must be >= %" PRId64
-                 " so that rows of %" PRId64 " floats do not share memory",
+      return BAD("out rows overlap: %s (%" PRId64 ") must be >= %" PRId64 " so that rows of %" PRId64
+                 " floats do not share memory",
                  o->stride_name[d], o->stride[d], span, o->row);
     span = o->stride[d] * (o->ext[d] - 1) + span;
   }
@@ -98,8 +98,11 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   const struct {
     const char *name;
     int64_t value, min;
-  } sizes[] = {{"batch", p->batch, 0},   {"heads_q", p->heads_q, 0}, {"heads_kv", p->heads_kv, 1},
-               {"seq_q", p->seq_q, 0},   {"seq_kv", p->seq_kv, 0}};
+  } sizes[] = {{"batch", p->batch, 0},
+               {"heads_q", p->heads_q, 0},
+               {"heads_kv", p->heads_kv, 1},
+               {"seq_q", p->seq_q, 0},
+               {"seq_kv", p->seq_kv, 0}};
   for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
     if (sizes[t].value < sizes[t].min)
       return BAD("%s must be >= %" PRId64 ", got %" PRId64, sizes[t].name, sizes[t].min, sizes[t].value);
@@ -121,8 +124,8 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   for (int t = 0; t < 3; t++) { /* a block format stores whole blocks: rows and strides hold whole blocks */
     const int64_t blk = sa_dtype_block(in[t]->dtype), row = t == 2 ? dv : d;
     if (row % blk != 0)
-      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s", t == 2 ? "head_dim_v" : "head_dim",
-                 row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
+      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s",
+                 t == 2 ? "head_dim_v" : "head_dim", row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
     const int64_t *st = &in[t]->stride_batch;
     const int64_t ext[3] = {p->batch, t == 0 ? p->heads_q : p->heads_kv, t == 0 ? p->seq_q : p->seq_kv};
     static const char *sn[3] = {"stride_batch", "stride_head", "stride_seq"};
@@ -139,8 +142,7 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
     return BAD("softcap must be finite and >= 0 (0 means off), got %g", (double)p->softcap);
   if (p->window < 0) return BAD("window must be >= 0 (0 means unlimited), got %" PRId64, p->window);
   if (p->window > 0 && p->causal == SIMDATTN_CAUSAL_NONE)
-    return BAD("window (%" PRId64 ") needs causal set (TOP_LEFT or BOTTOM_RIGHT), got SIMDATTN_CAUSAL_NONE",
-               p->window);
+    return BAD("window (%" PRId64 ") needs causal set (TOP_LEFT or BOTTOM_RIGHT), got SIMDATTN_CAUSAL_NONE", p->window);
 
   tensor_view tv[8];
   memset(tv, 0, sizeof tv);
@@ -168,20 +170,39 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
     x->stride_min_row = 1;
   }
   tensor_view *o = &tv[OUT];
-  *o = (tensor_view){"out", "head_dim_v", p->out, {p->batch, p->heads_q, p->seq_q},
+  *o = (tensor_view){"out",
+                     "head_dim_v",
+                     p->out,
+                     {p->batch, p->heads_q, p->seq_q},
                      {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
-                     {"out_stride_batch", "out_stride_head", "out_stride_seq"}, dv, 1, 4, 1, 0, 0};
+                     {"out_stride_batch", "out_stride_head", "out_stride_seq"},
+                     dv,
+                     1,
+                     4,
+                     1,
+                     0,
+                     0};
   int64_t cnt; /* lse's strides are implied: check that its size fits before forming them */
   if (__builtin_mul_overflow(p->batch, p->heads_q, &cnt) || __builtin_mul_overflow(cnt, p->seq_q, &cnt))
-    return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64",
-               p->batch, p->heads_q, p->seq_q);
-  tv[LSE] = (tensor_view){"lse", "1", p->lse, {p->batch, p->heads_q, p->seq_q},
-                          {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
-  tv[MASK] = (tensor_view){"mask", "seq_kv", p->mask, {p->batch, p->heads_q, p->seq_q},
+    return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64", p->batch,
+               p->heads_q, p->seq_q);
+  tv[LSE] = (tensor_view){
+      "lse", "1", p->lse, {p->batch, p->heads_q, p->seq_q}, {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 1, 4,
+      0,     0,   0};
+  tv[MASK] = (tensor_view){"mask",
+                           "seq_kv",
+                           p->mask,
+                           {p->batch, p->heads_q, p->seq_q},
                            {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
-                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"}, p->seq_kv, 1, 4, 0, 0, 0};
-  tv[ALIBI] = (tensor_view){"alibi_slopes", "1", p->alibi_slopes, {1, 1, p->heads_q}, {0, 0, 1},
-                            {"", "", ""}, 1, 1, 4, 0, 0, 0};
+                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
+                           p->seq_kv,
+                           1,
+                           4,
+                           0,
+                           0,
+                           0};
+  tv[ALIBI] = (tensor_view){
+      "alibi_slopes", "1", p->alibi_slopes, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
   tv[SINKS] = (tensor_view){"sinks", "1", p->sinks, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
 
   simdattn_status st;

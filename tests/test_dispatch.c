@@ -129,8 +129,7 @@ int main(int argc, char **argv) {
     CHECK(first && pick && !strcmp(pick, first->name), "%s: best '%s', want the first available row '%s'",
           sa_dtype_name(sb.qt), pick ? pick : "(none)", first ? first->name : "?");
     case_reset_outputs(&cb);
-    CHECK(simdattn_forward(&cb.p, NULL) == SIMDATTN_OK, "auto on %s: %s", sa_dtype_name(sb.qt),
-          simdattn_last_error());
+    CHECK(simdattn_forward(&cb.p, NULL) == SIMDATTN_OK, "auto on %s: %s", sa_dtype_name(sb.qt), simdattn_last_error());
     printf("auto-dispatch for %s inputs: %s\n", sa_dtype_name(sb.qt), pick ? pick : "(none)");
     case_free(&cb);
   }

@@ -36,8 +36,8 @@ typedef struct {
 } scan;
 
 /* Every stride-th float in [lo_bits, hi_bits] (same sign, increasing magnitude). */
-static void scan_range(void (*fn)(const float *, float *, float *, int64_t), double (*ref)(double),
-                       uint32_t lo_bits, uint32_t hi_bits, uint32_t stride, scan *res) {
+static void scan_range(void (*fn)(const float *, float *, float *, int64_t), double (*ref)(double), uint32_t lo_bits,
+                       uint32_t hi_bits, uint32_t stride, scan *res) {
   enum { BATCH = 1 << 16 };
   const uint32_t n_total = (hi_bits - lo_bits) / stride + 1;
   const int64_t batches = (n_total + BATCH - 1) / BATCH;
@@ -95,8 +95,8 @@ int main(int argc, char **argv) {
       continue;
     }
     scan res = {0, 0, 0, 0};
-    scan_range(c->exp, exp, bits(0.0f), bits(89.0f), stride, &res);     /* +0 .. 89 */
-    scan_range(c->exp, exp, bits(-0.0f), bits(-104.0f), stride, &res);  /* -0 .. -104 */
+    scan_range(c->exp, exp, bits(0.0f), bits(89.0f), stride, &res);    /* +0 .. 89 */
+    scan_range(c->exp, exp, bits(-0.0f), bits(-104.0f), stride, &res); /* -0 .. -104 */
     printf("%-7s exp:  %lld inputs in [-104, 89]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
            c->isa, res.count, res.ours, (double)res.worst_x, res.sleef);
     CHECK(res.ours <= SA_EXP_MAX_ULP, "%s exp: %.3f ULP > the stated %.2f", c->isa, res.ours, SA_EXP_MAX_ULP);
@@ -107,8 +107,8 @@ int main(int argc, char **argv) {
            c->isa, res2.count, res2.ours, (double)res2.worst_x, res2.sleef);
     CHECK(res2.ours <= SA_EXP2_MAX_ULP, "%s exp2: %.3f ULP > the stated %.2f", c->isa, res2.ours, SA_EXP2_MAX_ULP);
     float y2[16] __attribute__((aligned(64))), s2[16] __attribute__((aligned(64)));
-    float x2[16] __attribute__((aligned(64))) = {-INFINITY, -151.0f, -149.0f, -126.5f, -0.0f, 0.0f, NAN, -1.0f,
-                    -0.5f,     -2.5f,   -149.5f, -150.0f, -3.0f, 16.0f, -127.0f, 8.0f};
+    float x2[16] __attribute__((aligned(64))) = {-INFINITY, -151.0f, -149.0f, -126.5f, -0.0f, 0.0f,  NAN,     -1.0f,
+                                                 -0.5f,     -2.5f,   -149.5f, -150.0f, -3.0f, 16.0f, -127.0f, 8.0f};
     c->exp2(x2, y2, s2, 16);
     CHECK(y2[0] == 0.0f && y2[1] == 0.0f, "%s exp2(-inf), exp2(-151) = 0", c->isa);
     CHECK(y2[2] == 0x1p-149f && y2[4] == 1.0f && y2[5] == 1.0f && isnan(y2[6]) && y2[7] == 0.5f && y2[12] == 0.125f &&
@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
           (double)y2[12], (double)y2[14], (double)y2[6]);
     /* special values */
     float x[16] __attribute__((aligned(64))) = {-INFINITY, -1000.0f, -104.5f, -150.0f, 89.0f, 100.0f, INFINITY, NAN,
-                   0.0f,      -0.0f,    1.0f,    -1.0f,   88.7f, -87.0f, -103.9f, 88.72f};
+                                                0.0f,      -0.0f,    1.0f,    -1.0f,   88.7f, -87.0f, -103.9f,  88.72f};
     float y[16] __attribute__((aligned(64))), s[16] __attribute__((aligned(64)));
     c->exp(x, y, s, 16);
     CHECK(y[0] == 0.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 0.0f, "%s: exp of very negative inputs is 0", c->isa);

@@ -52,15 +52,15 @@ int main(void) {
   p.sinks = &sink;
   solve(&p, 1, 2, q2, k2, v2);
   const double e2 = exp((double)(float)log(3.0)), den = 1.0 + e2 + exp(1.5);
-  CHECK(fabs(out[0] - (8.0 + e2 * 4.0) / den) < 1e-12 && fabs(lse[0] - log(den)) < 1e-12,
-        "sink: out %g lse %g", out[0], lse[0]);
+  CHECK(fabs(out[0] - (8.0 + e2 * 4.0) / den) < 1e-12 && fabs(lse[0] - log(den)) < 1e-12, "sink: out %g lse %g", out[0],
+        lse[0]);
   /* no visible key: out 0, lse = sink, or -inf without a sink (bottom-right, seq_q > seq_kv) */
   const float q3[] = {1, 1, 1, 1, 1, 1}, k3[] = {1, 1}, v3[] = {2};
   p.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
   solve(&p, 3, 1, q3, k3, v3);
   CHECK(out[0] == 0.0 && out[1] == 0.0 && lse[0] == 1.5 && lse[1] == 1.5, "no key + sink: %g %g", out[0], lse[0]);
-  CHECK(near(out[2], 2.0 * exp(2.0) / (exp(2.0) + exp(1.5))), "the last row sees the one key (score 2) and the sink: %g",
-        out[2]);
+  CHECK(near(out[2], 2.0 * exp(2.0) / (exp(2.0) + exp(1.5))),
+        "the last row sees the one key (score 2) and the sink: %g", out[2]);
   p.sinks = NULL;
   solve(&p, 3, 1, q3, k3, v3);
   CHECK(out[0] == 0.0 && isinf(lse[0]) && lse[0] < 0, "no key: out %g lse %g", out[0], lse[0]);
@@ -110,7 +110,8 @@ int main(void) {
   bad = 0;
   for (uint32_t u = 0x32800000u; u < 0x38800000u; u++) {
     const float f = sa_bits_to_f32(u);
-    if (sa_f32_to_f16(f) != (uint16_t)nearbyint((double)f * 0x1p24) || sa_f32_to_f16(-f) != (0x8000u | sa_f32_to_f16(f)))
+    if (sa_f32_to_f16(f) != (uint16_t)nearbyint((double)f * 0x1p24) ||
+        sa_f32_to_f16(-f) != (0x8000u | sa_f32_to_f16(f)))
       bad++;
   }
   CHECK(bad == 0, "%d f32 values round to the wrong f16 subnormal", bad);

@@ -42,7 +42,6 @@ static uint8_t u8(reader *r) {
 static uint16_t u16(reader *r) { return (uint16_t)(u8(r) | u8(r) << 8); }
 static uint32_t u32(reader *r) { return (uint32_t)u16(r) | (uint32_t)u16(r) << 16; }
 
-
 /* A value in the regime: 0 moderate, 1 moderate with rare specials, 2 wild. *raw gets a raw
  * 16-bit pattern for f16/bf16 tensors when the bytes ask for one (then returns NAN, ignored). */
 static float value(reader *r, int regime, int dt, int *raw16, uint16_t *raw) {
@@ -50,25 +49,25 @@ static float value(reader *r, int regime, int dt, int *raw16, uint16_t *raw) {
   const uint8_t c = u8(r);
   if (regime == 0 || (regime == 1 && c >= 4)) return ((int)u8(r) - 128) / 32.0f;
   switch (regime == 1 ? c : c >> 5) {
-  case 0:
-  case 1:
-  case 2:
-    return ((int)u8(r) - 128) / 32.0f;
-  case 3: {
-    static const float special[8] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 0x1p-140f, 3e38f, -65504.0f};
-    return special[u8(r) & 7];
-  }
-  case 4:
-    if (dt != SIMDATTN_F32) {
-      *raw16 = 1;
-      *raw = u16(r);
-      return NAN;
+    case 0:
+    case 1:
+    case 2:
+      return ((int)u8(r) - 128) / 32.0f;
+    case 3: {
+      static const float special[8] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 0x1p-140f, 3e38f, -65504.0f};
+      return special[u8(r) & 7];
     }
-    return sa_bits_to_f32(u32(r));
-  default: { /* any exponent: subnormal, overflowing to inf in narrow dtypes, ... */
-    const float m = 1.0f + u8(r) / 256.0f;
-    return ldexpf(u8(r) & 1 ? -m : m, (int)(u8(r) % 300) - 160);
-  }
+    case 4:
+      if (dt != SIMDATTN_F32) {
+        *raw16 = 1;
+        *raw = u16(r);
+        return NAN;
+      }
+      return sa_bits_to_f32(u32(r));
+    default: { /* any exponent: subnormal, overflowing to inf in narrow dtypes, ... */
+      const float m = 1.0f + u8(r) / 256.0f;
+      return ldexpf(u8(r) & 1 ? -m : m, (int)(u8(r) % 300) - 160);
+    }
   }
 }
 
@@ -85,15 +84,14 @@ static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, i
     for (int64_t h = 0; h < nh; h++)
       for (int64_t s = 0; s < ns; s++)
         for (int64_t x = 0; x < row; x++)
-          store((void *)t->data, b * t->stride_batch + h * t->stride_head + s * t->stride_seq + x, t->dtype, r,
-                regime);
+          store((void *)t->data, b * t->stride_batch + h * t->stride_head + s * t->stride_seq + x, t->dtype, r, regime);
 }
 
 /* Inside the numeric contract (README, Semantics): every score term (sum |q_x k_x|, before and
  * after the scale: found by tests/fuzz, a product 3e38 * -3 overflows f32 where the scaled sum
  * would not) and every column's sum of |v| far from f32's limit, so that f32 can hold the
- * scores and the weighted sums (a score past FLT_MAX becomes -inf in f32 and hides its key; in the oracle's double it does not). Computed in
- * double over the finite elements (inf and NaN inputs are inf and NaN in both). */
+ * scores and the weighted sums (a score past FLT_MAX becomes -inf in f32 and hides its key; in the oracle's double it
+ * does not). Computed in double over the finite elements (inf and NaN inputs are inf and NaN in both). */
 #define RANGE 0x1p125
 static double at_f(const simdattn_tensor *t, int64_t at) { return (double)sa_load_f32(t->data, t->dtype, at); }
 static int in_range(const case_data *cd, double *max_terms, double *max_v) {
@@ -129,7 +127,8 @@ static int in_range(const case_data *cd, double *max_terms, double *max_v) {
           }
     }
   for (int64_t h = 0; h < p->heads_q; h++) {
-    if (p->alibi_slopes && isfinite(p->alibi_slopes[h]) && fabs(p->alibi_slopes[h]) * (double)(p->seq_q + p->seq_kv) >= RANGE)
+    if (p->alibi_slopes && isfinite(p->alibi_slopes[h]) &&
+        fabs(p->alibi_slopes[h]) * (double)(p->seq_q + p->seq_kv) >= RANGE)
       return 0;
     if (p->sinks && isfinite(p->sinks[h]) && fabs(p->sinks[h]) >= RANGE) return 0;
   }
@@ -209,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   const int64_t rows = s.batch * s.heads_q * s.seq_q;
-  double terms = 0.0, max_v = 0.0; /* the largest scale * sum |q_x k_x| of a score; max |v| */
+  double terms = 0.0, max_v = 0.0;                  /* the largest scale * sum |q_x k_x| of a score; max |v| */
   const int judged = in_range(&cd, &terms, &max_v); /* outside: still run, safely and deterministically, unjudged */
   int by_bound = terms >= SCORES_ORDER_BOUND || (s.softcap != 0.0f && terms >= SOFTCAP_RANGE * s.softcap);
   sa_truth truth;
@@ -240,14 +239,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sa_verdict v = {0, 0, 1, 0, 1};
     if (judged) {
       sa_gather(&cd.p, &truth, got, got_lse);
-      v = by_bound ? sa_judge_bound(&truth, got, s.lse ? got_lse : NULL, 2.0) : sa_judge(&truth, got, s.lse ? got_lse : NULL);
+      v = by_bound ? sa_judge_bound(&truth, got, s.lse ? got_lse : NULL, 2.0)
+                   : sa_judge(&truth, got, s.lse ? got_lse : NULL);
     }
     if (getenv("FUZZ_VERBOSE"))
-      fprintf(stderr, "%-26s %s: %s (ratio %.3g) out err %.3g budget %.3g, lse err %.3g budget %.3g (ref %.3g / %.3g)\n", info.name,
-              cd.name, judged ? (v.pass ? (by_bound ? "pass (by bound)" : "pass") : "FAIL") : "unjudged", v.ratio, v.err_out, truth.budget_out, v.err_lse,
-              truth.budget_lse, truth.ref_out, truth.ref_lse);
+      fprintf(stderr,
+              "%-26s %s: %s (ratio %.3g) out err %.3g budget %.3g, lse err %.3g budget %.3g (ref %.3g / %.3g)\n",
+              info.name, cd.name, judged ? (v.pass ? (by_bound ? "pass (by bound)" : "pass") : "FAIL") : "unjudged",
+              v.ratio, v.err_out, truth.budget_out, v.err_lse, truth.budget_lse, truth.ref_out, truth.ref_lse);
     if (!v.pass) {
-      snprintf(why, sizeof why, "fails the equivalence rule: %s, out err %.3g (budget %.3g), lse err %.3g (budget %.3g)",
+      snprintf(why, sizeof why,
+               "fails the equivalence rule: %s, out err %.3g (budget %.3g), lse err %.3g (budget %.3g)",
                v.exact ? "too far" : "a 0/inf/NaN element differs", v.err_out, truth.budget_out, v.err_lse,
                truth.budget_lse);
       fail(&cd, info.name, why);
@@ -256,7 +258,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(one_lse, cd.lse_buf, cd.lse_len * sizeof(float));
     case_reset_outputs(&cd);
     if (simdattn_forward(&cd.p, &two) != SIMDATTN_OK) fail(&cd, info.name, "2 threads: status not OK");
-    if (memcmp(one_out, cd.out_buf, cd.out_len * sizeof(float)) || memcmp(one_lse, cd.lse_buf, cd.lse_len * sizeof(float)))
+    if (memcmp(one_out, cd.out_buf, cd.out_len * sizeof(float)) ||
+        memcmp(one_lse, cd.lse_buf, cd.lse_len * sizeof(float)))
       fail(&cd, info.name, "2 threads give other bits than 1");
   }
   free(got);
