@@ -40,17 +40,21 @@ static inline uint16_t sa_f32_to_bf16(float f) {
   if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* NaN stays quiet NaN */
   return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
-static inline float sa_decode_bf16(const void *base, int64_t idx) {
-  uint16_t h;
-  memcpy(&h, (const char *)base + 2 * idx, 2);
-  return sa_bf16_to_f32(h);
-}
-static inline void sa_encode_bf16(void *base, int64_t idx, const float *src, int64_t n) {
-  for (int64_t x = 0; x < n; x++) {
-    const uint16_t h = sa_f32_to_bf16(src[x]);
-    memcpy((char *)base + 2 * (idx + x), &h, 2);
+
+/* the codec of a 2-byte format from its value conversions */
+#define SA_CODEC_16(name, to_f32, from_f32)                                                   \
+  static inline float sa_decode_##name(const void *base, int64_t idx) {                       \
+    uint16_t h;                                                                               \
+    memcpy(&h, (const char *)base + 2 * idx, 2);                                              \
+    return to_f32(h);                                                                         \
+  }                                                                                           \
+  static inline void sa_encode_##name(void *base, int64_t idx, const float *src, int64_t n) { \
+    for (int64_t x = 0; x < n; x++) {                                                         \
+      const uint16_t h = from_f32(src[x]);                                                    \
+      memcpy((char *)base + 2 * (idx + x), &h, 2);                                            \
+    }                                                                                         \
   }
-}
+SA_CODEC_16(bf16, sa_bf16_to_f32, sa_f32_to_bf16)
 
 /* ---- f16 (IEEE binary16) ---- */
 static inline float sa_f16_to_f32(uint16_t h) {
@@ -82,16 +86,6 @@ static inline uint16_t sa_f32_to_f16(float f) {
   if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
   return (uint16_t)(sign | h);
 }
-static inline float sa_decode_f16(const void *base, int64_t idx) {
-  uint16_t h;
-  memcpy(&h, (const char *)base + 2 * idx, 2);
-  return sa_f16_to_f32(h);
-}
-static inline void sa_encode_f16(void *base, int64_t idx, const float *src, int64_t n) {
-  for (int64_t x = 0; x < n; x++) {
-    const uint16_t h = sa_f32_to_f16(src[x]);
-    memcpy((char *)base + 2 * (idx + x), &h, 2);
-  }
-}
+SA_CODEC_16(f16, sa_f16_to_f32, sa_f32_to_f16)
 
 #endif

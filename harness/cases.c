@@ -359,6 +359,22 @@ static void grid_nan(list *l) {
   }
 }
 
+/* every feature at once on GQA 8 on 2, bottom-right causal: window, mask, softcap (q scaled to
+ * it), alibi, sinks, padded BSHD strides, head_dim_v != head_dim */
+static void every_feature(case_spec *s, int64_t window, int64_t d, int64_t dv) {
+  s->heads_q = 8;
+  s->heads_kv = 2;
+  s->causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  s->window = window;
+  s->mask = MASK_FULL;
+  s->softcap = 20.0f;
+  s->dist = DIST_SOFTCAP;
+  s->alibi = s->sinks = 1;
+  s->layout = LAYOUT_BSHD_PAD;
+  s->d = d;
+  s->dv = dv;
+}
+
 /* decode shapes (a few query rows per kv head: kernels may read K and V in place, unpacked):
  * head-dim tails, head_dim_v != head_dim, every feature, a NaN in V hidden from some rows */
 static void grid_decode(list *l) {
@@ -385,17 +401,7 @@ static void grid_decode(list *l) {
     add(l, s);
   }
   s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
-  s.heads_q = 8;
-  s.heads_kv = 2;
-  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-  s.window = 700;
-  s.mask = MASK_FULL;
-  s.softcap = 20.0f;
-  s.dist = DIST_SOFTCAP;
-  s.alibi = s.sinks = 1;
-  s.layout = LAYOUT_BSHD_PAD;
-  s.d = 72;
-  s.dv = 24;
+  every_feature(&s, 700, 72, 24);
   add(l, s);
   s = case_default("decode", 2, 900); /* NaN in V at a key row 1 sees and row 0 does not (window) */
   s.heads_q = 4;
@@ -413,17 +419,7 @@ static void grid_all(list *l) {
   for (int t = 0; t < 2; t++) {
     case_spec s = case_default("all", 150, 300);
     s.batch = 2;
-    s.heads_q = 8;
-    s.heads_kv = 2;
-    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
-    s.window = 50;
-    s.mask = MASK_FULL;
-    s.softcap = 20.0f;
-    s.dist = DIST_SOFTCAP;
-    s.alibi = s.sinks = 1;
-    s.layout = LAYOUT_BSHD_PAD;
-    s.d = 80;
-    s.dv = 48;
+    every_feature(&s, 50, 80, 48);
     if (t) {
       s.qt = SIMDATTN_BF16;
       s.kvt = SIMDATTN_F16;

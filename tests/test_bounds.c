@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/dtype.h"
 #include "variants_util.h"
 #include "harness/cases.h"
 
@@ -49,7 +50,8 @@ static int64_t span(int64_t b, int64_t h, int64_t s, int64_t row, int64_t sb, in
   return (b - 1) * sb + (h - 1) * sh + (s - 1) * ss + row;
 }
 
-static size_t dsize(simdattn_dtype t) { return t == SIMDATTN_F32 ? 4 : 2; }
+/* bytes of n elements of dtype t (the dtype table) */
+static size_t dsize(simdattn_dtype t, int64_t n) { return (size_t)sa_dtype_bytes(t, n); }
 
 static long n_runs;
 
@@ -82,9 +84,9 @@ static void one(const simdattn_variant_info *info, case_spec spec) {
     memset(&fm, 0, sizeof fm);
     memset(&fl, 0, sizeof fl);
     simdattn_problem g = p;
-    g.q.data = fence(&fq, p.q.data, (size_t)nq * dsize(p.q.dtype), at_end);
-    g.k.data = fence(&fk, p.k.data, (size_t)nk * dsize(p.k.dtype), at_end);
-    g.v.data = fence(&fv, p.v.data, (size_t)nv * dsize(p.v.dtype), at_end);
+    g.q.data = fence(&fq, p.q.data, dsize(p.q.dtype, nq), at_end);
+    g.k.data = fence(&fk, p.k.data, dsize(p.k.dtype, nk), at_end);
+    g.v.data = fence(&fv, p.v.data, dsize(p.v.dtype, nv), at_end);
     if (p.mask) g.mask = fence(&fm, p.mask, sizeof(float) * (size_t)nm, at_end);
     g.out = fence(&fo, NULL, sizeof(float) * (size_t)no, at_end);
     memset(g.out, 0, sizeof(float) * (size_t)no);
