@@ -237,19 +237,22 @@ int main(int argc, char **argv) {
   for (int c = 0; c < n_cases; c++) {
     run_case(&grid[c], vars, n_vars, seed, filter, verbose, &st);
     /* a variant that takes no f32 input gets every f32 case again in its own dtype (a twin with
-     * q, k and v in the first dtype it accepts), so its whole grid is covered, not a few cases */
+     * q, k and v in the first float format it accepts: case_fit_dtypes), so its whole grid is
+     * covered, not a few cases; variants with the same twin share its oracle */
     if (grid[c].qt != SIMDATTN_F32 || grid[c].kvt != SIMDATTN_F32) continue;
-    for (int dt = SIMDATTN_F16; dt <= SIMDATTN_BF16; dt++) {
-      const sa_variant *only_dt[64];
-      int n_only_dt = 0;
-      for (int t = 0; t < n_vars; t++) {
-        const unsigned d = vars[t]->dtypes;
-        if (!(d & (1u << SIMDATTN_F32)) && (d & (1u << dt)) && !(d & ((1u << dt) - 1u))) only_dt[n_only_dt++] = vars[t];
-      }
-      if (!n_only_dt) continue;
+    int done[64] = {0};
+    for (int t = 0; t < n_vars; t++) {
       case_spec twin = grid[c];
-      twin.qt = twin.kvt = (simdattn_dtype)dt;
-      run_case(&twin, only_dt, n_only_dt, seed, filter, verbose, &st);
+      if (done[t] || (vars[t]->dtypes & SA_DT_F32) || case_fit_dtypes(&twin, vars[t]->dtypes)) continue;
+      const sa_variant *same[64];
+      int n_same = 0;
+      for (int u = t; u < n_vars; u++) {
+        case_spec other = grid[c];
+        if (!done[u] && !(vars[u]->dtypes & SA_DT_F32) && !case_fit_dtypes(&other, vars[u]->dtypes) &&
+            other.qt == twin.qt)
+          same[n_same++] = vars[u], done[u] = 1;
+      }
+      run_case(&twin, same, n_same, seed, filter, verbose, &st);
     }
   }
   passed = st.passed, failed += st.failed, skipped = st.skipped;

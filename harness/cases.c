@@ -809,11 +809,11 @@ void case_free(case_data *cd) {
 }
 
 int case_fit_dtypes(case_spec *s, unsigned dtypes) {
-  if ((dtypes >> s->qt & 1u) && (dtypes >> s->kvt & 1u)) return 0;
-  if (s->qt != SIMDATTN_F32 || s->kvt != SIMDATTN_F32 || (dtypes & (1u << SIMDATTN_F32))) return -1;
-  for (int dt = SIMDATTN_F16; dt <= SIMDATTN_BF16; dt++)
-    if (dtypes >> dt & 1u) {
-      s->qt = s->kvt = (simdattn_dtype)dt;
+  if ((dtypes & SA_DT_BIT(s->qt)) && (dtypes & SA_DT_BIT(s->kvt))) return 0;
+  if (s->qt != SIMDATTN_F32 || s->kvt != SIMDATTN_F32 || (dtypes & SA_DT_F32)) return -1;
+  for (int t = 1; t < (int)SA_ARRAY_SIZE(float_types); t++) /* the reduced-precision float formats */
+    if (dtypes & SA_DT_BIT(float_types[t])) {
+      s->qt = s->kvt = float_types[t];
       return 0;
     }
   return -1;
