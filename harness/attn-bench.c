@@ -64,7 +64,7 @@ typedef struct {
 
 /* ---- the run's measured limits ---- */
 static int n_all;                /* all cores */
-static double peak_gflops[8][2]; /* [probe][t1, tall] */
+static double peak_gflops[8][2]; /* [probe][t1, tall]: up to 8 ISAs with probes */
 static double stream_gbps[2];
 static sa_stream_buf stream_buf;
 static const sa_probes *probes;
@@ -540,6 +540,11 @@ static int threads_of[2]; /* 1 and all cores */
 static int measure_limits(const options *o) {
   char buf[64], key[64];
   n_probes = sa_probe_sets(&probes);
+  if (n_probes > (int)SA_ARRAY_SIZE(peak_gflops)) {
+    fprintf(stderr, "attn-bench: %d ISAs with probes, room for %d: raise peak_gflops\n", n_probes,
+            (int)SA_ARRAY_SIZE(peak_gflops));
+    return 1;
+  }
   if (!o->list_only)
     for (int p = 0; p < n_probes; p++)
       for (int t = 0; t < n_threads && sa_probes_available(&probes[p]); t++) {
