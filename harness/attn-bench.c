@@ -305,14 +305,19 @@ static void mark_now(double wall, sa_load_mark *m) {
   if (n_marks < MARKS) n_marks++;
 }
 
-/* the load from `begin` (or earlier, to span WINDOW_MIN) to `end` */
-static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end, double *foreign,
-                      double *steal) {
+/* the load from `begin` (or earlier, to span WINDOW_MIN: the latest mark that old, else the
+ * oldest one kept; main() leaves one at startup) to `end` */
+static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end,
+                      double *foreign, double *steal) {
   const sa_load_mark *from = begin;
   if (t_end - t_begin < WINDOW_MIN) {
-    double best = -1.0;
-    for (int k = 0; k < n_marks; k++)
+    double best = -1.0, oldest = t_begin;
+    const sa_load_mark *oldest_mark = begin;
+    for (int k = 0; k < n_marks; k++) {
       if (marks[k].wall <= t_end - WINDOW_MIN && marks[k].wall > best) best = marks[k].wall, from = &marks[k].m;
+      if (marks[k].wall < oldest) oldest = marks[k].wall, oldest_mark = &marks[k].m;
+    }
+    if (best < 0.0) from = oldest_mark;
   }
   sa_load_between(from, end, foreign, steal);
 }
@@ -722,6 +727,8 @@ int main(int argc, char **argv) {
     free(o.gb_argv);
     return prc < 0 ? 0 : 1;
   }
+  sa_load_mark startup; /* the first rows' load windows can reach back to here */
+  mark_now(sa_seconds(), &startup);
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   n_all = ncpu > 0 ? (int)ncpu : 1;
   threads_of[0] = 1;
