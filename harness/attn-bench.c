@@ -307,8 +307,8 @@ static void mark_now(double wall, sa_load_mark *m) {
 
 /* the load from `begin` (or earlier, to span WINDOW_MIN: the latest mark that old, else the
  * oldest one kept; main() leaves one at startup) to `end` */
-static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end,
-                      double *foreign, double *steal) {
+static void load_over(double t_begin, const sa_load_mark *begin, double t_end, const sa_load_mark *end, double *foreign,
+                      double *steal) {
   const sa_load_mark *from = begin;
   if (t_end - t_begin < WINDOW_MIN) {
     double best = -1.0, oldest = t_begin;
