@@ -1,6 +1,7 @@
 /* tests/test_dispatch.c: CPU detection, auto-dispatch and forced variants.
  *   test_dispatch            detection agrees with /proc/cpuinfo on every feature of the ISA table
- *                            (src/isas.inc) for this architecture; every row this CPU
+ *                            (src/isas.inc) for this architecture (under valgrind, whose CPUID
+ *                            hides AVX-512, it may only see less); every row this CPU
  *                            runs can be forced and runs; rows it cannot run are refused with
  *                            SIMDATTN_ERR_UNSUPPORTED (never SIGILL); SIMDATTN_VARIANT picks a
  *                            row, an unknown name is SIMDATTN_ERR_INVALID naming it, and
@@ -44,6 +45,13 @@ static char *cpuinfo_flags(void) {
   return out;
 }
 
+/* Under valgrind, whose CPUID hides what it cannot execute (AVX-512 in 3.19) while /proc/cpuinfo
+ * is the kernel's: detection may then see less than the kernel lists, never more. */
+static int under_valgrind(void) {
+  const char *pre = getenv("LD_PRELOAD");
+  return pre && strstr(pre, "vgpreload") != NULL;
+}
+
 static void check_feature(const char *arch, const char *name, const char *cpuinfo, unsigned bit, unsigned f,
                           const char *flags) {
 #if defined(__x86_64__)
@@ -56,6 +64,7 @@ static void check_feature(const char *arch, const char *name, const char *cpuinf
   char word[64];
   snprintf(word, sizeof word, " %s ", cpuinfo);
   const int listed = strstr(flags, word) != NULL;
+  if (under_valgrind() && listed && !(f & bit)) return;
   CHECK(listed == !!(f & bit), "%s: /proc/cpuinfo %s '%s', detection says %s", name, listed ? "lists" : "lacks",
         cpuinfo, f & bit ? "yes" : "no");
 }
