@@ -8,21 +8,39 @@
 #include "harness/cases.h"
 #include "src/internal.h"
 
-static size_t flash_bytes(const sa_variant *v, int64_t seq, int threads, int64_t d, int *ok) {
+/* the problems, one per (seq, d): built once (their data are never read: only planned) */
+#define N_SHAPES 16
+static struct {
+  int64_t seq, d;
+  case_data cd;
+  int ok;
+} shapes[N_SHAPES];
+static int n_shapes;
+
+static const simdattn_problem *problem(int64_t seq, int64_t d, int *ok) {
+  for (int k = 0; k < n_shapes; k++)
+    if (shapes[k].seq == seq && shapes[k].d == d) return *ok = shapes[k].ok, &shapes[k].cd.p;
+  if (n_shapes == N_SHAPES) return *ok = 0, NULL;
   case_spec s = case_default("ws", seq, seq);
   s.heads_q = s.heads_kv = 1;
   s.d = s.dv = d;
   s.lse = 0;
-  case_data cd;
+  shapes[n_shapes].seq = seq, shapes[n_shapes].d = d;
+  shapes[n_shapes].ok = case_build(&s, 1, &shapes[n_shapes].cd) == 0;
+  *ok = shapes[n_shapes].ok;
+  return &shapes[n_shapes++].cd.p;
+}
+
+static size_t flash_bytes(const sa_variant *v, int64_t seq, int threads, int64_t d, int *ok) {
+  const simdattn_problem *p = problem(seq, d, ok);
   sa_job j;
-  *ok = case_build(&s, 1, &cd) == 0 && sa_validate(&cd.p, &j) == SIMDATTN_OK;
+  *ok = *ok && sa_validate(p, &j) == SIMDATTN_OK;
   size_t bytes = 0;
   if (*ok) {
     sa_plan(&j, v->kernel);
     const simdattn_options opt = {threads, NULL, NULL, NULL};
     bytes = sa_workspace_bytes(&j, v, sa_parallel_workers(&opt, sa_task_count(&j)));
   }
-  case_free(&cd);
   return bytes;
 }
 
@@ -38,8 +56,9 @@ int main(void) {
           CHECK(ok1 && ok2, "build");
           CHECK(b <= 2 * a, "%s d%lld t%d: seq %lld -> %lld grows the workspace %zu -> %zu (more than 2x)", v->name,
                 (long long)d, threads, (long long)seq, (long long)(2 * seq), a, b);
-          if (seq == 8192) printf("%-24s d%-3lld t%d: workspace %zu bytes at seq %lld, %zu at %lld\n", v->name,
-                                  (long long)d, threads, a, (long long)seq, b, (long long)(2 * seq));
+          if (seq == 8192)
+            printf("%-24s d%-3lld t%d: workspace %zu bytes at seq %lld, %zu at %lld\n", v->name, (long long)d, threads,
+                   a, (long long)seq, b, (long long)(2 * seq));
         }
   }
   for (int64_t seq = 512; seq <= 8192; seq *= 2) {
@@ -52,5 +71,6 @@ int main(void) {
     CHECK(b >= 3.5 * (double)a, "unfused: seq %lld -> %lld: %zu -> %zu (want about 4x)", (long long)seq,
           (long long)(2 * seq), a, b);
   }
+  for (int k = 0; k < n_shapes; k++) case_free(&shapes[k].cd);
   return check_report("test_workspace");
 }
