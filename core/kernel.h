@@ -60,6 +60,7 @@ typedef struct sa_job {
   int64_t n_row_blocks; /* ceil(rows / block_rows) */
   int64_t n_chunks;     /* key chunks (split-KV); 1 = unsplit */
   int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
+  int64_t max_chunks;   /* chunks the split aimed at (n_chunks <= it; no shorter seq_kv aims higher) */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)

@@ -13,6 +13,7 @@
 #ifndef SIMDATTN_H
 #define SIMDATTN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -85,6 +86,34 @@ typedef struct {
 
 SIMDATTN_API simdattn_status simdattn_forward(const simdattn_problem *p,
                                               const simdattn_options *opt /* NULL = defaults */);
+
+/* ---- plan once, execute many times (an engine's per-token, per-layer call) ----
+ * simdattn_plan_create validates p and opt, resolves defaults, reads the environment once
+ * (SIMDATTN_VARIANT, SIMDATTN_DEBUG) and chooses the variant; p's data pointers are not read (they
+ * may be NULL), and p->seq_kv is the largest seq_kv the plan serves. simdattn_plan_execute then
+ * runs a problem of the same shape — every field equal to the planned one except the data
+ * pointers (q.data, k.data, v.data, out, lse, mask, alibi_slopes, sinks), which may change on
+ * every call, and seq_kv, which may be anything from 0 to the planned maximum (a growing KV cache)
+ * — in the caller's workspace: no allocation, no environment read, only pointer and bound checks.
+ * Its results are bitwise those of simdattn_forward on the same problem (the split into tasks and
+ * key chunks is a function of the executed shape, never of the planned maximum or the threads).
+ * A plan is immutable: several threads may execute one plan at once, each with its own workspace
+ * (the options' parallel hook, if any, must then be safe to call concurrently). */
+typedef struct simdattn_plan simdattn_plan;
+
+#define SIMDATTN_WORKSPACE_ALIGN 64 /* the workspace's address must be a multiple of this */
+
+SIMDATTN_API simdattn_status simdattn_plan_create(const simdattn_problem *p, const simdattn_options *opt /* NULL = defaults */,
+                                                  simdattn_plan **plan);
+/* Bytes of workspace plan_execute needs for any problem the plan serves (0 is possible). */
+SIMDATTN_API size_t simdattn_plan_workspace_size(const simdattn_plan *plan);
+/* The registry name of the variant the plan runs. */
+SIMDATTN_API const char *simdattn_plan_variant(const simdattn_plan *plan);
+/* workspace: at least simdattn_plan_workspace_size bytes, SIMDATTN_WORKSPACE_ALIGN-aligned, not
+ * overlapping any input or output; its contents need not be initialised and are garbage after. */
+SIMDATTN_API simdattn_status simdattn_plan_execute(const simdattn_plan *plan, const simdattn_problem *p,
+                                                   void *workspace, size_t workspace_size);
+SIMDATTN_API void simdattn_plan_destroy(simdattn_plan *plan); /* NULL is allowed */
 
 /* Thread-local: why the last failing call on this thread failed ("seq_q must be >= 0, got -3").
  * "" after a successful call. Never NULL. */

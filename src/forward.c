@@ -1,6 +1,8 @@
-/* src/forward.c: simdattn_forward — validate, choose the variant, plan the task grid (from the
- * shape only), allocate everything, then run. Nothing is written to out or lse before every
- * check has passed and every allocation has succeeded. */
+/* src/forward.c: simdattn_forward (validate, choose the variant, plan the task grid from the shape
+ * only, allocate the workspace, run) and the plan API (the same steps split: validate the shape
+ * and choose once; then per call only pointer and bound checks, the grid of the executed shape,
+ * and the run in the caller's workspace). Nothing is written to out or lse before every check has
+ * passed and every allocation has succeeded. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,13 +31,14 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->rows = j->group * j->seq_q;
   j->block_rows = k->tiles.block_q;
   j->n_row_blocks = ceil_div(j->rows, j->block_rows);
-  j->n_chunks = 1;
+  j->n_chunks = j->max_chunks = 1;
   j->chunk_len = j->seq_kv;
   const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
   const sa_tiles *t = &k->tiles;
   if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
       j->seq_kv >= SA_SPLIT_KEYS_PER_ROW * j->rows) {
     const int64_t n = sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / t->chunk_kv);
+    j->max_chunks = sa_max64(n, 1);
     if (n > 1) {
       j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), t->block_kv > 0 ? t->block_kv : 1);
       j->n_chunks = ceil_div(j->seq_kv, j->chunk_len);
@@ -92,67 +95,105 @@ static void merge_task(void *ctx, int64_t index, int worker) {
   }
 }
 
-/* Bytes of the shared packed-block buffer a planned job uses (0: tasks pack their own). */
-static size_t sa_shared_pack_bytes(const sa_job *j, const sa_kernel *k) {
+/* ---- the workspace of a planned job: per-worker tiles, then the split-key partials, the shared
+ * packed K/V blocks and their states, each section 64-byte aligned ---- */
+typedef struct {
+  int workers;
+  size_t worker_bytes;                /* each worker's tiles */
+  size_t partial, pack, state, total; /* byte offsets of the sections, and the whole */
+} sa_layout;
+
+static size_t sa_pack_bytes_unlimited(const sa_job *j, const sa_kernel *k) {
   const int64_t bkv = k->tiles.block_kv;
   if (!k->pack_block_bytes || j->n_row_blocks < 2 || bkv <= 0) return 0;
-  const size_t blocks = (size_t)(j->batch * j->heads_kv * ((j->seq_kv + bkv - 1) / bkv));
-  const size_t bytes = blocks * k->pack_block_bytes(j);
+  return (size_t)(j->batch * j->heads_kv * ((j->seq_kv + bkv - 1) / bkv)) * k->pack_block_bytes(j);
+}
+/* Bytes of the shared packed-block buffer a planned job uses (0: tasks pack their own). */
+static size_t sa_shared_pack_bytes(const sa_job *j, const sa_kernel *k) {
+  const size_t bytes = sa_pack_bytes_unlimited(j, k);
   return bytes <= SA_SHARED_PACK_MAX ? bytes : 0;
+}
+static size_t sa_pack_state_bytes(const sa_job *j, const sa_kernel *k) {
+  if (!sa_shared_pack_bytes(j, k)) return 0;
+  const int64_t bkv = k->tiles.block_kv;
+  return sa_align_bytes(sizeof(atomic_int) * (size_t)(j->batch * j->heads_kv * ((j->seq_kv + bkv - 1) / bkv)));
+}
+static size_t sa_partial_bytes(const sa_job *j, int64_t chunks) {
+  if (chunks <= 1) return 0;
+  return sa_align_bytes(sizeof(float) * (size_t)(j->batch * j->heads_kv * chunks * j->rows) *
+                        (size_t)SA_PARTIAL_STRIDE(j->dv));
+}
+
+/* The layout for a job whose task grid is planned (sa_plan). */
+static sa_layout sa_layout_of(const sa_job *j, const sa_variant *v, const simdattn_options *opt) {
+  sa_layout L;
+  const int64_t count = sa_task_count(j);
+  L.workers = count > 0 ? sa_parallel_workers(opt, count) : 0;
+  L.worker_bytes = sa_align_bytes(v->kernel->workspace(j));
+  L.partial = L.worker_bytes * (size_t)L.workers;
+  L.pack = L.partial + sa_partial_bytes(j, j->n_chunks);
+  L.state = L.pack + sa_shared_pack_bytes(j, v->kernel);
+  L.total = L.state + sa_pack_state_bytes(j, v->kernel);
+  return L;
 }
 
 size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers) {
-  size_t bytes = sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_shared_pack_bytes(j, v->kernel);
-  if (j->n_chunks > 1)
-    bytes +=
-        sizeof(float) * (size_t)(j->batch * j->heads_kv * j->n_chunks * j->rows) * (size_t)SA_PARTIAL_STRIDE(j->dv);
-  return bytes;
+  return sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_partial_bytes(j, j->n_chunks) +
+         sa_shared_pack_bytes(j, v->kernel) + sa_pack_state_bytes(j, v->kernel);
 }
 
-simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt) {
-  sa_plan(j, v->kernel);
-  const int64_t count = sa_task_count(j);
-  if (count == 0) return SIMDATTN_OK;
-  const int workers = sa_parallel_workers(opt, count);
-  const size_t ws_bytes = sa_align_bytes(v->kernel->workspace(j));
-  char *ws = aligned_alloc(SA_ALIGN, ws_bytes * (size_t)workers);
-  if (!ws)
-    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu)",
-                   ws_bytes * (size_t)workers, workers, ws_bytes);
-  float *partial = NULL;
-  if (j->n_chunks > 1) {
-    const size_t bytes = sa_align_bytes(sizeof(float) * (size_t)(j->batch * j->heads_kv * j->n_chunks * j->rows) *
-                                        (size_t)SA_PARTIAL_STRIDE(j->dv));
-    partial = aligned_alloc(SA_ALIGN, bytes);
-    if (!partial) {
-      free(ws);
-      return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %" PRId64 " key chunks", bytes, j->n_chunks);
-    }
-    j->partial = partial;
+/* The most any job of the plan's shape with seq_kv in [0, jmax->seq_kv] can need (each term is
+ * bounded separately: key chunks by the planned maximum's chunk count, which no shorter sequence
+ * exceeds; shared packing by the longest sequence whose blocks still fit under its cap). */
+static size_t sa_workspace_bound(const sa_job *jmax, const sa_variant *v, const simdattn_options *opt) {
+  sa_job j = *jmax;
+  sa_plan(&j, v->kernel);
+  const int64_t tasks = j.batch * j.heads_kv * j.n_row_blocks * j.max_chunks;
+  const int workers = tasks > 0 ? sa_parallel_workers(opt, tasks) : 0;
+  size_t total = sa_align_bytes(v->kernel->workspace(&j)) * (size_t)workers + sa_partial_bytes(&j, j.max_chunks);
+  int64_t lo = 0, hi = jmax->seq_kv; /* the longest seq_kv whose packed blocks fit: packing grows with it */
+  while (lo < hi) {
+    sa_job t = j;
+    t.seq_kv = hi - (hi - lo) / 2;
+    if (sa_pack_bytes_unlimited(&t, v->kernel) <= SA_SHARED_PACK_MAX) lo = t.seq_kv;
+    else hi = t.seq_kv - 1;
   }
-  const size_t pack_bytes = sa_shared_pack_bytes(j, v->kernel);
-  if (pack_bytes) {
+  j.seq_kv = lo;
+  return total + sa_shared_pack_bytes(&j, v->kernel) + sa_pack_state_bytes(&j, v->kernel);
+}
+
+/* Runs a job whose grid is planned in workspace ws (laid out by L; 64-byte aligned). */
+static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, const sa_layout *L, char *ws) {
+  const int64_t count = sa_task_count(j);
+  if (count == 0) return;
+  j->partial = j->n_chunks > 1 ? (float *)(ws + L->partial) : NULL;
+  j->pack = NULL;
+  j->pack_state = NULL;
+  if (L->state > L->pack) {
     j->n_kv_blocks = (j->seq_kv + v->kernel->tiles.block_kv - 1) / v->kernel->tiles.block_kv;
     j->pack_block_bytes = v->kernel->pack_block_bytes(j);
-    j->pack = aligned_alloc(SA_ALIGN, pack_bytes);
-    j->pack_state = calloc((size_t)(j->batch * j->heads_kv * j->n_kv_blocks), sizeof(atomic_int));
-    if (!j->pack || !j->pack_state) {
-      free(j->pack);
-      free(j->pack_state);
-      free(partial);
-      free(ws);
-      return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of packed K/V blocks", pack_bytes);
-    }
+    j->pack = ws + L->pack;
+    j->pack_state = (atomic_int *)(ws + L->state);
+    for (int64_t b = 0; b < j->batch * j->heads_kv * j->n_kv_blocks; b++) atomic_init(&j->pack_state[b], 0);
   }
-  run_ctx rc = {j, v->kernel, ws, ws_bytes};
-  sa_parallel_run(opt, count, workers, run_task, &rc);
+  run_ctx rc = {j, v->kernel, ws, L->worker_bytes};
+  sa_parallel_run(opt, count, L->workers, run_task, &rc);
   if (j->n_chunks > 1) {
     const int64_t merges = count / j->n_chunks;
     sa_parallel_run(opt, merges, sa_parallel_workers(opt, merges), merge_task, &rc);
   }
-  free(j->pack);
-  free(j->pack_state);
-  free(partial);
+}
+
+/* simdattn_forward's way: the workspace allocated for this call, freed after. */
+simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt) {
+  sa_plan(j, v->kernel);
+  if (sa_task_count(j) == 0) return SIMDATTN_OK;
+  const sa_layout L = sa_layout_of(j, v, opt);
+  char *ws = L.total ? aligned_alloc(SA_ALIGN, L.total) : NULL;
+  if (L.total && !ws)
+    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
+                   "packed K/V blocks %zu)", L.total, L.workers, L.worker_bytes, L.pack - L.partial, L.total - L.pack);
+  sa_run(j, v, opt, &L, ws);
   free(ws);
   return SIMDATTN_OK;
 }
@@ -239,4 +280,78 @@ const char *simdattn_best_variant(const simdattn_problem *p) {
   if (sa_validate(p, &j) != SIMDATTN_OK) return NULL;
   const sa_variant *v = sa_auto_variant(&j);
   return v ? v->name : NULL;
+}
+
+/* ---- plan once, execute many times ---- */
+struct simdattn_plan {
+  simdattn_problem shape; /* the planned problem, data pointers kept only as presence flags */
+  sa_job job;             /* its validated job at the largest seq_kv */
+  const sa_variant *v;
+  simdattn_options opt; /* the caller's options, the variant resolved */
+  size_t workspace_bytes;
+};
+
+simdattn_status simdattn_plan_create(const simdattn_problem *p, const simdattn_options *opt, simdattn_plan **plan) {
+  if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL (it receives the new plan)");
+  *plan = NULL;
+  sa_job j;
+  simdattn_status st = sa_validate_shape(p, &j);
+  if (st != SIMDATTN_OK) return st;
+  if (opt && opt->n_threads < 0)
+    return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", opt->n_threads);
+  const sa_variant *v;
+  if ((st = sa_choose_variant(&j, opt, &v)) != SIMDATTN_OK) return st;
+  simdattn_plan *pl = calloc(1, sizeof *pl);
+  if (!pl) return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate a plan (%zu bytes)", sizeof *pl);
+  pl->shape = *p;
+  pl->job = j;
+  pl->v = v;
+  if (opt) pl->opt = *opt;
+  pl->opt.variant = v->name;
+  pl->workspace_bytes = sa_workspace_bound(&j, v, &pl->opt);
+  if (sa_debug())
+    fprintf(stderr, "simdattn: plan: variant %s, n_threads %d%s, workspace %zu bytes (seq_kv up to %lld)\n", v->name,
+            pl->opt.n_threads, pl->opt.parallel ? " (caller's pool)" : "", pl->workspace_bytes,
+            (long long)p->seq_kv);
+  *plan = pl;
+  sa_clear_error();
+  return SIMDATTN_OK;
+}
+
+size_t simdattn_plan_workspace_size(const simdattn_plan *plan) { return plan ? plan->workspace_bytes : 0; }
+
+const char *simdattn_plan_variant(const simdattn_plan *plan) { return plan ? plan->v->name : NULL; }
+
+void simdattn_plan_destroy(simdattn_plan *plan) { free(plan); }
+
+static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *p, void *workspace,
+                                      size_t workspace_size) {
+  if (!pl) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
+  sa_job j;
+  simdattn_status st = sa_validate_planned(&pl->shape, p, workspace, workspace_size, &j);
+  if (st != SIMDATTN_OK) return st;
+  if (workspace_size < pl->workspace_bytes)
+    return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
+                   pl->workspace_bytes, workspace_size);
+  if (pl->workspace_bytes && !workspace) return sa_fail(SIMDATTN_ERR_INVALID, "workspace must not be NULL");
+  if ((uintptr_t)workspace % SIMDATTN_WORKSPACE_ALIGN != 0)
+    return sa_fail(SIMDATTN_ERR_INVALID, "workspace (%p) must be aligned to SIMDATTN_WORKSPACE_ALIGN (%d bytes)",
+                   workspace, SIMDATTN_WORKSPACE_ALIGN);
+  sa_plan(&j, pl->v->kernel);
+  const sa_layout L = sa_layout_of(&j, pl->v, &pl->opt);
+  if (L.total > pl->workspace_bytes) /* the bound's promise broken: refuse, never overrun */
+    return sa_fail(SIMDATTN_ERR_INVALID, "internal: seq_kv %lld needs %zu bytes of workspace, the plan %zu",
+                   (long long)j.seq_kv, L.total, pl->workspace_bytes);
+  sa_run(&j, pl->v, &pl->opt, &L, (char *)workspace);
+  sa_clear_error();
+  return SIMDATTN_OK;
+}
+
+simdattn_status simdattn_plan_execute(const simdattn_plan *plan, const simdattn_problem *p, void *workspace,
+                                      size_t workspace_size) {
+  sa_fpenv env;
+  sa_fpenv_enter(&env);
+  const simdattn_status st = execute_in_env(plan, p, workspace, workspace_size);
+  sa_fpenv_leave(&env);
+  return st;
 }

@@ -26,8 +26,10 @@ typedef struct {
   uintptr_t lo, hi;           /* byte range touched (empty when lo == hi) */
 } tensor_view;
 
-/* Validates strides and pointer of one tensor; computes its byte range. */
-static simdattn_status check_tensor(tensor_view *t, int required) {
+/* Validates strides and pointer of one tensor; computes its byte range. A required tensor
+ * without data is an error when `buffers` (the data pointers are being checked); planning checks
+ * the shape only, and then a required tensor's strides are checked whatever its pointer. */
+static simdattn_status check_tensor(tensor_view *t, int required, int buffers) {
   int64_t count = t->row;
   int empty = t->row == 0;
   for (int d = 0; d < 3; d++) {
@@ -40,7 +42,7 @@ static simdattn_status check_tensor(tensor_view *t, int required) {
   if (empty) return SIMDATTN_OK;
   if (!t->data) {
     if (!required) return SIMDATTN_OK;
-    return BAD("%s must not be NULL (it holds %" PRId64 " elements)", t->name, count);
+    if (buffers) return BAD("%s must not be NULL (it holds %" PRId64 " elements)", t->name, count);
   }
   int64_t span = t->row; /* one past the largest element offset */
   for (int d = 0; d < 3; d++) {
@@ -59,6 +61,7 @@ static simdattn_status check_tensor(tensor_view *t, int required) {
   if (__builtin_mul_overflow(span / t->block, t->block_bytes, &bytes) ||
       (uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)t->data)
     return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", t->name, span);
+  if (!t->data) return SIMDATTN_OK; /* planning: no address range yet */
   t->lo = (uintptr_t)t->data;
   t->hi = t->lo + (uintptr_t)bytes;
   return SIMDATTN_OK;
@@ -93,8 +96,8 @@ static simdattn_status check_out_disjoint(const tensor_view *o) {
   return SIMDATTN_OK;
 }
 
-simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
-  if (!p) return BAD("problem must not be NULL");
+/* The shape: sizes, head dims, dtypes and their blocks, the score pipeline's fields. */
+static simdattn_status check_shape(const simdattn_problem *p) {
   const struct {
     const char *name;
     int64_t value, min;
@@ -103,7 +106,7 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
                {"heads_kv", p->heads_kv, 1},
                {"seq_q", p->seq_q, 0},
                {"seq_kv", p->seq_kv, 0}};
-  for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+  for (size_t t = 0; t < SA_ARRAY_SIZE(sizes); t++)
     if (sizes[t].value < sizes[t].min)
       return BAD("%s must be >= %" PRId64 ", got %" PRId64, sizes[t].name, sizes[t].min, sizes[t].value);
   if (p->heads_q % p->heads_kv != 0)
@@ -113,7 +116,7 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   if (p->head_dim_v != 0 && (p->head_dim_v < 1 || p->head_dim_v > SA_MAX_HEAD_DIM))
     return BAD("head_dim_v must be 0 (= head_dim) or in [1, %d], got %" PRId64, SA_MAX_HEAD_DIM, p->head_dim_v);
   const simdattn_tensor *in[3] = {&p->q, &p->k, &p->v};
-  const char *in_name[3] = {"q", "k", "v"};
+  static const char *const in_name[3] = {"q", "k", "v"};
   for (int t = 0; t < 3; t++)
     if (!sa_dtype_valid(in[t]->dtype))
       return BAD("%s.dtype must be one of %.*s, got %d", in_name[t], (int)sizeof sa_dtype_list - 3, sa_dtype_list,
@@ -124,8 +127,8 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   for (int t = 0; t < 3; t++) { /* a block format stores whole blocks: rows and strides hold whole blocks */
     const int64_t blk = sa_dtype_block(in[t]->dtype), row = t == 2 ? dv : d;
     if (row % blk != 0)
-      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s",
-                 t == 2 ? "head_dim_v" : "head_dim", row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
+      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s", t == 2 ? "head_dim_v" : "head_dim",
+                 row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
     const int64_t *st = &in[t]->stride_batch;
     const int64_t ext[3] = {p->batch, t == 0 ? p->heads_q : p->heads_kv, t == 0 ? p->seq_q : p->seq_kv};
     static const char *sn[3] = {"stride_batch", "stride_head", "stride_seq"};
@@ -143,86 +146,110 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   if (p->window < 0) return BAD("window must be >= 0 (0 means unlimited), got %" PRId64, p->window);
   if (p->window > 0 && p->causal == SIMDATTN_CAUSAL_NONE)
     return BAD("window (%" PRId64 ") needs causal set (TOP_LEFT or BOTTOM_RIGHT), got SIMDATTN_CAUSAL_NONE", p->window);
+  int64_t cnt; /* lse's strides are implied: check that its size fits before forming them */
+  if (__builtin_mul_overflow(p->batch, p->heads_q, &cnt) || __builtin_mul_overflow(cnt, p->seq_q, &cnt))
+    return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64", p->batch,
+               p->heads_q, p->seq_q);
+  if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv)
+    return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
+               p->mask_stride_q);
+  return SIMDATTN_OK;
+}
 
-  tensor_view tv[8];
-  memset(tv, 0, sizeof tv);
-  enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS };
-  const int64_t *s3;
+enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, WS, N_VIEWS };
+static const char *const view_name[N_VIEWS] = {"q",   "k",    "v",          "out",  "lse",
+                                               "mask", "alibi_slopes", "sinks", "workspace"};
+
+/* Every tensor of p as a view: extents, strides, rows, storage unit (the shape must be valid). */
+static void make_views(const simdattn_problem *p, tensor_view tv[N_VIEWS]) {
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
+  const simdattn_tensor *in[3] = {&p->q, &p->k, &p->v};
+  static const char *names[3][3] = {{"q.stride_batch", "q.stride_head", "q.stride_seq"},
+                                    {"k.stride_batch", "k.stride_head", "k.stride_seq"},
+                                    {"v.stride_batch", "v.stride_head", "v.stride_seq"}};
+  memset(tv, 0, sizeof(tensor_view) * N_VIEWS);
   for (int t = 0; t < 3; t++) {
     tensor_view *x = &tv[t];
-    x->name = in_name[t];
+    x->name = view_name[t];
     x->row_name = t == 2 ? "head_dim_v" : "head_dim";
     x->data = in[t]->data;
     x->ext[0] = p->batch;
     x->ext[1] = t == 0 ? p->heads_q : p->heads_kv;
     x->ext[2] = t == 0 ? p->seq_q : p->seq_kv;
-    s3 = &in[t]->stride_batch;
-    x->stride[0] = s3[0];
-    x->stride[1] = s3[1];
-    x->stride[2] = s3[2];
-    static const char *names[3][3] = {{"q.stride_batch", "q.stride_head", "q.stride_seq"},
-                                      {"k.stride_batch", "k.stride_head", "k.stride_seq"},
-                                      {"v.stride_batch", "v.stride_head", "v.stride_seq"}};
-    for (int a = 0; a < 3; a++) x->stride_name[a] = names[t][a];
+    const int64_t *s3 = &in[t]->stride_batch;
+    for (int a = 0; a < 3; a++) x->stride[a] = s3[a], x->stride_name[a] = names[t][a];
     x->row = t == 2 ? dv : d;
     x->block = sa_dtype_block(in[t]->dtype);
     x->block_bytes = sa_dtype_block_bytes(in[t]->dtype);
     x->stride_min_row = 1;
   }
-  tensor_view *o = &tv[OUT];
-  *o = (tensor_view){"out",
-                     "head_dim_v",
-                     p->out,
-                     {p->batch, p->heads_q, p->seq_q},
-                     {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
-                     {"out_stride_batch", "out_stride_head", "out_stride_seq"},
-                     dv,
-                     1,
-                     4,
-                     1,
-                     0,
-                     0};
-  int64_t cnt; /* lse's strides are implied: check that its size fits before forming them */
-  if (__builtin_mul_overflow(p->batch, p->heads_q, &cnt) || __builtin_mul_overflow(cnt, p->seq_q, &cnt))
-    return BAD("batch x heads_q x seq_q (%" PRId64 " x %" PRId64 " x %" PRId64 ") overflows int64", p->batch,
-               p->heads_q, p->seq_q);
-  tv[LSE] = (tensor_view){
-      "lse", "1", p->lse, {p->batch, p->heads_q, p->seq_q}, {p->heads_q * p->seq_q, p->seq_q, 1}, {"", "", ""}, 1, 1, 4,
-      0,     0,   0};
-  tv[MASK] = (tensor_view){"mask",
-                           "seq_kv",
-                           p->mask,
-                           {p->batch, p->heads_q, p->seq_q},
-                           {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
-                           {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
-                           p->seq_kv,
-                           1,
-                           4,
-                           0,
-                           0,
-                           0};
-  tv[ALIBI] = (tensor_view){
-      "alibi_slopes", "1", p->alibi_slopes, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
-  tv[SINKS] = (tensor_view){"sinks", "1", p->sinks, {1, 1, p->heads_q}, {0, 0, 1}, {"", "", ""}, 1, 1, 4, 0, 0, 0};
+  tv[OUT] = (tensor_view){.name = "out",
+                          .row_name = "head_dim_v",
+                          .data = p->out,
+                          .ext = {p->batch, p->heads_q, p->seq_q},
+                          .stride = {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
+                          .stride_name = {"out_stride_batch", "out_stride_head", "out_stride_seq"},
+                          .row = dv,
+                          .block = 1,
+                          .block_bytes = 4,
+                          .stride_min_row = 1};
+  tv[LSE] = (tensor_view){.name = "lse",
+                          .row_name = "1",
+                          .data = p->lse,
+                          .ext = {p->batch, p->heads_q, p->seq_q},
+                          .stride = {p->heads_q * p->seq_q, p->seq_q, 1},
+                          .stride_name = {"", "", ""},
+                          .row = 1,
+                          .block = 1,
+                          .block_bytes = 4};
+  tv[MASK] = (tensor_view){.name = "mask",
+                           .row_name = "seq_kv",
+                           .data = p->mask,
+                           .ext = {p->batch, p->heads_q, p->seq_q},
+                           .stride = {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
+                           .stride_name = {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
+                           .row = p->seq_kv,
+                           .block = 1,
+                           .block_bytes = 4};
+  const tensor_view per_head = {.ext = {1, 1, p->heads_q}, .stride = {0, 0, 1}, .stride_name = {"", "", ""},
+                                .row = 1, .block = 1, .block_bytes = 4, .row_name = "1"};
+  tv[ALIBI] = per_head, tv[ALIBI].name = "alibi_slopes", tv[ALIBI].data = p->alibi_slopes;
+  tv[SINKS] = per_head, tv[SINKS].name = "sinks", tv[SINKS].data = p->sinks;
+}
 
+/* Strides, offsets and (with `buffers`) pointers of every tensor; out's rows disjoint; with
+ * `buffers`, no output overlapping an input, the other output or the workspace [ws, ws + ws_size). */
+static simdattn_status check_tensors(const simdattn_problem *p, int shape, int buffers, const void *ws, size_t ws_size,
+                                     tensor_view tv[N_VIEWS]) {
+  make_views(p, tv);
   simdattn_status st;
-  for (int t = 0; t < 4; t++)
-    if ((st = check_tensor(&tv[t], 1)) != SIMDATTN_OK) return st;
+  for (int t = Q; t <= OUT; t++)
+    if ((st = check_tensor(&tv[t], 1, buffers)) != SIMDATTN_OK) return st;
   for (int t = LSE; t <= SINKS; t++)
-    if ((st = check_tensor(&tv[t], 0)) != SIMDATTN_OK) return st;
-  if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv)
-    return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
-               p->mask_stride_q);
-  if ((st = check_out_disjoint(o)) != SIMDATTN_OK) return st;
-  static const char *const what[8] = {"q", "k", "v", "out", "lse", "mask", "alibi_slopes", "sinks"};
-  for (int t = 0; t < 8; t++) {
-    if (t != OUT && overlap(o, &tv[t])) return BAD("out overlaps %s: outputs must not alias any input", what[t]);
+    if ((st = check_tensor(&tv[t], 0, buffers)) != SIMDATTN_OK) return st;
+  if (shape && (st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
+  if (!buffers) return SIMDATTN_OK;
+  tv[WS].name = "workspace";
+  tv[WS].lo = (uintptr_t)ws;
+  tv[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
+  for (int t = 0; t < N_VIEWS; t++) {
+    if (t != OUT && overlap(&tv[OUT], &tv[t]))
+      return BAD("out overlaps %s: outputs must not alias any input%s", view_name[t],
+                 t == WS ? " or the workspace" : "");
     if (t != LSE && t != OUT && overlap(&tv[LSE], &tv[t]))
-      return BAD("lse overlaps %s: outputs must not alias any input", what[t]);
+      return BAD("lse overlaps %s: outputs must not alias any input%s", view_name[t],
+                 t == WS ? " or the workspace" : "");
+    if (t <= SINKS && overlap(&tv[WS], &tv[t]))
+      return BAD("workspace overlaps %s: it must not alias any input or output", view_name[t]);
   }
-  if (overlap(o, &tv[LSE])) return BAD("out overlaps lse");
+  if (overlap(&tv[OUT], &tv[LSE])) return BAD("out overlaps lse");
+  return SIMDATTN_OK;
+}
 
-  /* resolve */
+/* The job of a valid problem: defaults applied, strides of extent-1 dimensions zeroed (never
+ * used, so no offset can overflow), the inputs' strides in bytes (whole blocks: checked). */
+static void resolve(const simdattn_problem *p, const tensor_view tv[N_VIEWS], sa_job *j) {
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   memset(j, 0, sizeof *j);
   j->batch = p->batch;
   j->heads_q = p->heads_q;
@@ -239,8 +266,6 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   j->q_dtype = p->q.dtype;
   j->k_dtype = p->k.dtype;
   j->v_dtype = p->v.dtype;
-  /* strides of dimensions of extent 1 are never used: zero them so no offset can overflow; the
-   * inputs' become bytes (whole blocks: checked above) */
 #define STRIDE(view, dim) ((view).ext[dim] > 1 ? (view).stride[dim] : 0)
 #define BYTES(view, dim) (STRIDE(view, dim) / (view).block * (view).block_bytes)
   j->qs = (sa_strides){BYTES(tv[Q], 0), BYTES(tv[Q], 1), BYTES(tv[Q], 2)};
@@ -260,5 +285,83 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   j->alibi = p->alibi_slopes;
   j->sinks = p->sinks;
   j->n_chunks = 1;
+}
+
+simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  tensor_view tv[N_VIEWS];
+  simdattn_status st;
+  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 1, NULL, 0, tv)) != SIMDATTN_OK) return st;
+  resolve(p, tv, j);
+  return SIMDATTN_OK;
+}
+
+simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  tensor_view tv[N_VIEWS];
+  simdattn_status st;
+  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 0, NULL, 0, tv)) != SIMDATTN_OK) return st;
+  resolve(p, tv, j);
+  return SIMDATTN_OK;
+}
+
+/* A planned problem's field that must not change on execute */
+#define SA_SAME(field, fmt)                                                                                      \
+  do {                                                                                                           \
+    if (p->field != planned->field)                                                                              \
+      return BAD("%s differs from the plan's: planned " fmt ", got " fmt " (simdattn_plan_create plans a shape)", \
+                 #field, planned->field, p->field);                                                              \
+  } while (0)
+#define SA_SAME_PRESENCE(field)                                                                                       \
+  do {                                                                                                                \
+    if (!p->field != !planned->field)                                                                                 \
+      return BAD("%s is %s, but the plan was made %s it (its presence is part of the shape)", #field,                 \
+                 p->field ? "set" : "NULL", planned->field ? "with" : "without");                                     \
+  } while (0)
+
+simdattn_status sa_validate_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
+                                    size_t ws_size, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  SA_SAME(batch, "%" PRId64);
+  SA_SAME(heads_q, "%" PRId64);
+  SA_SAME(heads_kv, "%" PRId64);
+  SA_SAME(seq_q, "%" PRId64);
+  if (p->seq_kv < 0 || p->seq_kv > planned->seq_kv)
+    return BAD("seq_kv must be in [0, %" PRId64 "] (the plan's largest), got %" PRId64, planned->seq_kv, p->seq_kv);
+  SA_SAME(head_dim, "%" PRId64);
+  SA_SAME(head_dim_v, "%" PRId64);
+  SA_SAME(q.dtype, "%d");
+  SA_SAME(k.dtype, "%d");
+  SA_SAME(v.dtype, "%d");
+  SA_SAME(q.stride_batch, "%" PRId64);
+  SA_SAME(q.stride_head, "%" PRId64);
+  SA_SAME(q.stride_seq, "%" PRId64);
+  SA_SAME(k.stride_batch, "%" PRId64);
+  SA_SAME(k.stride_head, "%" PRId64);
+  SA_SAME(k.stride_seq, "%" PRId64);
+  SA_SAME(v.stride_batch, "%" PRId64);
+  SA_SAME(v.stride_head, "%" PRId64);
+  SA_SAME(v.stride_seq, "%" PRId64);
+  SA_SAME(out_stride_batch, "%" PRId64);
+  SA_SAME(out_stride_head, "%" PRId64);
+  SA_SAME(out_stride_seq, "%" PRId64);
+  SA_SAME(scale, "%g");
+  SA_SAME(causal, "%d");
+  SA_SAME(window, "%" PRId64);
+  SA_SAME(mask_stride_batch, "%" PRId64);
+  SA_SAME(mask_stride_head, "%" PRId64);
+  SA_SAME(mask_stride_q, "%" PRId64);
+  SA_SAME(softcap, "%g");
+  SA_SAME_PRESENCE(lse);
+  SA_SAME_PRESENCE(mask);
+  SA_SAME_PRESENCE(alibi_slopes);
+  SA_SAME_PRESENCE(sinks);
+  if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv) /* can only hold more: seq_kv shrank */
+    return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
+               p->mask_stride_q);
+  tensor_view tv[N_VIEWS];
+  const simdattn_status st = check_tensors(p, 0, 1, ws, ws_size, tv);
+  if (st != SIMDATTN_OK) return st;
+  resolve(p, tv, j);
   return SIMDATTN_OK;
 }
