@@ -5,8 +5,9 @@
  * and elements the oracle says are 0, +-inf or NaN must be exactly that. err(ref) is the
  * largest error of the naive fp32 reference over its operation orders (ref/ref.h), and each
  * order is held to the worst-case bound derived in ref/oracle.c, so a wrong reference cannot
- * widen the budget. Also checked: no write outside the out rows and lse entries (guards), and
- * for injected NaNs, the exact pattern of NaN outputs the semantics require. */
+ * widen the budget. Also checked: no write outside the out rows and lse entries (guards), for
+ * injected NaNs the exact pattern of NaN outputs the semantics require, and that the plan API
+ * (simdattn_plan_create + _execute) gives every case exactly simdattn_forward's bits. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +63,40 @@ typedef struct {
   long passed, failed, skipped;
 } check_stats;
 
+/* The plan API on the case simdattn_forward just ran: plan, a workspace of the size the plan asks,
+ * execute; every output byte (guards included) must be the same. 1 when it is, else 0 with why. */
+static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, size_t n) {
+  float *out = malloc(sizeof(float) * cd->out_len), *lse = malloc(sizeof(float) * cd->lse_len);
+  simdattn_plan *plan = NULL;
+  void *ws = NULL;
+  int ok = 0;
+  if (!out || !lse) {
+    snprintf(why, n, "  cannot allocate the plan check");
+    goto done;
+  }
+  memcpy(out, cd->out_buf, sizeof(float) * cd->out_len);
+  memcpy(lse, cd->lse_buf, sizeof(float) * cd->lse_len);
+  if (simdattn_plan_create(&cd->p, opt, &plan) != SIMDATTN_OK) {
+    snprintf(why, n, "  simdattn_plan_create: %s", simdattn_last_error());
+    goto done;
+  }
+  const size_t bytes = simdattn_plan_workspace_size(plan);
+  ws = bytes ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, (bytes + 63) / 64 * 64) : NULL;
+  case_reset_outputs(cd);
+  if (simdattn_plan_execute(plan, &cd->p, ws, bytes) != SIMDATTN_OK) {
+    snprintf(why, n, "  simdattn_plan_execute: %s", simdattn_last_error());
+    goto done;
+  }
+  ok = !memcmp(out, cd->out_buf, sizeof(float) * cd->out_len) && !memcmp(lse, cd->lse_buf, sizeof(float) * cd->lse_len);
+  if (!ok) snprintf(why, n, "  simdattn_plan_execute's bits differ from simdattn_forward's");
+done:
+  free(ws);
+  simdattn_plan_destroy(plan);
+  free(out);
+  free(lse);
+  return ok;
+}
+
 /* One case: its oracle and err(ref) once, then every variant in vars that accepts its dtypes. */
 static void run_case(const case_spec *spec, const sa_variant *const *vars, int n_vars, uint64_t seed,
                      const char *filter, int verbose, check_stats *st) {
@@ -106,14 +141,16 @@ static void run_case(const case_spec *spec, const sa_variant *const *vars, int n
     const sa_verdict e = sa_judge(&truth, got, got_lse);
     const int guards = case_guards_intact(&cd);
     const int is_ref = !strcmp(v->name, "ref");
-    const int ok = status == SIMDATTN_OK && guards && e.pass && pattern_ok && (!is_ref || truth.ref_ok);
-    char why[200] = "";
+    char why[200] = "", plan_why[200] = "";
+    const int plan_ok = status != SIMDATTN_OK || plan_agrees(&cd, &opt, plan_why, sizeof plan_why);
+    const int ok = status == SIMDATTN_OK && guards && e.pass && pattern_ok && (!is_ref || truth.ref_ok) && plan_ok;
     if (status != SIMDATTN_OK) snprintf(why, sizeof why, "  status %d: %s", (int)status, simdattn_last_error());
     else if (!guards) snprintf(why, sizeof why, "  wrote outside its out rows / lse entries");
     else if (!e.exact) snprintf(why, sizeof why, "  a 0 / inf / NaN element of the oracle not matched exactly");
     else if (!pattern_ok) snprintf(why, sizeof why, "  the oracle's NaN pattern breaks the semantics");
     else if (is_ref && !truth.ref_ok)
       snprintf(why, sizeof why, "  exceeds its derived error bound (ratio %.3g)", truth.ref_bound_ratio);
+    else if (!plan_ok) snprintf(why, sizeof why, "%s", plan_why);
     printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
            v->name, name, e.err_out, truth.budget_out, e.err_lse, truth.budget_lse, e.ratio, why);
     if (is_ref)
