@@ -12,7 +12,8 @@
  *   - the equivalence rule against the float64 oracle (0 / inf / NaN elements exactly); for
  *     scores with terms >= 1024, or >= 4 softcaps, each element within twice the reference's
  *     derived bound instead (SCORES_ORDER_BOUND);
- *   - 2 threads give the same bits as 1.
+ *   - 2 threads give the same bits as 1, and the plan path (simdattn_plan_create + _execute in a
+ *     workspace of the size the plan asks) the same bits as simdattn_forward.
  * The reference's own orders are held to their derived bounds too. Problems outside the numeric
  * contract (a score term or a column's sum of |v| past 2^125: f32 cannot hold them) still run
  * and must be safe and thread-count independent, but are not judged. Any failure prints the case
@@ -261,6 +262,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memcmp(one_out, cd.out_buf, cd.out_len * sizeof(float)) ||
         memcmp(one_lse, cd.lse_buf, cd.lse_len * sizeof(float)))
       fail(&cd, info.name, "2 threads give other bits than 1");
+    /* the plan path: a plan for this problem, its workspace, execute: the same bits */
+    simdattn_plan *plan = NULL;
+    if (simdattn_plan_create(&cd.p, &two, &plan) != SIMDATTN_OK) fail(&cd, info.name, "plan_create: status not OK");
+    const size_t wn = simdattn_plan_workspace_size(plan);
+    void *ws = wn ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, (wn + 63) / 64 * 64) : NULL;
+    case_reset_outputs(&cd);
+    if (simdattn_plan_execute(plan, &cd.p, ws, wn) != SIMDATTN_OK) fail(&cd, info.name, "plan_execute: status not OK");
+    if (memcmp(one_out, cd.out_buf, cd.out_len * sizeof(float)) ||
+        memcmp(one_lse, cd.lse_buf, cd.lse_len * sizeof(float)))
+      fail(&cd, info.name, "plan_execute gives other bits than simdattn_forward");
+    free(ws);
+    simdattn_plan_destroy(plan);
   }
   free(got);
   free(got_lse);

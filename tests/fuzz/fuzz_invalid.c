@@ -6,7 +6,10 @@
  * offsets overflowing int64 or the address space, out or lse aliasing an input or each other,
  * NaN / inf / negative scale or softcap, bad causal and window, a short mask stride, negative
  * n_threads, an unknown variant name. Every call must return SIMDATTN_ERR_INVALID with a message,
- * and leave every byte of the arena as it was (no partial write, no write anywhere). */
+ * and leave every byte of the arena as it was (no partial write, no write anywhere). The plan path
+ * too: the mutated problem executed on a plan of the valid one is refused the same way (a changed
+ * shape, a bad pointer or an alias), and simdattn_plan_create on it either refuses with a message
+ * or plans (mutations of data pointers are execute's business), writing nothing either way. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,12 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   p.causal = (simdattn_causal)(feat >> 4 & 1 ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE);
   simdattn_options opt = {1, NULL, NULL, NULL};
   char variant_name[24];
+  const simdattn_problem valid = p;
+  int problem_changed = 0;
 
   const int n_mut = 1 + u8(&r) % 4;
   char applied[256] = "";
   for (int m = 0; m < n_mut; m++) {
     const int kind = u8(&r) % N_MUT;
     const uint8_t a = u8(&r), b = u8(&r);
+    problem_changed |= kind < 18; /* 18 and later mutate the options only */
     simdattn_tensor *in[3] = {&p.q, &p.k, &p.v};
     simdattn_tensor *t = in[a % 3];
     strncat(applied, names[kind], sizeof applied - strlen(applied) - 3);
@@ -137,6 +143,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (memcmp(before, arena, sizeof arena)) {
     fprintf(stderr, "fuzz_invalid: a refused call wrote memory (%s): %s\n", msg, applied);
+    abort();
+  }
+
+  /* the plan path */
+  simdattn_plan *plan = NULL;
+  const simdattn_status pst = simdattn_plan_create(&p, &opt, &plan);
+  if (pst != SIMDATTN_OK && (pst != SIMDATTN_ERR_INVALID || !*simdattn_last_error() || plan)) {
+    fprintf(stderr, "fuzz_invalid: plan_create status %d ('%s') for: %s\n", (int)pst, simdattn_last_error(), applied);
+    abort();
+  }
+  simdattn_plan_destroy(plan);
+  if (problem_changed) {
+    const simdattn_options one = {1, NULL, NULL, NULL};
+    if (simdattn_plan_create(&valid, &one, &plan) != SIMDATTN_OK) {
+      fprintf(stderr, "fuzz_invalid: the valid problem cannot be planned: %s\n", simdattn_last_error());
+      abort();
+    }
+    const size_t n = simdattn_plan_workspace_size(plan);
+    void *ws = n ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, (n + 63) / 64 * 64) : NULL;
+    const simdattn_status est = simdattn_plan_execute(plan, &p, ws, n);
+    if (est != SIMDATTN_ERR_INVALID || !*simdattn_last_error()) {
+      fprintf(stderr, "fuzz_invalid: plan_execute status %d ('%s') for: %s\n", (int)est, simdattn_last_error(),
+              applied);
+      abort();
+    }
+    free(ws);
+    simdattn_plan_destroy(plan);
+  }
+  if (memcmp(before, arena, sizeof arena)) {
+    fprintf(stderr, "fuzz_invalid: the plan path wrote memory: %s\n", applied);
     abort();
   }
   return 0;
