@@ -3,8 +3,8 @@
  * a split-key decode: with the caller in IEEE default mode the result passes the equivalence rule
  * against the float64 oracle; then with the caller in flush-to-zero + denormals-are-zero, round
  * toward zero, "default NaN" (Arm), and with invalid / divide-by-zero / overflow traps unmasked
- * (x86), each on 1 thread, 2 OpenMP threads and a caller's pthread pool whose threads also run in
- * that mode:
+ * (x86), each on 1 thread, 2 OpenMP threads, a caller's pthread pool whose threads also run in
+ * that mode, and through a plan (simdattn_plan_execute on 2 OpenMP threads):
  *   - the result is bitwise the default-mode result (library work runs in IEEE defaults),
  *   - no SIGFPE, outputs written only where they belong,
  *   - the control register and the sticky status flags are exactly as the caller left them, on
@@ -186,17 +186,26 @@ static void run_variant_case(const simdattn_variant_info *info, case_spec spec, 
       if (!strcmp(info->name, "ref") && subnormal_v == 0) printf("mode %s: not implemented by this core, skipped\n", modes[m].name);
       continue;
     }
-    for (int how = 0; how < 3; how++) { /* 1 thread, 2 OpenMP threads, the caller's pool */
+    for (int how = 0; how < 4; how++) { /* 1 thread, 2 OpenMP threads, the caller's pool, a plan on 2 threads */
       mode_pool pool;
       memset(&pool, 0, sizeof pool);
       pool.mode = &modes[m];
       atomic_init(&pool.mode_kept, 1);
-      const simdattn_options opt = {how == 1 ? 2 : 1, info->name, how == 2 ? mode_pool_parallel : NULL,
+      const simdattn_options opt = {how == 1 || how == 3 ? 2 : 1, info->name, how == 2 ? mode_pool_parallel : NULL,
                                     how == 2 ? &pool : NULL};
+      simdattn_plan *plan = NULL;
+      void *ws = NULL;
+      size_t ws_size = 0;
+      if (how == 3) { /* planned in IEEE mode, executed in the caller's */
+        CHECK(simdattn_plan_create(&cd.p, &opt, &plan) == SIMDATTN_OK, "plan: %s", simdattn_last_error());
+        ws_size = simdattn_plan_workspace_size(plan);
+        ws = ws_size ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, (ws_size + 63) / 64 * 64) : NULL;
+      }
       case_reset_outputs(&cd);
-      if (how == 1) omp_workers_set(&modes[m]);
+      if (how == 1 || how == 3) omp_workers_set(&modes[m]);
       mode_set(&modes[m]);
-      const simdattn_status st = simdattn_forward(&cd.p, &opt);
+      const simdattn_status st =
+          how == 3 ? simdattn_plan_execute(plan, &cd.p, ws, ws_size) : simdattn_forward(&cd.p, &opt);
       uint64_t c, s;
       mode_get(&c, &s);
       mode_set(&modes[0]);
@@ -213,10 +222,12 @@ static void run_variant_case(const simdattn_variant_info *info, case_spec spec, 
       CHECK(case_guards_intact(&cd), "%s %s mode %s: wrote outside its outputs", info->name, cd.name, modes[m].name);
       if (how == 2) CHECK(atomic_load(&pool.mode_kept), "%s mode %s: a pool thread's mode changed", info->name,
                           modes[m].name);
-      if (how == 1) {
+      if (how == 1 || how == 3) {
         CHECK(omp_workers_kept(&modes[m]), "%s mode %s: an OpenMP worker's mode changed", info->name, modes[m].name);
         omp_workers_set(&modes[0]);
       }
+      free(ws);
+      simdattn_plan_destroy(plan);
     }
   }
   free(got);
