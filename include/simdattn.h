@@ -28,9 +28,13 @@ extern "C" {
 #define SIMDATTN_API
 #endif
 
+/* The version (CMakeLists.txt reads these three lines: one source for the header, the library's
+ * simdattn_version(), the CMake package and the .pc file). SIMDATTN_VERSION_NUMBER is comparable:
+ * #if SIMDATTN_VERSION_NUMBER >= 200 (0.2.0). */
 #define SIMDATTN_VERSION_MAJOR 0
-#define SIMDATTN_VERSION_MINOR 1
+#define SIMDATTN_VERSION_MINOR 2
 #define SIMDATTN_VERSION_PATCH 0
+#define SIMDATTN_VERSION_NUMBER (SIMDATTN_VERSION_MAJOR * 10000 + SIMDATTN_VERSION_MINOR * 100 + SIMDATTN_VERSION_PATCH)
 
 typedef enum {
   SIMDATTN_OK = 0,
@@ -68,9 +72,23 @@ typedef struct {
   const float *mask; /* optional additive [seq_q][seq_kv] (kv contiguous, -INFINITY hides a key) */
   int64_t mask_stride_batch, mask_stride_head, mask_stride_q; /* head steps over query heads; stride 0 broadcasts */
   float softcap;             /* 0 = off; else s = softcap * tanh(s / softcap) */
+  uint32_t struct_size;      /* SIMDATTN_PROBLEM_SIZE, or 0 (a caller built against 0.1): see "ABI" below */
   const float *alibi_slopes; /* optional [heads_q]: adds slope[h] * (j - i'), i' the aligned query position */
   const float *sinks;        /* optional [heads_q]: one extra logit per head that joins the softmax denominator only */
+  /* new members only here, at the end */
 } simdattn_problem;
+
+/* ABI. A library serves callers built against an older header: `struct_size` tells it which header
+ * the caller saw. It lives where 0.1 had padding, so a caller built against 0.1 that zero-
+ * initialised its problem (as it was told to) passes 0, and 0 means the 0.1 layouts; a caller of
+ * this header sets it to SIMDATTN_PROBLEM_SIZE (= sizeof(simdattn_problem)), and the library reads
+ * only the members that size covers — in simdattn_problem and in simdattn_options, which are
+ * versioned together. simdattn_tensor is frozen; new members are only ever appended to
+ * simdattn_problem and simdattn_options. A caller built against a newer header than the library
+ * gets SIMDATTN_ERR_UNSUPPORTED if it sets a member the library does not know (a zero tail is
+ * accepted). The shared library's SOVERSION is the major version: within 0.x, a newer library
+ * runs binaries built against an older header. */
+#define SIMDATTN_PROBLEM_SIZE ((uint32_t)sizeof(simdattn_problem))
 
 /* A caller-supplied thread pool: must call task(task_ctx, i) exactly once for every i in
  * [0, count), in any order and on any threads, and return only when all calls have finished. */

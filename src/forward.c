@@ -247,10 +247,17 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
   return SIMDATTN_OK;
 }
 
-static simdattn_status forward_in_env(const simdattn_problem *p, const simdattn_options *opt, int ref_order) {
-  sa_job j;
-  simdattn_status st = sa_validate(p, &j);
+static simdattn_status forward_in_env(const simdattn_problem *caller, const simdattn_options *caller_opt,
+                                      int ref_order) {
+  simdattn_problem prob;
+  simdattn_options o;
+  simdattn_status st = sa_import_problem(caller, &prob);
   if (st != SIMDATTN_OK) return st;
+  sa_import_options(caller, caller_opt, &o);
+  const simdattn_problem *p = &prob;
+  const simdattn_options *opt = &o;
+  sa_job j;
+  if ((st = sa_validate(p, &j)) != SIMDATTN_OK) return st;
   if (opt && opt->n_threads < 0)
     return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", opt->n_threads);
   const sa_variant *v;
@@ -275,9 +282,10 @@ simdattn_status simdattn_forward(const simdattn_problem *p, const simdattn_optio
   return sa_forward_ordered(p, opt, 0);
 }
 
-const char *simdattn_best_variant(const simdattn_problem *p) {
+const char *simdattn_best_variant(const simdattn_problem *caller) {
+  simdattn_problem p;
   sa_job j;
-  if (sa_validate(p, &j) != SIMDATTN_OK) return NULL;
+  if (sa_import_problem(caller, &p) != SIMDATTN_OK || sa_validate(&p, &j) != SIMDATTN_OK) return NULL;
   const sa_variant *v = sa_auto_variant(&j);
   return v ? v->name : NULL;
 }
@@ -291,12 +299,19 @@ struct simdattn_plan {
   size_t workspace_bytes;
 };
 
-simdattn_status simdattn_plan_create(const simdattn_problem *p, const simdattn_options *opt, simdattn_plan **plan) {
+simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simdattn_options *caller_opt,
+                                     simdattn_plan **plan) {
   if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL (it receives the new plan)");
   *plan = NULL;
-  sa_job j;
-  simdattn_status st = sa_validate_shape(p, &j);
+  simdattn_problem prob;
+  simdattn_options o;
+  simdattn_status st = sa_import_problem(caller, &prob);
   if (st != SIMDATTN_OK) return st;
+  sa_import_options(caller, caller_opt, &o);
+  const simdattn_problem *p = &prob;
+  const simdattn_options *opt = &o;
+  sa_job j;
+  if ((st = sa_validate_shape(p, &j)) != SIMDATTN_OK) return st;
   if (opt && opt->n_threads < 0)
     return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", opt->n_threads);
   const sa_variant *v;
@@ -306,7 +321,7 @@ simdattn_status simdattn_plan_create(const simdattn_problem *p, const simdattn_o
   pl->shape = *p;
   pl->job = j;
   pl->v = v;
-  if (opt) pl->opt = *opt;
+  pl->opt = *opt;
   pl->opt.variant = v->name;
   pl->workspace_bytes = sa_workspace_bound(&j, v, &pl->opt);
   if (sa_debug())
@@ -324,12 +339,14 @@ const char *simdattn_plan_variant(const simdattn_plan *plan) { return plan ? pla
 
 void simdattn_plan_destroy(simdattn_plan *plan) { free(plan); }
 
-static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *p, void *workspace,
+static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *caller, void *workspace,
                                       size_t workspace_size) {
   if (!pl) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
-  sa_job j;
-  simdattn_status st = sa_validate_planned(&pl->shape, p, workspace, workspace_size, &j);
+  simdattn_problem p;
+  simdattn_status st = sa_import_problem(caller, &p);
   if (st != SIMDATTN_OK) return st;
+  sa_job j;
+  if ((st = sa_validate_planned(&pl->shape, &p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
   if (workspace_size < pl->workspace_bytes)
     return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
                    pl->workspace_bytes, workspace_size);

@@ -86,6 +86,10 @@ int sa_variant_accepts(const sa_variant *v, const sa_job *j);
 int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max);
 
 /* ---- validation (validate.c) ---- */
+/* The caller's problem and options as this library's layouts (include/simdattn.h, "ABI"): the
+ * members struct_size covers, the rest zero; a newer caller's unknown members must be zero. */
+simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *out);
+void sa_import_options(const simdattn_problem *p, const simdattn_options *in, simdattn_options *out);
 /* Checks every field of p and resolves it into *j (task grid left empty). */
 simdattn_status sa_validate(const simdattn_problem *p, sa_job *j);
 /* The shape only (simdattn_plan_create): data pointers are not checked and may be NULL; the

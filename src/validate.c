@@ -2,6 +2,7 @@
  * Each failure names the field and the value; nothing here writes to out or lse. */
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -364,4 +365,41 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const simda
   if (st != SIMDATTN_OK) return st;
   resolve(p, tv, j);
   return SIMDATTN_OK;
+}
+
+/* ---- ABI: the caller's structs as this library reads them (include/simdattn.h, "ABI") ---- */
+#if UINTPTR_MAX == UINT64_MAX /* the 0.1 layouts on LP64: struct_size sits in their padding */
+_Static_assert(offsetof(simdattn_problem, softcap) == 264 && offsetof(simdattn_problem, struct_size) == 268 &&
+                   offsetof(simdattn_problem, alibi_slopes) == 272 && offsetof(simdattn_problem, sinks) == 280,
+               "simdattn_problem's 0.1 members moved: the ABI is frozen");
+_Static_assert(sizeof(simdattn_tensor) == 40 && sizeof(simdattn_options) == 32, "frozen 0.1 layouts changed");
+#endif
+#define SA_PROBLEM_SIZE_0_1 ((size_t)offsetof(simdattn_problem, sinks) + sizeof(const float *))
+
+simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *out) {
+  if (!in) return BAD("problem must not be NULL");
+  size_t size = in->struct_size ? in->struct_size : SA_PROBLEM_SIZE_0_1;
+  if (size < SA_PROBLEM_SIZE_0_1)
+    return BAD("struct_size must be 0 (a 0.1 caller) or at least %zu (SIMDATTN_PROBLEM_SIZE), got %u",
+               SA_PROBLEM_SIZE_0_1, (unsigned)in->struct_size);
+  if (size > sizeof *out) { /* a newer header: fine while it sets nothing this library does not know */
+    const unsigned char *tail = (const unsigned char *)in;
+    for (size_t b = sizeof *out; b < size; b++)
+      if (tail[b])
+        return sa_fail(SIMDATTN_ERR_UNSUPPORTED,
+                       "the caller's simdattn.h (struct_size %zu) sets a member at byte %zu that this library "
+                       "(%s, struct_size %zu) does not know",
+                       size, b, SIMDATTN_VERSION_STRING, sizeof *out);
+    size = sizeof *out;
+  }
+  memset(out, 0, sizeof *out);
+  memcpy(out, in, size);
+  return SIMDATTN_OK;
+}
+
+void sa_import_options(const simdattn_problem *p, const simdattn_options *in, simdattn_options *out) {
+  /* versioned with the problem (p->struct_size); no member has been added since 0.1 */
+  (void)p;
+  memset(out, 0, sizeof *out);
+  if (in) memcpy(out, in, sizeof *out);
 }

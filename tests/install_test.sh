@@ -34,4 +34,10 @@ fi
 echo "pkg-config: $flags"
 "$work/example-pc"
 [ "$(pkg-config --variable=libdir simdattn)" = "${libdir%/}" ] || { echo "libdir in simdattn.pc is wrong"; exit 1; }
+# one version: the installed header's macros, the .pc file's and the CMake package's
+hv=$(sed -n 's/^#define SIMDATTN_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' "$prefix/include/simdattn.h" | paste -sd.)
+pv=$(pkg-config --modversion simdattn)
+cv=$(sed -n 's/^set(PACKAGE_VERSION "\(.*\)")$/\1/p' "$libdir/cmake/simdattn/simdattnConfigVersion.cmake")
+[ "$hv" = "$pv" ] && [ "$hv" = "$cv" ] || { echo "versions differ: header $hv, .pc $pv, CMake package $cv"; exit 1; }
+echo "version $hv in the header, the .pc file and the CMake package"
 echo "install test ($mode): find_package and pkg-config builds both ran"

@@ -1,0 +1,112 @@
+/* tests/abi/simdattn_0_1.h: include/simdattn.h as released in 0.1.0, frozen: tests/test_abi.c builds a
+ * caller against it to prove a newer library still serves it. Never edit. */
+/* simdattn: scaled-dot-product attention kernels for CPUs.
+ *
+ * The one public header. Names and semantics here are a contract: add, never rename.
+ * README.md ("Semantics") states exactly what simdattn_forward computes; in short, for
+ * every batch b, query head h and query row i:
+ *
+ *   s_ij  = scale * (q_i . k_j), then softcap, then + alibi, then + mask
+ *   out_i = sum over visible j of softmax(s)_j * v_j   (sinks join the denominator only)
+ *   lse_i = log of that denominator
+ *
+ * A zero-initialised simdattn_problem plus pointers, sizes and strides means plain
+ * non-causal attention with scale 1/sqrt(head_dim). */
+#ifndef SIMDATTN_H
+#define SIMDATTN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SIMDATTN_STATIC)
+#define SIMDATTN_API
+#elif defined(__GNUC__)
+#define SIMDATTN_API __attribute__((visibility("default")))
+#else
+#define SIMDATTN_API
+#endif
+
+#define SIMDATTN_VERSION_MAJOR 0
+#define SIMDATTN_VERSION_MINOR 1
+#define SIMDATTN_VERSION_PATCH 0
+
+typedef enum {
+  SIMDATTN_OK = 0,
+  SIMDATTN_ERR_INVALID = 1,     /* the request is malformed; simdattn_last_error() says which field */
+  SIMDATTN_ERR_UNSUPPORTED = 2, /* well-formed, but the named variant cannot run it on this CPU */
+  SIMDATTN_ERR_NOMEM = 3        /* a workspace allocation failed; nothing was written */
+} simdattn_status;
+
+typedef enum { SIMDATTN_F32 = 0, SIMDATTN_F16 = 1, SIMDATTN_BF16 = 2 } simdattn_dtype;
+
+typedef enum {
+  SIMDATTN_CAUSAL_NONE = 0,
+  SIMDATTN_CAUSAL_TOP_LEFT = 1,     /* key j visible to query i iff j <= i                  (PyTorch is_causal) */
+  SIMDATTN_CAUSAL_BOTTOM_RIGHT = 2, /* key j visible to query i iff j <= i + seq_kv - seq_q  (KV-cache decode, FlashAttention) */
+} simdattn_causal;
+
+typedef struct {
+  const void *data;
+  simdattn_dtype dtype;
+  int64_t stride_batch, stride_head, stride_seq; /* in elements; the head_dim elements of one row are contiguous */
+} simdattn_tensor;
+
+typedef struct {
+  int64_t batch, heads_q, heads_kv; /* heads_q % heads_kv == 0; query head h reads kv head h / (heads_q / heads_kv) (GQA/MQA) */
+  int64_t seq_q, seq_kv;
+  int64_t head_dim;   /* of q and k */
+  int64_t head_dim_v; /* of v and out; 0 means head_dim */
+  simdattn_tensor q, k, v; /* q [batch][heads_q][seq_q][head_dim], k [batch][heads_kv][seq_kv][head_dim], v [..][seq_kv][head_dim_v] */
+  float *out;              /* [batch][heads_q][seq_q][head_dim_v], always f32 */
+  int64_t out_stride_batch, out_stride_head, out_stride_seq;
+  float *lse;  /* optional, [batch][heads_q][seq_q] contiguous: natural log of the softmax denominator (sinks included); NULL skips */
+  float scale; /* 0 means 1/sqrt(head_dim) */
+  simdattn_causal causal;
+  int64_t window;    /* with causal: a query sees at most `window` keys ending at its diagonal; 0 = unlimited */
+  const float *mask; /* optional additive [seq_q][seq_kv] (kv contiguous, -INFINITY hides a key) */
+  int64_t mask_stride_batch, mask_stride_head, mask_stride_q; /* head steps over query heads; stride 0 broadcasts */
+  float softcap;             /* 0 = off; else s = softcap * tanh(s / softcap) */
+  const float *alibi_slopes; /* optional [heads_q]: adds slope[h] * (j - i'), i' the aligned query position */
+  const float *sinks;        /* optional [heads_q]: one extra logit per head that joins the softmax denominator only */
+} simdattn_problem;
+
+/* A caller-supplied thread pool: must call task(task_ctx, i) exactly once for every i in
+ * [0, count), in any order and on any threads, and return only when all calls have finished. */
+typedef void (*simdattn_parallel_fn)(void *pool, void (*task)(void *task_ctx, int64_t index),
+                                     void *task_ctx, int64_t count);
+
+typedef struct {
+  int n_threads;                 /* 0: all the runtime offers; 1: the calling thread only */
+  const char *variant;           /* NULL: best for this CPU and problem (env SIMDATTN_VARIANT overrides NULL); else a registry name */
+  simdattn_parallel_fn parallel; /* optional: run the library's independent tasks on the caller's own thread pool */
+  void *parallel_pool;
+} simdattn_options;
+
+SIMDATTN_API simdattn_status simdattn_forward(const simdattn_problem *p,
+                                              const simdattn_options *opt /* NULL = defaults */);
+
+/* Thread-local: why the last failing call on this thread failed ("seq_q must be >= 0, got -3").
+ * "" after a successful call. Never NULL. */
+SIMDATTN_API const char *simdattn_last_error(void);
+
+typedef struct {
+  const char *name;
+  const char *isa;
+  unsigned dtypes; /* bit (1u << simdattn_dtype) for q/k/v */
+  int available;   /* 1 when this CPU (and OS) can run it */
+} simdattn_variant_info;
+
+SIMDATTN_API int simdattn_variant_count(void);
+SIMDATTN_API simdattn_status simdattn_variant_get(int index, simdattn_variant_info *info);
+/* What auto-dispatch would run for p on this CPU (options.variant NULL, SIMDATTN_VARIANT unset);
+ * NULL when p is invalid. */
+SIMDATTN_API const char *simdattn_best_variant(const simdattn_problem *p);
+SIMDATTN_API const char *simdattn_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIMDATTN_H */
