@@ -21,6 +21,7 @@ echo "installed into $prefix ($mode):"; (cd "$prefix" && find . -type f | sort)
 cmake -S "$src/examples" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$work/ex.log"
 cmake --build "$work/cmake" >>"$work/ex.log"
 "$work/cmake/example"
+"$work/cmake/decode"
 
 # 2. pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
@@ -30,6 +31,10 @@ if [ "$mode" = static ]; then
 else
   flags=$(pkg-config --cflags --libs simdattn)
   cc -o "$work/example-pc" "$src/examples/example.c" $flags -lm -Wl,-rpath,"$libdir"
+  # the README's consumer build, word for word (a fresh shell: PKG_CONFIG_PATH exported first)
+  (cd "$work" && export PKG_CONFIG_PATH="$libdir/pkgconfig" &&
+   cc "$src/examples/decode.c" $(pkg-config --cflags --libs simdattn) -lm \
+      -Wl,-rpath,"$(pkg-config --variable=libdir simdattn)" -o decode-pc && ./decode-pc)
 fi
 echo "pkg-config: $flags"
 "$work/example-pc"
