@@ -47,14 +47,19 @@
 #define FULL_CHECK_MACS (1 << 27) /* above this the check spot-checks rows */
 #define SPOT_ROWS 32
 
-typedef enum { ROW_ATTN, ROW_BLAS, ROW_PEAK, ROW_STREAM } row_kind;
+typedef enum { ROW_ATTN, ROW_BLAS, ROW_NAIVE, ROW_PEAK, ROW_STREAM } row_kind;
 
 typedef struct {
   row_kind kind;
   const sa_variant *v;    /* ROW_ATTN */
   const sa_probes *probe; /* ROW_PEAK */
-  case_spec spec;         /* ROW_ATTN, ROW_BLAS */
+  case_spec spec;         /* ROW_ATTN, ROW_BLAS, ROW_NAIVE */
   int threads;
+  int plan;              /* ROW_ATTN: through simdattn_plan_execute (else simdattn_forward) */
+  int call;              /* a call/ row: per-call latency (us_per_call) */
+  simdattn_plan *planned; /* made by the row's first setup, with its workspace */
+  void *ws;
+  size_t ws_size;
   int checked, failed;
   char why[400];
   gbs_bench *bench;
@@ -118,10 +123,11 @@ static case_spec prefill_shape(int64_t seq, int64_t d, int causal) {
   return s;
 }
 
-static case_spec decode_shape(int64_t seq_kv) {
+static case_spec decode_shape(int64_t seq_kv, int64_t heads_kv, case_layout layout) {
   case_spec s = case_default("bench", 1, seq_kv);
   s.heads_q = 32;
-  s.heads_kv = 8;
+  s.heads_kv = heads_kv;
+  s.layout = layout;
   s.d = s.dv = 128;
   s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
   s.lse = 0;
@@ -149,6 +155,8 @@ static uint64_t shape_clock;
 static shape_entry *cur; /* the shape the current row runs on */
 static float *blas_ws;   /* the unfused baseline's S matrix, grown as needed */
 static size_t blas_ws_bytes;
+static float *naive_ws; /* naive_decode's score scratch, grown as needed */
+static size_t naive_ws_floats;
 
 static size_t shape_bytes(const case_spec *s) {
   const double q = (double)sa_dtype_bytes(s->qt, s->batch * s->heads_q * s->seq_q * s->d);
@@ -172,6 +180,9 @@ static void shape_release(void) {
   free(blas_ws);
   blas_ws = NULL;
   blas_ws_bytes = 0;
+  free(naive_ws);
+  naive_ws = NULL;
+  naive_ws_floats = 0;
 }
 
 static int shape_acquire(const case_spec *s, char *err, size_t n) {
@@ -222,6 +233,15 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
 static int run_once(row *r, char *err, size_t n) {
   simdattn_problem *p = &cur->cd.p;
   if (r->kind == ROW_BLAS) return sa_unfused_run(p, blas_ws, r->threads, err, n);
+  if (r->kind == ROW_NAIVE) return sa_naive_decode_run(p, naive_ws, r->threads, err, n);
+  if (r->plan) {
+    const simdattn_status st = simdattn_plan_execute(r->planned, p, r->ws, r->ws_size);
+    if (st != SIMDATTN_OK) {
+      snprintf(err, n, "simdattn_plan_execute: %s", simdattn_last_error());
+      return -1;
+    }
+    return 0;
+  }
   const simdattn_options opt = {r->threads, r->v->name, NULL, NULL};
   const simdattn_status st = simdattn_forward(p, &opt);
   if (st != SIMDATTN_OK) {
@@ -235,6 +255,8 @@ static int run_once(row *r, char *err, size_t n) {
  * partials), or the unfused baseline's S matrix. */
 static size_t workspace_of(const row *r, const simdattn_problem *p) {
   if (r->kind == ROW_BLAS) return sa_unfused_workspace(p);
+  if (r->kind == ROW_NAIVE) return sizeof(float) * sa_naive_decode_workspace(p);
+  if (r->plan) return r->ws_size;
   sa_job j;
   if (sa_validate(p, &j) != SIMDATTN_OK) return 0;
   sa_plan(&j, r->v->kernel);
@@ -259,8 +281,32 @@ static int attn_setup(void *ctx, char *err, size_t n) {
       return -1;
     }
   }
+  if (r->kind == ROW_NAIVE && sa_naive_decode_workspace(&cur->cd.p) > naive_ws_floats) {
+    free(naive_ws);
+    naive_ws_floats = sa_naive_decode_workspace(&cur->cd.p);
+    naive_ws = malloc(sizeof(float) * naive_ws_floats);
+    if (!naive_ws) {
+      naive_ws_floats = 0;
+      snprintf(err, n, "cannot allocate naive_decode's scores");
+      return -1;
+    }
+  }
+  if (r->plan && !r->planned) { /* planned once, as an engine would, with its workspace */
+    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL};
+    if (simdattn_plan_create(&cur->cd.p, &opt, &r->planned) != SIMDATTN_OK) {
+      snprintf(err, n, "simdattn_plan_create: %s", simdattn_last_error());
+      return -1;
+    }
+    r->ws_size = (simdattn_plan_workspace_size(r->planned) + SIMDATTN_WORKSPACE_ALIGN - 1) /
+                 SIMDATTN_WORKSPACE_ALIGN * SIMDATTN_WORKSPACE_ALIGN;
+    r->ws = r->ws_size ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, r->ws_size) : NULL;
+    if (r->ws_size && !r->ws) {
+      snprintf(err, n, "cannot allocate %zu bytes of plan workspace", r->ws_size);
+      return -1;
+    }
+  }
   gbs_value(r->bench, "workspace_bytes", (double)workspace_of(r, &cur->cd.p));
-  if (r->spec.seq_q == 1 && !r->stream_fresh) {
+  if (r->spec.seq_q == 1 && !r->call && !r->stream_fresh) {
     /* memory bandwidth with several threads varies with the host (measured here: 42-85 GB/s
      * with 2 threads): measure it again now, and divide by the best seen (conservative) */
     const double now = sa_stream_measure(&stream_buf, r->threads, 0.1);
@@ -343,6 +389,7 @@ static int attn_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
     if (foreign <= FOREIGN_MAX || attempt == RERUNS) break;
   }
   *seconds = best_time;
+  if (r->call) gbs_value(r->bench, "us_per_call", best_time / (double)iters * 1e6);
   gbs_value(r->bench, "foreign_cpu", best_foreign);
   gbs_value(r->bench, "steal", best_steal);
   gbs_value(r->bench, "reruns", attempt);
@@ -386,14 +433,19 @@ static row *new_row(row_kind kind, int threads) {
   return r;
 }
 
-static void register_attn(const sa_variant *v, const case_spec *s, int threads) {
-  row *r = new_row(v ? ROW_ATTN : ROW_BLAS, threads);
+static const char *baseline_name(row_kind kind) { return kind == ROW_NAIVE ? "naive_decode" : "blas_unfused"; }
+
+/* v NULL: the baseline `kind` (ROW_BLAS or ROW_NAIVE) */
+static void register_row(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan) {
+  row *r = new_row(v ? ROW_ATTN : kind, threads);
   r->v = v;
   r->spec = *s;
+  r->plan = plan;
   char name[256];
-  snprintf(name, sizeof name, "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
-           v ? v->name : "blas_unfused", sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
-           s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  snprintf(name, sizeof name, "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s",
+           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
+           s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
+           s->layout == LAYOUT_BSHD ? "/bshd" : "");
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
@@ -405,6 +457,30 @@ static void register_attn(const sa_variant *v, const case_spec *s, int threads) 
     r->stream_div = stream_gbps[tix(threads)];
     gbs_ratio_ref(b, "bw_frac", "GBps", &r->stream_div);
   }
+  r->bench = b;
+}
+
+static void register_attn(const sa_variant *v, const case_spec *s, int threads) {
+  register_row(ROW_BLAS, v, s, threads, 0);
+}
+
+/* call/<variant>/<forward|plan>/d<d>/kv<N>/h<hq>x<hkv>/t<T> and call/naive_decode/loop/...: the
+ * latency of one small decode call (us_per_call) */
+static void register_call(row_kind kind, const sa_variant *v, const case_spec *s, int plan) {
+  row *r = new_row(v ? ROW_ATTN : kind, 1);
+  r->v = v;
+  r->spec = *s;
+  r->plan = plan;
+  r->call = 1;
+  char name[256];
+  snprintf(name, sizeof name, "call/%s/%s/d%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/t1",
+           v ? v->name : baseline_name(kind), v ? (plan ? "plan" : "forward") : "loop", s->d, s->seq_kv, s->heads_q,
+           s->heads_kv);
+  gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
+  gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
+  gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
+  gbs_value(b, "us_per_call", 0.0); /* set by every timed batch (attn_run) */
+  gbs_value(b, "foreign_cpu", 0.0);
   r->bench = b;
 }
 
@@ -600,11 +676,12 @@ static void write_context(void) {
   gbs_context("emulated", emulated ? "yes" : "no");
   if (emulated) fprintf(stderr, "attn-bench: running under emulation: these timings say nothing about hardware\n");
   gbs_context("stream_isa", sa_stream_isa());
+  gbs_context("naive_decode_isa", sa_naive_decode_isa());
   gbs_context("blas_config", sa_unfused_config());
   gbs_context("blas_threading", sa_unfused_threading());
   gbs_context("heads_rule",
               "prefill: heads_q = heads_kv = the largest power of two <= 64 keeping a call at "
-              "<= 256 MFLOP; decode: 32 query heads on 8 kv heads");
+              "<= 256 MFLOP; decode: 32 query heads on 32, 8 and 1 kv heads, d 128; call rows: 6x6 heads, d 48");
   gbs_context("check_rule",
               "every row checked against the float64 oracle before timing: all rows when the "
               "shape is small, else 32 spread rows; equivalence rule of README.md");
@@ -700,24 +777,50 @@ static void register_dtypes(const options *o) {
       }
 }
 
-/* decode: f32 for every variant (and blas_unfused), the dtype pairs for SIMD variants */
+/* decode, d128, 32 query heads on 32 (MHA), 8 (GQA) and 1 (MQA) kv heads, K/V head-major (BHSD)
+ * and interleaved (BSHD, `/bshd`): f32 for every SIMD variant and naive_decode (scalar variants
+ * and blas_unfused on the GQA BHSD shape only), the dtype pairs for SIMD variants (BSHD: f32-f16) */
 static void register_decode(const options *o) {
   static const int64_t lens_default[] = {512, 2048, 8192, 32768};
   static const int64_t lens_quick[] = {2048};
+  static const int64_t kv_heads[] = {32, 8, 1};
   const int64_t *lens = o->quick ? lens_quick : lens_default;
   const int n_lens = o->quick ? (int)SA_ARRAY_SIZE(lens_quick) : (int)SA_ARRAY_SIZE(lens_default);
   for (int si = 0; si < n_lens; si++)
-    for (int pi = -1; pi < (int)SA_ARRAY_SIZE(dt_pairs); pi++) {
-      case_spec s = decode_shape(lens[si]);
-      if (pi >= 0) {
-        s.qt = dt_pairs[pi][0];
-        s.kvt = dt_pairs[pi][1];
-      }
-      for (int vi = 0; vi < n_vars; vi++)
-        if (sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt) && (pi < 0 || !is_scalar(vars[vi])))
-          register_all_threads(vars[vi], &s);
-      if (pi < 0 && o->blas && sa_unfused_available()) register_all_threads(NULL, &s);
-    }
+    for (int hi = 0; hi < (int)SA_ARRAY_SIZE(kv_heads); hi++)
+      for (int li = 0; li < 2; li++)
+        for (int pi = -1; pi < (int)SA_ARRAY_SIZE(dt_pairs); pi++) {
+          const case_layout layout = li ? LAYOUT_BSHD : LAYOUT_BHSD;
+          const int gqa_bhsd = kv_heads[hi] == 8 && layout == LAYOUT_BHSD;
+          if (pi >= 0 && (o->quick || (layout == LAYOUT_BSHD && pi > 0))) continue;
+          case_spec s = decode_shape(lens[si], kv_heads[hi], layout);
+          if (pi >= 0) {
+            s.qt = dt_pairs[pi][0];
+            s.kvt = dt_pairs[pi][1];
+          }
+          for (int vi = 0; vi < n_vars; vi++)
+            if (sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt) &&
+                (!is_scalar(vars[vi]) || (pi < 0 && gqa_bhsd)))
+              register_all_threads(vars[vi], &s);
+          if (pi >= 0) continue;
+          for (int t = 0; t < n_threads; t++) register_row(ROW_NAIVE, NULL, &s, threads_of[t], 0);
+          if (gqa_bhsd && o->blas && sa_unfused_available()) register_all_threads(NULL, &s);
+        }
+}
+
+/* per-call latency of tiny decode calls (llama2.c-sized: 6 heads of 48, seq_kv 1, 16, 256):
+ * every variant through simdattn_forward and through a plan, and naive_decode's loop */
+static void register_calls(void) {
+  static const int64_t lens[] = {1, 16, 256};
+  for (int si = 0; si < (int)SA_ARRAY_SIZE(lens); si++) {
+    case_spec s = decode_shape(lens[si], 6, LAYOUT_BHSD);
+    s.heads_q = 6;
+    s.d = s.dv = 48;
+    for (int vi = 0; vi < n_vars; vi++)
+      if (sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt))
+        for (int plan = 0; plan < 2; plan++) register_call(ROW_ATTN, vars[vi], &s, plan);
+    register_call(ROW_NAIVE, NULL, &s, 0);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -744,9 +847,14 @@ int main(int argc, char **argv) {
   register_prefill(&o);
   register_dtypes(&o);
   register_decode(&o);
+  register_calls();
 
   const int rc = gbs_run(o.gb_argc, o.gb_argv);
   shape_release();
+  for (int t = 0; t < n_rows; t++) {
+    simdattn_plan_destroy(rows[t].planned);
+    free(rows[t].ws);
+  }
   sa_stream_free(&stream_buf);
   free(rows);
   free(o.gb_argv);

@@ -246,3 +246,70 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
   return 0;
 #endif
 }
+
+/* ---- naive_decode: one copy per built ISA row (harness/naive_decode.c), the best one run ---- */
+#define SA_FEATURE(id, name, arch, cpuinfo, detect)
+#define SA_ISA(name, folder, arch, features, flags, probes) \
+  SA_IF(SA_HAVE_##name, void sa_naive_decode_##name(const sa_naive_args *a);)
+#include "src/isas.inc"
+#undef SA_ISA
+static const struct {
+  const char *isa;
+  unsigned cpu;
+  void (*run)(const sa_naive_args *a);
+} sa_naive_table[] = {
+#define SA_ISA(name, folder, arch, features, flags, probes) \
+  SA_IF(SA_HAVE_##name, {#name, (features), sa_naive_decode_##name},)
+#include "src/isas.inc"
+#undef SA_ISA
+#undef SA_FEATURE
+    {NULL, 0, NULL}};
+
+static int sa_naive_best(void) {
+  int t = 0;
+  while (sa_naive_table[t + 1].isa && (sa_cpu_features() & sa_naive_table[t].cpu) != sa_naive_table[t].cpu) t++;
+  return t; /* the table ends with the portable row, which every CPU runs */
+}
+
+const char *sa_naive_decode_isa(void) { return sa_naive_table[sa_naive_best()].isa; }
+
+size_t sa_naive_decode_workspace(const simdattn_problem *p) {
+  return (size_t)(p->batch > 0 ? p->batch : 1) * (size_t)(p->heads_q > 0 ? p->heads_q : 1) *
+         (size_t)(p->seq_kv > 0 ? p->seq_kv : 1);
+}
+
+int sa_naive_decode_run(const simdattn_problem *p, float *att, int threads, char *why, size_t why_size) {
+  if (p->q.dtype != SIMDATTN_F32 || p->k.dtype != SIMDATTN_F32 || p->v.dtype != SIMDATTN_F32 || p->seq_q != 1 ||
+      p->mask || p->softcap != 0.0f || p->alibi_slopes || p->sinks || p->window || p->lse ||
+      p->causal == SIMDATTN_CAUSAL_TOP_LEFT) {
+    snprintf(why, why_size, "naive_decode covers f32 decode (seq_q 1, every key visible) with no mask, softcap, "
+                            "alibi, sinks, window or lse");
+    return -1;
+  }
+  const int64_t d = p->head_dim;
+  const sa_naive_args a = {(const float *)p->q.data,
+                           (const float *)p->k.data,
+                           (const float *)p->v.data,
+                           p->out,
+                           att,
+                           p->batch,
+                           p->heads_q,
+                           p->heads_kv,
+                           p->seq_kv,
+                           d,
+                           p->head_dim_v ? p->head_dim_v : d,
+                           p->q.stride_batch,
+                           p->q.stride_head,
+                           p->k.stride_batch,
+                           p->k.stride_head,
+                           p->k.stride_seq,
+                           p->v.stride_batch,
+                           p->v.stride_head,
+                           p->v.stride_seq,
+                           p->out_stride_batch,
+                           p->out_stride_head,
+                           p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d),
+                           threads};
+  sa_naive_table[sa_naive_best()].run(&a);
+  return 0;
+}

@@ -58,4 +58,27 @@ size_t sa_unfused_workspace(const simdattn_problem *p);
  * what it supports (then why[] says what). */
 int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why, size_t why_size);
 
+/* naive_decode: the per-head loop an engine writes without a kernel library
+ * (harness/naive_decode.c), compiled once per ISA row with -O3 -ffast-math and the row's flags;
+ * the best one this CPU runs is used. f32 Q, K, V and out; one query row (decode) seeing every
+ * key: seq_q 1, no mask, softcap, alibi, sinks, window or lse. */
+typedef struct {
+  const float *q, *k, *v;
+  float *out;
+  float *att; /* batch x heads_q x seq_kv scores: the engine's preallocated scratch */
+  int64_t batch, heads_q, heads_kv, seq_kv, d, dv;
+  int64_t q_stride_batch, q_stride_head;
+  int64_t k_stride_batch, k_stride_head, k_stride_seq;
+  int64_t v_stride_batch, v_stride_head, v_stride_seq;
+  int64_t out_stride_batch, out_stride_head;
+  float scale;
+  int threads; /* OpenMP threads over the heads */
+} sa_naive_args;
+/* The ISA of the copy that runs here ("avx512", ..., "scalar"). */
+const char *sa_naive_decode_isa(void);
+/* Floats of its score scratch. */
+size_t sa_naive_decode_workspace(const simdattn_problem *p);
+/* Runs it; 0, or -1 when p is outside what it covers (why[] says what). */
+int sa_naive_decode_run(const simdattn_problem *p, float *att, int threads, char *why, size_t why_size);
+
 #endif

@@ -16,7 +16,9 @@ import re
 import sys
 
 ATTN = re.compile(r"^attn/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
-                  r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
+                  r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)(?P<bshd>/bshd)?$")
+CALL = re.compile(r"^call/(?P<variant>[^/]+)/(?P<entry>forward|plan|loop)/d(?P<d>\d+)/kv(?P<skv>\d+)"
+                  r"/h(?P<hq>\d+)x(?P<hkv>\d+)/t(?P<t>\d+)$")
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 STREAM = re.compile(r"^stream/t(?P<t>\d+)$")
 
@@ -48,7 +50,8 @@ def load(folder):
         elif r.get("error_occurred") or primary_rate(r) > primary_rate(best[name]):
             best[name] = r
     rows = [best[n] for n in order]
-    res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": []}
+    res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
+           "call": []}
     for r in rows:
         name = r["name"]
         if r.get("error_occurred"):
@@ -59,10 +62,20 @@ def load(folder):
             g = m.groupdict()
             for k in ("d", "sq", "skv", "hq", "hkv", "t"):
                 g[k] = int(g[k])
+            g["layout"] = "bshd" if g.pop("bshd") else "bhsd"
             for k in ("GFLOPS", "peak_frac", "GBps", "bw_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"):
                 g[k] = r.get(k)
             g["ms"] = r.get("real_time")
             res["attn"].append(g)
+            continue
+        m = CALL.match(name)
+        if m:
+            g = m.groupdict()
+            for k in ("d", "skv", "hq", "hkv", "t"):
+                g[k] = int(g[k])
+            for k in ("us_per_call", "foreign_cpu"):
+                g[k] = r.get(k)
+            res["call"].append(g)
             continue
         m = PEAK.match(name)
         if m:
@@ -140,8 +153,11 @@ def prefill(res, dt="f32-f32"):
     return [a for a in res["attn"] if a["sq"] == a["skv"] and a["sq"] > 1 and (dt is None or dtypes_of(a) == dt)]
 
 
-def decode(res, dt="f32-f32"):
-    return [a for a in res["attn"] if a["sq"] == 1 and (dt is None or dtypes_of(a) == dt)]
+def decode(res, dt="f32-f32", shape=(32, 8, "bhsd")):
+    """Decode rows in dtypes dt (None: all) of shape (heads_q, heads_kv, layout) (None: every shape;
+    the default is the GQA head-major shape the tables and plots have always shown)."""
+    return [a for a in res["attn"] if a["sq"] == 1 and (dt is None or dtypes_of(a) == dt) and
+            (shape is None or (a["hq"], a["hkv"], a["layout"]) == shape)]
 
 
 def isa_of(variant):
@@ -245,6 +261,86 @@ def best_peak(res, t):
     return max(vals) if vals else None
 
 
+def layout_tables(res):
+    """Decode for every head layout: MHA, GQA, MQA, each with K/V head-major (BHSD) and interleaved
+    (BSHD): tokens/s and bw_frac, the BSHD/BHSD ratio, and the speed-up over naive_decode."""
+    dec = [a for a in decode(res, "f32-f32", None)]
+    shapes = sorted({(a["hq"], a["hkv"]) for a in dec}, key=lambda s: -s[1])
+    if len({a["layout"] for a in dec}) < 2 and len(shapes) < 2:
+        return []
+    L = ["## Decode by head layout, f32: tokens/s (bw_frac); BSHD / BHSD; over naive_decode\n",
+         "d 128, one query row per head. BHSD: K/V `[batch][kv_head][seq][d]`; BSHD: `[batch][seq][kv_head][d]` "
+         "(the interleaved cache engines keep). naive_decode: the per-head loop an engine writes, built with "
+         f"-O3 -ffast-math and the {res['context'].get('naive_decode_isa', '?')} folder's flags.\n"]
+    seqs = sorted({a["skv"] for a in dec})
+    for hq, hkv in shapes:
+        rows = [a for a in dec if a["hq"] == hq and a["hkv"] == hkv]
+        kind = "MHA" if hq == hkv else "MQA" if hkv == 1 else "GQA"
+        L.append(f"### {hq}x{hkv} heads ({kind})\n")
+        L.append("| variant | threads | layout | " + " | ".join(f"kv {s}" for s in seqs) + " |")
+        L.append("|---|---|---|" + "---|" * len(seqs))
+        find = lambda v, t, lay, s: next((a for a in rows if a["variant"] == v and a["t"] == t and a["layout"] == lay
+                                          and a["skv"] == s), None)
+        for v in variants_in(rows):
+            for t in sorted({a["t"] for a in rows}):
+                for lay in ("bhsd", "bshd"):
+                    cells = []
+                    for s in seqs:
+                        a = find(v, t, lay, s)
+                        cells.append("" if a is None else
+                                     f"{fmt(a['tokens_per_s'], 0)} ({fmt(a['bw_frac'], 2)}){busy_mark(a)}")
+                    if any(cells):
+                        L.append(f"| {v} | {t} | {lay} | " + " | ".join(cells) + " |")
+                ratio = []
+                for s in seqs:
+                    a, b = find(v, t, "bshd", s), find(v, t, "bhsd", s)
+                    ratio.append("" if a is None or b is None or not b["tokens_per_s"] else
+                                 f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}")
+                if any(ratio):
+                    L.append(f"| {v} | {t} | bshd/bhsd | " + " | ".join(ratio) + " |")
+                if v != "naive_decode":
+                    for lay in ("bhsd", "bshd"):
+                        sp = []
+                        for s in seqs:
+                            a, n = find(v, t, lay, s), find("naive_decode", t, lay, s)
+                            sp.append("" if a is None or n is None or not n["tokens_per_s"] else
+                                      f"{a['tokens_per_s'] / n['tokens_per_s']:.2f}x")
+                        if any(sp):
+                            L.append(f"| {v} | {t} | {lay} over naive | " + " | ".join(sp) + " |")
+        L.append("")
+    return L
+
+
+def call_table(res):
+    """Per-call latency of tiny decode calls: through simdattn_forward, through a plan, and
+    naive_decode's loop (microseconds, and the ratio to the loop)."""
+    calls = res.get("call", [])
+    if not calls:
+        return []
+    shape = calls[0]
+    seqs = sorted({a["skv"] for a in calls})
+    L = ["## Per-call latency of small decode calls (us per call; x naive_decode's loop)\n",
+         f"{shape['hq']}x{shape['hkv']} heads, head_dim {shape['d']}, one query row, 1 thread (a llama2.c-sized "
+         "model's call per layer per token). `plan`: simdattn_plan_execute on a plan made once, caller's workspace; "
+         "`forward`: simdattn_forward; `loop`: naive_decode.\n",
+         "| variant | entry | " + " | ".join(f"kv {s}" for s in seqs) + " |", "|---|---|" + "---|" * len(seqs)]
+    loop = {a["skv"]: a["us_per_call"] for a in calls if a["entry"] == "loop"}
+    for v in variants_in(calls):
+        for entry in ("plan", "forward", "loop"):
+            cells = []
+            for s in seqs:
+                a = next((a for a in calls if a["variant"] == v and a["entry"] == entry and a["skv"] == s), None)
+                if a is None or a["us_per_call"] is None:
+                    cells.append("")
+                    continue
+                x = f" ({a['us_per_call'] / loop[s]:.2f}x)" if loop.get(s) and entry != "loop" else ""
+                cells.append(f"{a['us_per_call']:.3g}{x}")
+            if any(cells):
+                L.append(f"| {v} | {entry} | " + " | ".join(cells) + " |")
+    L.append("")
+    return L
+
+
 def write_report(res, out_dir):
     c = res["context"]
     L = []
@@ -331,6 +427,8 @@ def write_report(res, out_dir):
                                  f"{busy_mark(a)}")
                 L.append(f"| {v} | {t} | " + " | ".join(cells) + " |")
         L.append("")
+    L.extend(layout_tables(res))
+    L.extend(call_table(res))
     L.extend(dtype_tables(res))
     ws = [a for a in prefill(res) if a.get("workspace_bytes") is not None]
     if ws:

@@ -184,17 +184,49 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
   }
 }
 
-/* simdattn_forward's way: the workspace allocated for this call, freed after. */
+/* simdattn_forward's workspace: allocated for the call, and kept (one buffer for the process, up
+ * to SA_WS_KEEP bytes) for the next call, so that an engine calling per layer per token does not
+ * fault in fresh pages every time (aligned_alloc of a new size returns fresh pages). Taken with
+ * an atomic exchange: concurrent calls each get their own buffer (the others allocate); the
+ * larger one is kept. Freed at exit. A buffer's first SA_ALIGN bytes hold its size. */
+#define SA_WS_KEEP ((size_t)64 << 20)
+static _Atomic(char *) sa_ws_kept;
+
+static size_t sa_ws_size(const char *buf) { return *(const size_t *)buf; }
+
+static char *sa_ws_take(size_t bytes) {
+  char *buf = atomic_exchange(&sa_ws_kept, NULL);
+  if (buf && sa_ws_size(buf) >= bytes) return buf;
+  free(buf);
+  bytes = (bytes + SA_ALIGN - 1) / SA_ALIGN * SA_ALIGN;
+  buf = aligned_alloc(SA_ALIGN, SA_ALIGN + bytes);
+  if (buf) *(size_t *)buf = bytes;
+  return buf;
+}
+
+static void sa_ws_give(char *buf) {
+  if (sa_ws_size(buf) > SA_WS_KEEP) {
+    free(buf);
+    return;
+  }
+  char *old = atomic_exchange(&sa_ws_kept, buf);
+  if (old && sa_ws_size(old) > sa_ws_size(buf)) old = atomic_exchange(&sa_ws_kept, old); /* keep the larger */
+  free(old);
+}
+
+__attribute__((destructor)) static void sa_ws_release(void) { free(atomic_exchange(&sa_ws_kept, NULL)); }
+
+/* simdattn_forward's way: the plan's steps on a workspace of its own (sa_ws_take). */
 simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt) {
   sa_plan(j, v->kernel);
   if (sa_task_count(j) == 0) return SIMDATTN_OK;
   const sa_layout L = sa_layout_of(j, v, opt);
-  char *ws = L.total ? aligned_alloc(SA_ALIGN, L.total) : NULL;
-  if (L.total && !ws)
+  char *buf = L.total ? sa_ws_take(L.total) : NULL;
+  if (L.total && !buf)
     return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
                    "packed K/V blocks %zu)", L.total, L.workers, L.worker_bytes, L.pack - L.partial, L.total - L.pack);
-  sa_run(j, v, opt, &L, ws);
-  free(ws);
+  sa_run(j, v, opt, &L, buf ? buf + SA_ALIGN : NULL);
+  if (buf) sa_ws_give(buf);
   return SIMDATTN_OK;
 }
 

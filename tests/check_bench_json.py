@@ -2,7 +2,9 @@
 """tests/check_bench_json.py BENCH_JSON: validates attn-bench's JSON (never its speed).
 Every row's name follows the grammar (peak/<isa>/ for an ISA the context's `isas` lists: the ISA
 table's rows this build has); attn/ rows carry GFLOPS, peak_frac, tokens_per_s, workspace_bytes
-and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac); peak/ rows GFLOPS, stream/ rows GBps; no row
+and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the interleaved cache;
+naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
+naive_decode's loop) carry us_per_call; peak/ rows GFLOPS, stream/ rows GBps; no row
 errored; peak_frac lies in (0, 3] (natively only: under emulation timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
 catch a busy core and read half the real peak (seen once in ctest -j2); the
@@ -11,7 +13,8 @@ import json
 import re
 import sys
 
-ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
+ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?$")
+CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
 
 def main():
@@ -19,13 +22,13 @@ def main():
     ctx, rows = data["context"], data["benchmarks"]
     bad = []
     for key in ("cpu_model", "cpu_features", "compiler", "build_flags", "git_commit_built", "auto_variant",
-                "threads_all", "emulated", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max"):
+                "threads_all", "emulated", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max", "naive_decode_isa"):
         if key not in ctx:
             bad.append(f"context lacks {key}")
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes"
-    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0}
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0}
     for r in rows:
         n = r["name"]
         if r.get("error_occurred"):
@@ -34,6 +37,8 @@ def main():
         if ATTN.match(n):
             kinds["attn"] += 1
             kinds["blas"] += "/blas_unfused/" in n
+            kinds["naive"] += "/naive_decode/" in n
+            kinds["bshd"] += n.endswith("/bshd")
             need = ["GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"]
             if "/q1/" in n:
                 kinds["decode"] += 1
@@ -47,6 +52,16 @@ def main():
             pf = r.get("peak_frac")
             if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
                 bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
+        elif CALL.match(n):
+            kinds["call"] += 1
+            m = CALL.match(n)
+            if (m.group(1) == "naive_decode") != (m.group(2) == "loop"):
+                bad.append(f"{n}: 'loop' is naive_decode's entry, forward/plan the library's")
+            for c in ("us_per_call", "GFLOPS", "tokens_per_s", "foreign_cpu"):
+                if not isinstance(r.get(c), (int, float)):
+                    bad.append(f"{n}: no counter {c}")
+            if isinstance(r.get("us_per_call"), (int, float)) and not r["us_per_call"] > 0:
+                bad.append(f"{n}: us_per_call {r['us_per_call']} not positive")
         elif peak.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
@@ -57,7 +72,7 @@ def main():
                 bad.append(f"{n}: no GBps")
         else:
             bad.append(f"{n}: name outside the grammar")
-    for k in ("attn", "peak", "stream", "decode"):
+    for k in ("attn", "peak", "stream", "decode", "naive", "bshd", "call"):
         if kinds[k] == 0:
             bad.append(f"no {k} rows")
     for b in bad:
