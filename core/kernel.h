@@ -2,7 +2,9 @@
  *
  * src/ validates a simdattn_problem and resolves it into an sa_job (defaults applied, input
  * strides in bytes). The work of a job is a grid of tasks; a task is
- * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c). A variant's
+ * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c) — or, for a decode
+ * shape on an interleaved (BSHD) cache, of nh consecutive kv heads run side by side, each head's
+ * arithmetic exactly that of its own one-head task (sa_kernel.max_heads_per_task). A variant's
  * run() computes one task with the workspace it is handed. Tasks never share memory they
  * write, so they run in any order on any thread; the arithmetic a row sees depends only on
  * the job's shape (block sizes, key chunks), never on the thread count.
@@ -61,6 +63,8 @@ typedef struct sa_job {
   int64_t n_chunks;     /* key chunks (split-KV); 1 = unsplit */
   int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
   int64_t max_chunks;   /* chunks the split aimed at (n_chunks <= it; no shorter seq_kv aims higher) */
+  int64_t heads_per_task; /* consecutive kv heads one task runs side by side (src/ sa_group_heads: only in
+                           * direct mode on an interleaved cache, for kernels that accept it); 1 otherwise */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)
@@ -87,7 +91,8 @@ enum { SA_PACK_BUSY = 1, SA_PACK_READY = 2, SA_PACK_NONFINITE = 4 };
 #define SA_PARTIAL_STRIDE(dv) ((dv) + 2)
 
 typedef struct sa_task {
-  int64_t b, hk;    /* batch, kv head */
+  int64_t b, hk;    /* batch, (first) kv head */
+  int64_t nh;       /* kv heads hk .. hk + nh - 1 (1 unless job->heads_per_task > 1) */
   int64_t r0, r1;   /* packed rows [r0, r1) */
   int64_t c;        /* key chunk index */
   int64_t kv0, kv1; /* keys [kv0, kv1) of that chunk */
@@ -109,6 +114,7 @@ typedef struct sa_kernel {
   size_t (*workspace)(const sa_job *job);        /* bytes one worker needs; 64-byte aligned by the caller */
   size_t (*pack_block_bytes)(const sa_job *job); /* one packed K/V block; NULL: never shared */
   sa_tiles tiles;
+  int max_heads_per_task; /* run() takes tasks of several kv heads (direct mode); 0 or 1: one head per task */
   int log2_scores; /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
 } sa_kernel;
 

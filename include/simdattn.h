@@ -146,8 +146,9 @@ typedef struct {
 
 SIMDATTN_API int simdattn_variant_count(void);
 SIMDATTN_API simdattn_status simdattn_variant_get(int index, simdattn_variant_info *info);
-/* What auto-dispatch would run for p on this CPU (options.variant NULL, SIMDATTN_VARIANT unset);
- * NULL when p is invalid. */
+/* What simdattn_forward(p, NULL) would run on this CPU: the variant SIMDATTN_VARIANT names when it
+ * is set (and this CPU runs it), else auto-dispatch's pick. NULL when p is invalid or
+ * SIMDATTN_VARIANT names a variant that cannot run p (simdattn_last_error says why). */
 SIMDATTN_API const char *simdattn_best_variant(const simdattn_problem *p);
 SIMDATTN_API const char *simdattn_version(void);
 

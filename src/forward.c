@@ -32,6 +32,7 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->block_rows = k->tiles.block_q;
   j->n_row_blocks = ceil_div(j->rows, j->block_rows);
   j->n_chunks = j->max_chunks = 1;
+  j->heads_per_task = 1; /* sa_layout_of groups heads once the workers are known */
   j->chunk_len = j->seq_kv;
   const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
   const sa_tiles *t = &k->tiles;
@@ -46,19 +47,46 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   }
 }
 
-int64_t sa_task_count(const sa_job *j) { return j->batch * j->heads_kv * j->n_row_blocks * j->n_chunks; }
+static int64_t sa_head_groups(const sa_job *j) {
+  const int64_t hg = j->heads_per_task > 1 ? j->heads_per_task : 1;
+  return (j->heads_kv + hg - 1) / hg;
+}
 
-/* Task order: (b, kv head, row block, chunk). Under a causal rule later row blocks see more keys,
- * so they run first (largest first: the last tasks to start are the small ones, and the threads
- * finish together). Any order gives the same bits; this one only balances. */
+int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j->n_row_blocks * j->n_chunks; }
+
+/* Heads per task for `workers` workers. A decode shape (direct mode) on an interleaved cache
+ * (K or V rows of consecutive heads side by side: BSHD) reads each key's rows of all heads from
+ * one stretch of memory; a task running one head reads 1/heads_kv of every stretch, a page and a
+ * DRAM row apart, and is half as fast. So tasks take consecutive heads, as many as keep every
+ * worker busy (the kernel runs them side by side: core/flash_direct.inc). Which heads share a
+ * task never changes a bit: each head's arithmetic is that of its own task. */
+static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) {
+  if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
+    return 1;
+  const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
+  if (!interleaved) return 1;
+  const int64_t others = j->batch * j->n_chunks; /* tasks per head group */
+  const int64_t groups = others >= workers ? 1 : (workers + others - 1) / others;
+  const int64_t hg = j->heads_kv / groups;
+  return sa_max64(1, sa_min64(hg, k->max_heads_per_task));
+}
+
+/* Task order: (row block, b, kv head, chunk). Consecutive tasks are other heads' (and batches')
+ * rows: threads starting together pack different heads' K/V blocks instead of one waiting for
+ * the other's (seq 256, 16 heads: 1.2x on 2 threads before, with heads outermost). Under a
+ * causal rule later row blocks see more keys, so they run first (largest first: the last tasks
+ * to start are the small ones, and the threads finish together). Any order gives the same bits;
+ * this one only balances. */
 void sa_task_at(const sa_job *j, int64_t index, sa_task *t) {
   t->c = index % j->n_chunks;
   index /= j->n_chunks;
-  int64_t rb = index % j->n_row_blocks;
+  const int64_t hg = j->heads_per_task > 1 ? j->heads_per_task : 1, groups = sa_head_groups(j);
+  t->hk = index % groups * hg;
+  t->nh = sa_min64(hg, j->heads_kv - t->hk);
+  index /= groups;
+  t->b = index % j->batch;
+  int64_t rb = index / j->batch;
   if (j->causal != SIMDATTN_CAUSAL_NONE) rb = j->n_row_blocks - 1 - rb;
-  index /= j->n_row_blocks;
-  t->hk = index % j->heads_kv;
-  t->b = index / j->heads_kv;
   t->r0 = rb * j->block_rows;
   t->r1 = sa_min64(j->rows, t->r0 + j->block_rows);
   t->kv0 = t->c * j->chunk_len;
@@ -87,12 +115,13 @@ static void merge_task(void *ctx, int64_t index, int worker) {
   sa_task t;
   sa_task_at(j, index * j->n_chunks, &t);
   float *part[SA_SPLIT_TARGET];
-  for (int64_t r = t.r0; r < t.r1; r++) {
-    sa_row row;
-    sa_row_setup(j, t.b, t.hk, r, &row);
-    for (int64_t c = 0; c < j->n_chunks; c++) part[c] = sa_partial_row(j, t.b, t.hk, c, r);
-    sa_merge_row(part, j->n_chunks, j->dv, &row, rc->kernel->log2_scores && !sa_job_natural(j));
-  }
+  for (int64_t hk = t.hk; hk < t.hk + t.nh; hk++)
+    for (int64_t r = t.r0; r < t.r1; r++) {
+      sa_row row;
+      sa_row_setup(j, t.b, hk, r, &row);
+      for (int64_t c = 0; c < j->n_chunks; c++) part[c] = sa_partial_row(j, t.b, hk, c, r);
+      sa_merge_row(part, j->n_chunks, j->dv, &row, rc->kernel->log2_scores && !sa_job_natural(j));
+    }
 }
 
 /* ---- the workspace of a planned job: per-worker tiles, then the split-key partials, the shared
@@ -125,8 +154,10 @@ static size_t sa_partial_bytes(const sa_job *j, int64_t chunks) {
 }
 
 /* The layout for a job whose task grid is planned (sa_plan). */
-static sa_layout sa_layout_of(const sa_job *j, const sa_variant *v, const simdattn_options *opt) {
+static sa_layout sa_layout_of(sa_job *j, const sa_variant *v, const simdattn_options *opt) {
   sa_layout L;
+  j->heads_per_task = 1;
+  j->heads_per_task = sa_group_heads(j, v->kernel, sa_parallel_workers(opt, sa_task_count(j)));
   const int64_t count = sa_task_count(j);
   L.workers = count > 0 ? sa_parallel_workers(opt, count) : 0;
   L.worker_bytes = sa_align_bytes(v->kernel->workspace(j));
@@ -137,7 +168,12 @@ static sa_layout sa_layout_of(const sa_job *j, const sa_variant *v, const simdat
   return L;
 }
 
-size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers) {
+size_t sa_workspace_bytes(const sa_job *jin, const sa_variant *v, int workers) {
+  sa_job g = *jin, *j = &g;
+  g.heads_per_task = 1;
+  g.heads_per_task = sa_group_heads(j, v->kernel, workers);
+  const int64_t count = sa_task_count(j);
+  if (count < workers) workers = (int)count;
   return sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_partial_bytes(j, j->n_chunks) +
          sa_shared_pack_bytes(j, v->kernel) + sa_pack_state_bytes(j, v->kernel);
 }
@@ -148,6 +184,7 @@ size_t sa_workspace_bytes(const sa_job *j, const sa_variant *v, int workers) {
 static size_t sa_workspace_bound(const sa_job *jmax, const sa_variant *v, const simdattn_options *opt) {
   sa_job j = *jmax;
   sa_plan(&j, v->kernel);
+  j.heads_per_task = sa_group_heads(&j, v->kernel, 1); /* the most heads a task can take */
   const int64_t tasks = j.batch * j.heads_kv * j.n_row_blocks * j.max_chunks;
   const int workers = tasks > 0 ? sa_parallel_workers(opt, tasks) : 0;
   size_t total = sa_align_bytes(v->kernel->workspace(&j)) * (size_t)workers + sa_partial_bytes(&j, j.max_chunks);
@@ -183,6 +220,8 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
     sa_parallel_run(opt, merges, sa_parallel_workers(opt, merges), merge_task, &rc);
   }
 }
+
+static int sa_debug(void);
 
 /* simdattn_forward's workspace: allocated for the call, and kept (one buffer for the process, up
  * to SA_WS_KEEP bytes) for the next call, so that an engine calling per layer per token does not
@@ -225,6 +264,10 @@ simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_option
   if (L.total && !buf)
     return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
                    "packed K/V blocks %zu)", L.total, L.workers, L.worker_bytes, L.pack - L.partial, L.total - L.pack);
+  if (sa_debug())
+    fprintf(stderr, "simdattn: %lld tasks (%lld key chunks) on %d thread%s%s, workspace %zu bytes\n",
+            (long long)sa_task_count(j), (long long)j->n_chunks, L.workers, L.workers == 1 ? "" : "s",
+            opt && opt->parallel ? " of the caller's pool" : "", L.total);
   sa_run(j, v, opt, &L, buf ? buf + SA_ALIGN : NULL);
   if (buf) sa_ws_give(buf);
   return SIMDATTN_OK;
@@ -314,12 +357,13 @@ simdattn_status simdattn_forward(const simdattn_problem *p, const simdattn_optio
   return sa_forward_ordered(p, opt, 0);
 }
 
+/* What simdattn_forward(p, NULL) would run: SIMDATTN_VARIANT when set, else auto-dispatch. */
 const char *simdattn_best_variant(const simdattn_problem *caller) {
   simdattn_problem p;
   sa_job j;
   if (sa_import_problem(caller, &p) != SIMDATTN_OK || sa_validate(&p, &j) != SIMDATTN_OK) return NULL;
-  const sa_variant *v = sa_auto_variant(&j);
-  return v ? v->name : NULL;
+  const sa_variant *v;
+  return sa_choose_variant(&j, NULL, &v) == SIMDATTN_OK ? v->name : NULL;
 }
 
 /* ---- plan once, execute many times ---- */

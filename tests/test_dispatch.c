@@ -157,6 +157,9 @@ int main(int argc, char **argv) {
         "ref and %s agree to the bit on this case; the environment test below would prove nothing", best);
   setenv("SIMDATTN_VARIANT", "ref", 1);
   CHECK(run(NULL) == SIMDATTN_OK, "env ref");
+  const char *env_pick = simdattn_best_variant(&cd.p);
+  CHECK(env_pick && !strcmp(env_pick, "ref"), "simdattn_best_variant under SIMDATTN_VARIANT=ref: '%s'",
+        env_pick ? env_pick : "(null)");
   CHECK(!memcmp(cd.out_buf, want_ref, cd.out_len * sizeof(float)), "SIMDATTN_VARIANT=ref did not run ref");
   CHECK(run(best) == SIMDATTN_OK && !memcmp(cd.out_buf, want_auto, cd.out_len * sizeof(float)),
         "options.variant must win over SIMDATTN_VARIANT");
@@ -165,6 +168,8 @@ int main(int argc, char **argv) {
             strstr(simdattn_last_error(), "avx9_f32_flash_q1k1"),
         "unknown SIMDATTN_VARIANT: '%s'", simdattn_last_error());
   CHECK(case_guards_intact(&cd), "unknown variant wrote output");
+  CHECK(simdattn_best_variant(&cd.p) == NULL && strstr(simdattn_last_error(), "avx9_f32_flash_q1k1"),
+        "simdattn_best_variant under an unknown SIMDATTN_VARIANT: '%s'", simdattn_last_error());
   setenv("SIMDATTN_VARIANT", "", 1);
   CHECK(run(NULL) == SIMDATTN_OK && !memcmp(cd.out_buf, want_auto, cd.out_len * sizeof(float)),
         "an empty SIMDATTN_VARIANT means auto");
