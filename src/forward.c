@@ -71,21 +71,22 @@ static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) 
   return sa_max64(1, sa_min64(hg, k->max_heads_per_task));
 }
 
-/* Task order: (row block, b, kv head, chunk). Consecutive tasks are other heads' (and batches')
- * rows: threads starting together pack different heads' K/V blocks instead of one waiting for
- * the other's (seq 256, 16 heads: 1.2x on 2 threads before, with heads outermost). Under a
+/* Task order: (key chunk, row block, b, kv head). Consecutive tasks are other heads' (and
+ * batches') rows: threads starting together pack different heads' K/V blocks instead of one
+ * waiting for the other's (seq 256, 16 heads: 1.2x on 2 threads before, with heads outermost),
+ * and split decode reads different heads' K/V side by side, not two halves of one head's. Under a
  * causal rule later row blocks see more keys, so they run first (largest first: the last tasks
  * to start are the small ones, and the threads finish together). Any order gives the same bits;
  * this one only balances. */
 void sa_task_at(const sa_job *j, int64_t index, sa_task *t) {
-  t->c = index % j->n_chunks;
-  index /= j->n_chunks;
   const int64_t hg = j->heads_per_task > 1 ? j->heads_per_task : 1, groups = sa_head_groups(j);
   t->hk = index % groups * hg;
   t->nh = sa_min64(hg, j->heads_kv - t->hk);
   index /= groups;
   t->b = index % j->batch;
-  int64_t rb = index / j->batch;
+  index /= j->batch;
+  int64_t rb = index % j->n_row_blocks;
+  t->c = index / j->n_row_blocks;
   if (j->causal != SIMDATTN_CAUSAL_NONE) rb = j->n_row_blocks - 1 - rb;
   t->r0 = rb * j->block_rows;
   t->r1 = sa_min64(j->rows, t->r0 + j->block_rows);
@@ -113,7 +114,7 @@ static void merge_task(void *ctx, int64_t index, int worker) {
   const sa_job *j = rc->job;
   (void)worker;
   sa_task t;
-  sa_task_at(j, index * j->n_chunks, &t);
+  sa_task_at(j, index, &t); /* key chunk 0 of its (b, heads, row block): chunks are outermost */
   float *part[SA_SPLIT_TARGET];
   for (int64_t hk = t.hk; hk < t.hk + t.nh; hk++)
     for (int64_t r = t.r0; r < t.r1; r++) {
