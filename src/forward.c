@@ -57,14 +57,19 @@ int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j
 /* Heads per task for `workers` workers. A decode shape (direct mode) on an interleaved cache
  * (K or V rows of consecutive heads side by side: BSHD) reads each key's rows of all heads from
  * one stretch of memory; a task running one head reads 1/heads_kv of every stretch, a page and a
- * DRAM row apart, and is half as fast. So tasks take consecutive heads, as many as keep every
+ * DRAM row apart (8-15% slower from DRAM; from L3 the other way round, 15-19%: so only beyond
+ * SA_GROUP_HEADS_MIN_BYTES). So tasks take consecutive heads, as many as keep every
  * worker busy (the kernel runs them side by side: core/flash_direct.inc). Which heads share a
  * task never changes a bit: each head's arithmetic is that of its own task. */
+#define SA_GROUP_HEADS_MIN_BYTES (32.0 * 1024 * 1024) /* from L3: one head per task was 15-19% faster */
+double sa_group_heads_min_bytes = SA_GROUP_HEADS_MIN_BYTES;
 static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) {
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
     return 1;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
-  if (!interleaved) return 1;
+  const double bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
+                       (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
+  if (!interleaved || bytes <= sa_group_heads_min_bytes) return 1;
   const int64_t others = j->batch * j->n_chunks; /* tasks per head group */
   const int64_t groups = others >= workers ? 1 : (workers + others - 1) / others;
   const int64_t hg = j->heads_kv / groups;

@@ -107,6 +107,9 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
 /* Fills the task grid of j for kernel k: a function of the shape only. */
 void sa_plan(sa_job *j, const sa_kernel *k);
 int64_t sa_task_count(const sa_job *j);
+/* K/V bytes beyond which decode on an interleaved cache runs several kv heads per task (forward.c);
+ * attn-check and the tests set 0 so that every such case runs that way too (same bits). */
+extern double sa_group_heads_min_bytes;
 void sa_task_at(const sa_job *j, int64_t index, sa_task *t);
 /* Runs a planned job on variant v: allocates, runs every task, merges key chunks. */
 simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt);

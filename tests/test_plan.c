@@ -394,6 +394,60 @@ static void check_no_allocation(void) {
 #endif
 }
 
+/* Decode on an interleaved (BSHD) cache with several kv heads per task (forced at any size:
+ * sa_group_heads_min_bytes 0) gives exactly the bits of one head per task, on 1 and 2 threads and
+ * a pool, for MHA, GQA and long (split) keys; the grouped plan asks for more workspace (proof the
+ * grouped path ran) and writes nothing past it. */
+static void check_grouped_heads(const sa_variant *v) {
+  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 2500}, {6, 3, 1}, {32, 32, 1200}};
+  const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
+  for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
+    for (int causal = 0; causal < 2; causal++) {
+      case_spec spec = case_default("grouped", 1, shapes[s][2]);
+      spec.heads_q = shapes[s][0];
+      spec.heads_kv = shapes[s][1];
+      spec.layout = LAYOUT_BSHD;
+      spec.causal = causal ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+      spec.d = spec.dv = s % 2 ? 80 : 64;
+      if (case_fit_dtypes(&spec, v->dtypes)) continue;
+      case_data cd;
+      if (case_build(&spec, 5, &cd)) {
+        CHECK(0, "build");
+        continue;
+      }
+      for (int o = 0; o < 3; o++) {
+        case_reset_outputs(&cd);
+        CHECK(simdattn_forward(&cd.p, &opts[o]) == SIMDATTN_OK, "%s", simdattn_last_error());
+        result want;
+        keep(&cd, &want);
+        simdattn_plan *one = NULL, *grouped = NULL;
+        CHECK(simdattn_plan_create(&cd.p, &opts[o], &one) == SIMDATTN_OK, "%s", simdattn_last_error());
+        const double saved = sa_group_heads_min_bytes;
+        sa_group_heads_min_bytes = 0.0;
+        CHECK(simdattn_plan_create(&cd.p, &opts[o], &grouped) == SIMDATTN_OK, "%s", simdattn_last_error());
+        workspace w = {0};
+        if (one && grouped && ws_make(&w, simdattn_plan_workspace_size(grouped)) == 0) {
+          const int flash = v->kernel->max_heads_per_task > 1 && spec.heads_q / spec.heads_kv <= v->kernel->tiles.direct_rows &&
+                            spec.seq_kv > 1; /* one key: no seq stride, nothing interleaved */
+          if (flash)
+            CHECK(simdattn_plan_workspace_size(grouped) > simdattn_plan_workspace_size(one),
+                  "%s %s: the grouped plan asks no more workspace (%zu) than one head per task (%zu)", v->name, cd.name,
+                  simdattn_plan_workspace_size(grouped), simdattn_plan_workspace_size(one));
+          case_reset_outputs(&cd);
+          CHECK(simdattn_plan_execute(grouped, &cd.p, w.ws, w.size) == SIMDATTN_OK, "%s", simdattn_last_error());
+          CHECK(same(&cd, &want), "%s %s option set %d: several heads per task differ from one", v->name, cd.name, o);
+          CHECK(ws_guard_ok(&w), "%s %s: written past the workspace", v->name, cd.name);
+        }
+        sa_group_heads_min_bytes = saved;
+        free(w.mem);
+        simdattn_plan_destroy(one);
+        simdattn_plan_destroy(grouped);
+        drop(&want);
+      }
+      case_free(&cd);
+    }
+}
+
 int main(int argc, char **argv) {
   /* every third quick-grid case (every group is represented); `--stride N` every Nth (emulators) */
   const int stride = argc == 3 && !strcmp(argv[1], "--stride") ? atoi(argv[2]) : 3;
@@ -411,6 +465,9 @@ int main(int argc, char **argv) {
       for (int h = 0; h < 3; h++)
         for (int l = 0; l < 2; l++)
           check_growing(sa_variant_at(t), heads[h][0], heads[h][1], l ? LAYOUT_BSHD : LAYOUT_BHSD);
+  for (int t = 0; t < sa_variant_total(); t++)
+    if (sa_variant_available(sa_variant_at(t))) check_grouped_heads(sa_variant_at(t));
+  printf("several kv heads per task == one, on BSHD decode\n");
   check_concurrent();
   check_errors();
   check_no_allocation();
