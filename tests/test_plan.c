@@ -399,7 +399,7 @@ static void check_no_allocation(void) {
  * a pool, for MHA, GQA and long (split) keys; the grouped plan asks for more workspace (proof the
  * grouped path ran) and writes nothing past it. */
 static void check_grouped_heads(const sa_variant *v) {
-  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 2500}, {6, 3, 1}, {32, 32, 1200}};
+  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}};
   const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
   for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
     for (int causal = 0; causal < 2; causal++) {
