@@ -173,13 +173,14 @@ static void run_case(const case_spec *spec, const sa_variant *const *vars, int n
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attn-check [--quick] [--variant NAME]... [--require NAME]... [--seed N]\n"
-          "                  [--filter SUBSTRING] [--list] [--verbose]\n"
+          "                  [--filter SUBSTRING] [--stride N] [--list] [--verbose]\n"
           "Runs every variant this CPU runs against the float64 oracle over a grid of cases.\n"
           "  --quick        the CI-sized grid (default: the full grid)\n"
           "  --variant N    check only variant N (repeatable; default: every registry row)\n"
           "  --require N    fail, instead of skipping, when variant N cannot run here (repeatable)\n"
           "  --seed N       data seed (default 1)\n"
           "  --filter S     only cases whose name contains S\n"
+          "  --stride N     every Nth case of the grid (slow runners: valgrind, emulators)\n"
           "  --list         list the variants and whether this CPU runs them\n"
           "  --verbose      also print the reference's own lines per operation order\n"
           "Exit status: 0 all passed, 1 a check failed, 2 bad usage.\n");
@@ -210,6 +211,7 @@ int main(int argc, char **argv) {
   int quick = 0, verbose = 0;
   uint64_t seed = 1;
   const char *filter = NULL;
+  int stride = 1;
   const char *only[128] = {0}, *require[64] = {0};
   int n_only = 0, n_require = 0;
   for (int a = 1; a < argc; a++) {
@@ -222,7 +224,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
       usage(stdout);
       return 0;
-    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") || !strcmp(o, "--filter")) &&
+    } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") || !strcmp(o, "--filter") ||
+                !strcmp(o, "--stride")) &&
                a + 1 < argc) {
       const char *val = argv[++a];
       if (!strcmp(o, "--seed")) {
@@ -234,6 +237,12 @@ int main(int argc, char **argv) {
         }
       } else if (!strcmp(o, "--filter")) {
         filter = val;
+      } else if (!strcmp(o, "--stride")) {
+        stride = atoi(val);
+        if (stride < 1) {
+          fprintf(stderr, "attn-check: --stride needs a number >= 1, got '%s'\n", val);
+          return 2;
+        }
       } else {
         if (!sa_variant_find(val)) {
           fprintf(stderr, "attn-check: %s: no variant named '%s' (see --list)\n", o, val);
@@ -276,7 +285,7 @@ int main(int argc, char **argv) {
   const int n_cases = case_grid(quick, &grid);
   printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases, (unsigned long long)seed);
   check_stats st = {0, 0, 0};
-  for (int c = 0; c < n_cases; c++) {
+  for (int c = 0; c < n_cases; c += stride) {
     run_case(&grid[c], vars, n_vars, seed, filter, verbose, &st);
     /* a variant that takes no f32 input gets every f32 case again in its own dtype (a twin with
      * q, k and v in the first float format it accepts: case_fit_dtypes), so its whole grid is
