@@ -138,8 +138,18 @@ static case_spec decode_shape(int64_t seq_kv, int64_t heads_kv, case_layout layo
  * Kept in a small cache (least recently used out first, at most SHAPE_CACHE_BYTES of inputs), so
  * rows of one shape run in any order (--benchmark_enable_random_interleaving) without rebuilding
  * the inputs and the oracle's answer each time (a decode shape at kv 32768 takes about 4 s). */
-#define SHAPE_CACHE_BYTES ((size_t)2 << 30)
-#define SHAPE_CACHE_MAX 96
+/* a quarter of the machine's memory, at least 2 GiB, at most 8: the decode shapes alone (MHA at
+ * seq_kv 32768 is 1 GiB of f32 K/V) overflowed 2 GiB, and the random order then rebuilt them and
+ * their oracle again and again (a sweep of 700 rows ran past an hour) */
+static size_t shape_cache_bytes(void) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  size_t b = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 4 : 0;
+  if (b < ((size_t)2 << 30)) b = (size_t)2 << 30;
+  if (b > ((size_t)8 << 30)) b = (size_t)8 << 30;
+  return b;
+}
+#define SHAPE_CACHE_BYTES shape_cache_bytes()
+#define SHAPE_CACHE_MAX 256
 typedef struct {
   char name[160];
   case_data cd;
