@@ -57,11 +57,15 @@ int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j
 /* Heads per task for `workers` workers. A decode shape (direct mode) on an interleaved cache
  * (K or V rows of consecutive heads side by side: BSHD) reads each key's rows of all heads from
  * one stretch of memory; a task running one head reads 1/heads_kv of every stretch, a page and a
- * DRAM row apart (8-15% slower from DRAM; from L3 the other way round, 15-19%: so only beyond
- * SA_GROUP_HEADS_MIN_BYTES). So tasks take consecutive heads, as many as keep every
- * worker busy (the kernel runs them side by side: core/flash_direct.inc). Which heads share a
- * task never changes a bit: each head's arithmetic is that of its own task. */
-#define SA_GROUP_HEADS_MIN_BYTES (32.0 * 1024 * 1024) /* from L3: one head per task was 15-19% faster */
+ * DRAM row apart. So beyond L2 (SA_GROUP_HEADS_MIN_BYTES) tasks take consecutive heads, as many
+ * as keep every worker busy (the kernel runs them side by side: core/flash_direct.inc). Zen 5, A/B
+ * interleaved, d128: from L3 (16 MB, 32x32 heads, seq_kv 512) 1.2x (1 thread) and 1.5x (2) faster
+ * than one head per task, 32x8 at seq_kv 2048 1.15x and 1.23x. (The old threshold, 32 MiB, was
+ * measured while this path also prefetched V, which cost more than it gained.) Which heads share
+ * a task never changes a bit: each head's arithmetic is that of its own task. */
+#ifndef SA_GROUP_HEADS_MIN_BYTES
+#define SA_GROUP_HEADS_MIN_BYTES (1024.0 * 1024) /* beyond L2 */
+#endif
 double sa_group_heads_min_bytes = SA_GROUP_HEADS_MIN_BYTES;
 static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) {
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
