@@ -14,6 +14,7 @@
  *   - no allocation on the execute path: malloc, calloc, realloc, aligned_alloc, posix_memalign
  *     and memalign are counted (interposed in this program) around hundreds of executes on 1 and
  *     2 OpenMP threads and a caller's pool (not in sanitizer builds, whose allocator that is). */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -395,7 +396,7 @@ static void check_no_allocation(void) {
 }
 
 /* Decode on an interleaved (BSHD) cache with several kv heads per task (forced at any size:
- * sa_group_heads_min_bytes 0) gives exactly the bits of one head per task, on 1 and 2 threads and
+ * sa_group_heads_min_bytes 0) gives exactly the bits of one head per task (forced: INFINITY), on 1 and 2 threads and
  * a pool, for MHA, GQA and long (split) keys; the grouped plan asks for more workspace (proof the
  * grouped path ran) and writes nothing past it. */
 static void check_grouped_heads(const sa_variant *v) {
@@ -416,13 +417,14 @@ static void check_grouped_heads(const sa_variant *v) {
         continue;
       }
       for (int o = 0; o < 3; o++) {
+        const double saved = sa_group_heads_min_bytes;
+        sa_group_heads_min_bytes = INFINITY; /* the reference: one head per task at any size */
         case_reset_outputs(&cd);
         CHECK(simdattn_forward(&cd.p, &opts[o]) == SIMDATTN_OK, "%s", simdattn_last_error());
         result want;
         keep(&cd, &want);
         simdattn_plan *one = NULL, *grouped = NULL;
         CHECK(simdattn_plan_create(&cd.p, &opts[o], &one) == SIMDATTN_OK, "%s", simdattn_last_error());
-        const double saved = sa_group_heads_min_bytes;
         sa_group_heads_min_bytes = 0.0;
         CHECK(simdattn_plan_create(&cd.p, &opts[o], &grouped) == SIMDATTN_OK, "%s", simdattn_last_error());
         workspace w = {0};
