@@ -138,7 +138,7 @@ static inline int64_t sa_round_up(int64_t x, int64_t m) { return (x + m - 1) / m
 static inline size_t sa_align_bytes(size_t x) { return (x + SA_ALIGN - 1) & ~(size_t)(SA_ALIGN - 1); }
 
 static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t r, sa_row *row) {
-  const int64_t i = r / j->group, h = hk * j->group + r % j->group;
+  const int64_t g = j->group, i = g == 1 ? r : r / g, h = g == 1 ? hk : hk * g + r % g;
   row->h = h;
   row->i = i;
   row->qpos = i + j->diag;

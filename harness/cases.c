@@ -656,6 +656,7 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   rng r;
   rng_seed(&r, seed, cd->name);
   simdattn_problem *p = &cd->p;
+  p->struct_size = SIMDATTN_PROBLEM_SIZE; /* as a caller of this header sets it */
   p->batch = s->batch;
   p->heads_q = s->heads_q;
   p->heads_kv = s->heads_kv;

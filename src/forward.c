@@ -49,7 +49,7 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
 
 static int64_t sa_head_groups(const sa_job *j) {
   const int64_t hg = j->heads_per_task > 1 ? j->heads_per_task : 1;
-  return (j->heads_kv + hg - 1) / hg;
+  return hg == 1 ? j->heads_kv : (j->heads_kv + hg - 1) / hg;
 }
 
 int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j->n_row_blocks * j->n_chunks; }
@@ -87,15 +87,22 @@ static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) 
  * causal rule later row blocks see more keys, so they run first (largest first: the last tasks
  * to start are the small ones, and the threads finish together). Any order gives the same bits;
  * this one only balances. */
+/* *x / d, returning *x % d; no division for d == 1 (decode: one batch, one row block, one
+ * chunk; a 64-bit division per step was a tenth of a small decode call's time per head) */
+static inline int64_t sa_divmod(int64_t *x, int64_t d) {
+  if (d == 1) return 0;
+  const int64_t r = *x % d;
+  *x /= d;
+  return r;
+}
+
 void sa_task_at(const sa_job *j, int64_t index, sa_task *t) {
   const int64_t hg = j->heads_per_task > 1 ? j->heads_per_task : 1, groups = sa_head_groups(j);
-  t->hk = index % groups * hg;
+  t->hk = sa_divmod(&index, groups) * hg;
   t->nh = sa_min64(hg, j->heads_kv - t->hk);
-  index /= groups;
-  t->b = index % j->batch;
-  index /= j->batch;
-  int64_t rb = index % j->n_row_blocks;
-  t->c = index / j->n_row_blocks;
+  t->b = sa_divmod(&index, j->batch);
+  int64_t rb = sa_divmod(&index, j->n_row_blocks);
+  t->c = index;
   if (j->causal != SIMDATTN_CAUSAL_NONE) rb = j->n_row_blocks - 1 - rb;
   t->r0 = rb * j->block_rows;
   t->r1 = sa_min64(j->rows, t->r0 + j->block_rows);
@@ -335,11 +342,11 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
 static simdattn_status forward_in_env(const simdattn_problem *caller, const simdattn_options *caller_opt,
                                       int ref_order) {
   simdattn_problem prob;
+  const simdattn_problem *p;
   simdattn_options o;
-  simdattn_status st = sa_import_problem(caller, &prob);
+  simdattn_status st = sa_import_problem(caller, &prob, &p);
   if (st != SIMDATTN_OK) return st;
   sa_import_options(caller, caller_opt, &o);
-  const simdattn_problem *p = &prob;
   const simdattn_options *opt = &o;
   sa_job j;
   if ((st = sa_validate(p, &j)) != SIMDATTN_OK) return st;
@@ -369,9 +376,10 @@ simdattn_status simdattn_forward(const simdattn_problem *p, const simdattn_optio
 
 /* What simdattn_forward(p, NULL) would run: SIMDATTN_VARIANT when set, else auto-dispatch. */
 const char *simdattn_best_variant(const simdattn_problem *caller) {
-  simdattn_problem p;
+  simdattn_problem buf;
+  const simdattn_problem *p;
   sa_job j;
-  if (sa_import_problem(caller, &p) != SIMDATTN_OK || sa_validate(&p, &j) != SIMDATTN_OK) return NULL;
+  if (sa_import_problem(caller, &buf, &p) != SIMDATTN_OK || sa_validate(p, &j) != SIMDATTN_OK) return NULL;
   const sa_variant *v;
   return sa_choose_variant(&j, NULL, &v) == SIMDATTN_OK ? v->name : NULL;
 }
@@ -390,11 +398,11 @@ simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simda
   if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL (it receives the new plan)");
   *plan = NULL;
   simdattn_problem prob;
+  const simdattn_problem *p;
   simdattn_options o;
-  simdattn_status st = sa_import_problem(caller, &prob);
+  simdattn_status st = sa_import_problem(caller, &prob, &p);
   if (st != SIMDATTN_OK) return st;
   sa_import_options(caller, caller_opt, &o);
-  const simdattn_problem *p = &prob;
   const simdattn_options *opt = &o;
   sa_job j;
   if ((st = sa_validate_shape(p, &j)) != SIMDATTN_OK) return st;
@@ -428,11 +436,12 @@ void simdattn_plan_destroy(simdattn_plan *plan) { free(plan); }
 static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *caller, void *workspace,
                                       size_t workspace_size) {
   if (!pl) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
-  simdattn_problem p;
-  simdattn_status st = sa_import_problem(caller, &p);
+  simdattn_problem buf;
+  const simdattn_problem *p;
+  simdattn_status st = sa_import_problem(caller, &buf, &p);
   if (st != SIMDATTN_OK) return st;
   sa_job j;
-  if ((st = sa_validate_planned(&pl->shape, &p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
+  if ((st = sa_validate_planned(&pl->shape, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
   if (workspace_size < pl->workspace_bytes)
     return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
                    pl->workspace_bytes, workspace_size);

@@ -87,8 +87,10 @@ int sa_variant_select(const char *const *names, int n, const sa_variant **out, i
 
 /* ---- validation (validate.c) ---- */
 /* The caller's problem and options as this library's layouts (include/simdattn.h, "ABI"): the
- * members struct_size covers, the rest zero; a newer caller's unknown members must be zero. */
-simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *out);
+ * members struct_size covers, the rest zero; a newer caller's unknown members must be zero.
+ * *use points at the problem to read: the caller's own when it has this header's layout, else
+ * buf, filled. */
+simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *buf, const simdattn_problem **use);
 void sa_import_options(const simdattn_problem *p, const simdattn_options *in, simdattn_options *out);
 /* Checks every field of p and resolves it into *j (task grid left empty). */
 simdattn_status sa_validate(const simdattn_problem *p, sa_job *j);

@@ -161,6 +161,18 @@ enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, WS, N_VIEWS };
 static const char *const view_name[N_VIEWS] = {"q",   "k",    "v",          "out",  "lse",
                                                "mask", "alibi_slopes", "sinks", "workspace"};
 
+/* An f32 view, every field set (no compound literal: its zero fill compiled to a `rep stos`
+ * per view, half of a small decode call's validation) */
+static void view_set(tensor_view *x, const char *name, const char *row_name, const void *data, int64_t e0, int64_t e1,
+                     int64_t e2, int64_t s0, int64_t s1, int64_t s2, const char *const names[3], int64_t row,
+                     int stride_min_row) {
+  x->name = name, x->row_name = row_name, x->data = data;
+  x->ext[0] = e0, x->ext[1] = e1, x->ext[2] = e2;
+  x->stride[0] = s0, x->stride[1] = s1, x->stride[2] = s2;
+  for (int a = 0; a < 3; a++) x->stride_name[a] = names[a];
+  x->row = row, x->block = 1, x->block_bytes = 4, x->stride_min_row = stride_min_row;
+}
+
 /* Every tensor of p as a view: extents, strides, rows, storage unit (the shape must be valid). */
 static void make_views(const simdattn_problem *p, tensor_view tv[N_VIEWS]) {
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
@@ -185,38 +197,17 @@ static void make_views(const simdattn_problem *p, tensor_view tv[N_VIEWS]) {
     x->block_bytes = sa_dtype_block_bytes(in[t]->dtype);
     x->stride_min_row = 1;
   }
-  tv[OUT] = (tensor_view){.name = "out",
-                          .row_name = "head_dim_v",
-                          .data = p->out,
-                          .ext = {p->batch, p->heads_q, p->seq_q},
-                          .stride = {p->out_stride_batch, p->out_stride_head, p->out_stride_seq},
-                          .stride_name = {"out_stride_batch", "out_stride_head", "out_stride_seq"},
-                          .row = dv,
-                          .block = 1,
-                          .block_bytes = 4,
-                          .stride_min_row = 1};
-  tv[LSE] = (tensor_view){.name = "lse",
-                          .row_name = "1",
-                          .data = p->lse,
-                          .ext = {p->batch, p->heads_q, p->seq_q},
-                          .stride = {p->heads_q * p->seq_q, p->seq_q, 1},
-                          .stride_name = {"", "", ""},
-                          .row = 1,
-                          .block = 1,
-                          .block_bytes = 4};
-  tv[MASK] = (tensor_view){.name = "mask",
-                           .row_name = "seq_kv",
-                           .data = p->mask,
-                           .ext = {p->batch, p->heads_q, p->seq_q},
-                           .stride = {p->mask_stride_batch, p->mask_stride_head, p->mask_stride_q},
-                           .stride_name = {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
-                           .row = p->seq_kv,
-                           .block = 1,
-                           .block_bytes = 4};
-  const tensor_view per_head = {.ext = {1, 1, p->heads_q}, .stride = {0, 0, 1}, .stride_name = {"", "", ""},
-                                .row = 1, .block = 1, .block_bytes = 4, .row_name = "1"};
-  tv[ALIBI] = per_head, tv[ALIBI].name = "alibi_slopes", tv[ALIBI].data = p->alibi_slopes;
-  tv[SINKS] = per_head, tv[SINKS].name = "sinks", tv[SINKS].data = p->sinks;
+  static const char *const out_names[3] = {"out_stride_batch", "out_stride_head", "out_stride_seq"};
+  static const char *const mask_names[3] = {"mask_stride_batch", "mask_stride_head", "mask_stride_q"};
+  static const char *const no_names[3] = {"", "", ""};
+  view_set(&tv[OUT], "out", "head_dim_v", p->out, p->batch, p->heads_q, p->seq_q, p->out_stride_batch,
+           p->out_stride_head, p->out_stride_seq, out_names, dv, 1);
+  view_set(&tv[LSE], "lse", "1", p->lse, p->batch, p->heads_q, p->seq_q, p->heads_q * p->seq_q, p->seq_q, 1,
+           no_names, 1, 0);
+  view_set(&tv[MASK], "mask", "seq_kv", p->mask, p->batch, p->heads_q, p->seq_q, p->mask_stride_batch,
+           p->mask_stride_head, p->mask_stride_q, mask_names, p->seq_kv, 0);
+  view_set(&tv[ALIBI], "alibi_slopes", "1", p->alibi_slopes, 1, 1, p->heads_q, 0, 0, 1, no_names, 1, 0);
+  view_set(&tv[SINKS], "sinks", "1", p->sinks, 1, 1, p->heads_q, 0, 0, 1, no_names, 1, 0);
 }
 
 /* Strides, offsets and (with `buffers`) pointers of every tensor; out's rows disjoint; with
@@ -231,7 +222,7 @@ static simdattn_status check_tensors(const simdattn_problem *p, int shape, int b
     if ((st = check_tensor(&tv[t], 0, buffers)) != SIMDATTN_OK) return st;
   if (shape && (st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
   if (!buffers) return SIMDATTN_OK;
-  tv[WS] = (tensor_view){.name = "workspace"};
+  tv[WS].name = "workspace"; /* only its byte range is read */
   tv[WS].lo = (uintptr_t)ws;
   tv[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
   for (int t = 0; t < N_VIEWS; t++) {
@@ -252,7 +243,7 @@ static simdattn_status check_tensors(const simdattn_problem *p, int shape, int b
  * used, so no offset can overflow), the inputs' strides in bytes (whole blocks: checked). */
 static void resolve(const simdattn_problem *p, const tensor_view tv[N_VIEWS], sa_job *j) {
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
-  memset(j, 0, sizeof *j);
+  /* field by field, no memset (a `rep stos`, slow to start, once per call) */
   j->batch = p->batch;
   j->heads_q = p->heads_q;
   j->heads_kv = p->heads_kv;
@@ -286,8 +277,19 @@ static void resolve(const simdattn_problem *p, const tensor_view tv[N_VIEWS], sa
   j->softcap = p->softcap;
   j->alibi = p->alibi_slopes;
   j->sinks = p->sinks;
-  j->n_chunks = 1;
+  /* the task grid, filled by sa_plan; the harness's order; shared packing, filled by the run */
+  j->rows = j->block_rows = j->n_row_blocks = j->chunk_len = j->max_chunks = 0;
+  j->n_chunks = j->heads_per_task = 1;
+  j->partial = NULL;
+  j->ref_order = 0;
+  j->pack = NULL;
+  j->pack_state = NULL;
+  j->n_kv_blocks = 0;
+  j->pack_block_bytes = 0;
 }
+#if UINTPTR_MAX == UINT64_MAX && !defined(__ILP32__)
+_Static_assert(sizeof(sa_job) == 400, "sa_job changed: resolve() sets every field, set the new one there");
+#endif
 
 simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
@@ -377,8 +379,14 @@ _Static_assert(sizeof(simdattn_tensor) == 40 && sizeof(simdattn_options) == 32, 
 #endif
 #define SA_PROBLEM_SIZE_0_1 ((size_t)offsetof(simdattn_problem, sinks) + sizeof(const float *))
 
-simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *out) {
+simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *buf, const simdattn_problem **use) {
   if (!in) return BAD("problem must not be NULL");
+  if (in->struct_size == sizeof *buf) { /* this header's layout: read in place (no copy per call) */
+    *use = in;
+    return SIMDATTN_OK;
+  }
+  simdattn_problem *out = buf;
+  *use = buf;
   size_t size = in->struct_size ? in->struct_size : SA_PROBLEM_SIZE_0_1;
   if (size < SA_PROBLEM_SIZE_0_1)
     return BAD("struct_size must be 0 (a 0.1 caller) or at least %zu (SIMDATTN_PROBLEM_SIZE), got %u",
@@ -393,8 +401,8 @@ simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *
                        size, b, SIMDATTN_VERSION_STRING, sizeof *out);
     size = sizeof *out;
   }
-  memset(out, 0, sizeof *out);
   memcpy(out, in, size);
+  if (size < sizeof *out) memset((char *)out + size, 0, sizeof *out - size);
   return SIMDATTN_OK;
 }
 
