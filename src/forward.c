@@ -339,23 +339,32 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
   return SIMDATTN_OK;
 }
 
+/* What simdattn_forward and simdattn_plan_create share: the caller's structs imported, the
+ * problem validated (with its buffers, or as a shape only), the options checked, the variant
+ * chosen. *p points into the caller's problem or at buf (sa_import_problem). */
+static simdattn_status sa_prepare(const simdattn_problem *caller, const simdattn_options *caller_opt, int buffers,
+                                  simdattn_problem *buf, const simdattn_problem **p, simdattn_options *o, sa_job *j,
+                                  const sa_variant **v) {
+  simdattn_status st = sa_import_problem(caller, buf, p);
+  if (st != SIMDATTN_OK) return st;
+  sa_import_options(caller, caller_opt, o);
+  if ((st = buffers ? sa_validate(*p, j) : sa_validate_shape(*p, j)) != SIMDATTN_OK) return st;
+  if (o->n_threads < 0)
+    return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", o->n_threads);
+  return sa_choose_variant(j, o, v);
+}
+
 static simdattn_status forward_in_env(const simdattn_problem *caller, const simdattn_options *caller_opt,
                                       int ref_order) {
-  simdattn_problem prob;
+  simdattn_problem buf;
   const simdattn_problem *p;
   simdattn_options o;
-  simdattn_status st = sa_import_problem(caller, &prob, &p);
-  if (st != SIMDATTN_OK) return st;
-  sa_import_options(caller, caller_opt, &o);
-  const simdattn_options *opt = &o;
   sa_job j;
-  if ((st = sa_validate(p, &j)) != SIMDATTN_OK) return st;
-  if (opt && opt->n_threads < 0)
-    return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", opt->n_threads);
   const sa_variant *v;
-  if ((st = sa_choose_variant(&j, opt, &v)) != SIMDATTN_OK) return st;
+  simdattn_status st = sa_prepare(caller, caller_opt, 1, &buf, &p, &o, &j, &v);
+  if (st != SIMDATTN_OK) return st;
   j.ref_order = ref_order;
-  if ((st = sa_execute(&j, v, opt)) != SIMDATTN_OK) return st;
+  if ((st = sa_execute(&j, v, &o)) != SIMDATTN_OK) return st;
   sa_clear_error();
   return SIMDATTN_OK;
 }
@@ -397,19 +406,14 @@ simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simda
                                      simdattn_plan **plan) {
   if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL (it receives the new plan)");
   *plan = NULL;
-  simdattn_problem prob;
+  simdattn_problem buf;
   const simdattn_problem *p;
   simdattn_options o;
-  simdattn_status st = sa_import_problem(caller, &prob, &p);
-  if (st != SIMDATTN_OK) return st;
-  sa_import_options(caller, caller_opt, &o);
-  const simdattn_options *opt = &o;
   sa_job j;
-  if ((st = sa_validate_shape(p, &j)) != SIMDATTN_OK) return st;
-  if (opt && opt->n_threads < 0)
-    return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", opt->n_threads);
   const sa_variant *v;
-  if ((st = sa_choose_variant(&j, opt, &v)) != SIMDATTN_OK) return st;
+  const simdattn_status st = sa_prepare(caller, caller_opt, 0, &buf, &p, &o, &j, &v);
+  if (st != SIMDATTN_OK) return st;
+  const simdattn_options *opt = &o;
   simdattn_plan *pl = calloc(1, sizeof *pl);
   if (!pl) return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate a plan (%zu bytes)", sizeof *pl);
   pl->shape = *p;
