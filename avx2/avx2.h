@@ -22,6 +22,7 @@ static inline sa_vec sa_vzero(void) { return _mm256_setzero_ps(); }
 static inline sa_vec sa_vset1(float x) { return _mm256_set1_ps(x); }
 static inline sa_vec sa_vload(const float *p) { return _mm256_load_ps(p); }
 static inline void sa_vstore(float *p, sa_vec v) { _mm256_store_ps(p, v); }
+static inline void sa_vstore_u(float *p, sa_vec v) { _mm256_storeu_ps(p, v); }
 static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return _mm256_add_ps(a, b); }
 static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return _mm256_sub_ps(a, b); }
 static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return _mm256_mul_ps(a, b); }

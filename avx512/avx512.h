@@ -23,6 +23,7 @@ static inline sa_vec sa_vzero(void) { return _mm512_setzero_ps(); }
 static inline sa_vec sa_vset1(float x) { return _mm512_set1_ps(x); }
 static inline sa_vec sa_vload(const float *p) { return _mm512_load_ps(p); }
 static inline void sa_vstore(float *p, sa_vec v) { _mm512_store_ps(p, v); }
+static inline void sa_vstore_u(float *p, sa_vec v) { _mm512_storeu_ps(p, v); }
 static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return _mm512_add_ps(a, b); }
 static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return _mm512_sub_ps(a, b); }
 static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return _mm512_mul_ps(a, b); }

@@ -46,38 +46,52 @@ static inline float sa_exp_units(float x, int log2) { return log2 ? sa_exp2f(x) 
  * No visible key (l == 0) gives out = 0 and lse = sink, or -inf without one; a row whose visible
  * scores were all NaN has m == -inf but l NaN, and stays NaN. A sink of +inf or NaN is a logit
  * like a score of +inf or NaN, which make a row NaN (exp(inf - inf)): such a row takes the
- * general path, keys or not (found by tests/fuzz: zero keys and a +inf sink gave lse = inf). */
-static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink, float *out,
-                                   float *lse, int log2) {
+ * general path, keys or not (found by tests/fuzz: zero keys and a +inf sink gave lse = inf).
+ * In two steps: sa_finalize_scalars gives the row's coefficients (and writes lse); then each
+ * element is out[x] = sa_mul_weight(O[x], a) / l * back (0 when `zero`): sa_finalize_row's loop,
+ * or a kernel's vector loop with the same operations (core/flash_driver.inc, sa_task_end). */
+typedef struct {
+  float a, l, back;
+  int zero;
+} sa_finalize_coef;
+
+static inline sa_finalize_coef sa_finalize_scalars(float m, float l, int has_sink, float sink, float *lse, int log2) {
+  sa_finalize_coef c = {1.0f, l, 1.0f, 0};
   if (l == 0.0f && (!has_sink || sink < INFINITY)) {
-    for (int64_t x = 0; x < dv; x++) out[x] = 0.0f;
     if (lse) *lse = has_sink ? sink : -INFINITY;
-    return;
+    c.zero = 1;
+    return c;
   }
   float shift = sa_m_use(m);
-  float a = 1.0f, back = 1.0f; /* out = O a / l back: a = exp(m - shift) when the sink moves the shift */
+  /* out = O a / l back: a = exp(m - shift) when the sink moves the shift */
   if (has_sink) {
     const float su = log2 ? sink * SA_LOG2E : sink;
     const float big = su > m ? su : m;
     shift = sa_m_use(big);
     if (big != m || m == -INFINITY) {
       const float y = m - shift;
-      a = sa_exp_units(y, log2);
-      l = l * a + sa_exp_units(su - shift, log2);
+      c.a = sa_exp_units(y, log2);
+      c.l = l * c.a + sa_exp_units(su - shift, log2);
       /* A sink that dominates the row by more than 64 makes a tiny, down to f32's subnormal range
        * where it keeps only a few significant bits; O a would carry that error times |O| (found:
        * twice the true output at 3e-41). Scale a up by exp(64) and the quotient back down at the
        * end (y + 64 is exact for y < -64): one rounding into the subnormal range, not two. */
       if (y < -SA_SINK_SCALE) {
-        a = sa_exp_units(y + SA_SINK_SCALE, log2);
-        back = sa_exp_units(-SA_SINK_SCALE, log2);
+        c.a = sa_exp_units(y + SA_SINK_SCALE, log2);
+        c.back = sa_exp_units(-SA_SINK_SCALE, log2);
       }
     } else {
-      l = l + sa_exp_units(su - shift, log2);
+      c.l = l + sa_exp_units(su - shift, log2);
     }
   }
-  for (int64_t x = 0; x < dv; x++) out[x] = sa_mul_weight(o[x], a) / l * back;
-  if (lse) *lse = (log2 ? shift * SA_LN2 : shift) + sa_logf(l);
+  if (lse) *lse = (log2 ? shift * SA_LN2 : shift) + sa_logf(c.l);
+  return c;
+}
+
+static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink, float *out,
+                                   float *lse, int log2) {
+  const sa_finalize_coef c = sa_finalize_scalars(m, l, has_sink, sink, lse, log2);
+  for (int64_t x = 0; x < dv; x++) out[x] = c.zero ? 0.0f : sa_mul_weight(o[x], c.a) / c.l * c.back;
 }
 
 /* Merge the partial states of `n_chunks` key chunks of one row (in chunk order), then finalize.

@@ -20,6 +20,7 @@ static inline sa_vec sa_vzero(void) { return vdupq_n_f32(0.0f); }
 static inline sa_vec sa_vset1(float x) { return vdupq_n_f32(x); }
 static inline sa_vec sa_vload(const float *p) { return vld1q_f32(p); }
 static inline void sa_vstore(float *p, sa_vec v) { vst1q_f32(p, v); }
+static inline void sa_vstore_u(float *p, sa_vec v) { vst1q_f32(p, v); }
 static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return vaddq_f32(a, b); }
 static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return vsubq_f32(a, b); }
 static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return vmulq_f32(a, b); }

@@ -16,6 +16,7 @@ static inline sa_vec sa_vzero(void) { return 0.0f; }
 static inline sa_vec sa_vset1(float x) { return x; }
 static inline sa_vec sa_vload(const float *p) { return *p; }
 static inline void sa_vstore(float *p, sa_vec v) { *p = v; }
+static inline void sa_vstore_u(float *p, sa_vec v) { *p = v; }
 static inline sa_vec sa_vadd(sa_vec a, sa_vec b) { return a + b; }
 static inline sa_vec sa_vsub(sa_vec a, sa_vec b) { return a - b; }
 static inline sa_vec sa_vmul(sa_vec a, sa_vec b) { return a * b; }
