@@ -88,10 +88,15 @@ static inline sa_finalize_coef sa_finalize_scalars(float m, float l, int has_sin
   return c;
 }
 
+/* one element of out from its O element */
+static inline float sa_finalize_elem(const sa_finalize_coef *c, float o) {
+  return c->zero ? 0.0f : sa_mul_weight(o, c->a) / c->l * c->back;
+}
+
 static inline void sa_finalize_row(float m, float l, const float *o, int64_t dv, int has_sink, float sink, float *out,
                                    float *lse, int log2) {
   const sa_finalize_coef c = sa_finalize_scalars(m, l, has_sink, sink, lse, log2);
-  for (int64_t x = 0; x < dv; x++) out[x] = c.zero ? 0.0f : sa_mul_weight(o[x], c.a) / c.l * c.back;
+  for (int64_t x = 0; x < dv; x++) out[x] = sa_finalize_elem(&c, o[x]);
 }
 
 /* Merge the partial states of `n_chunks` key chunks of one row (in chunk order), then finalize.
