@@ -68,7 +68,12 @@ static simdattn_status check_tensor(tensor_view *t, int required, int buffers) {
   return SIMDATTN_OK;
 }
 
-static int overlap(const tensor_view *a, const tensor_view *b) {
+/* a buffer's byte range [lo, hi); empty when lo == hi */
+typedef struct {
+  uintptr_t lo, hi;
+} sa_span;
+
+static int overlap(const sa_span *a, const sa_span *b) {
   return a->lo < a->hi && b->lo < b->hi && a->lo < b->hi && b->lo < a->hi;
 }
 
@@ -210,6 +215,25 @@ static void make_views(const simdattn_problem *p, tensor_view tv[N_VIEWS]) {
   view_set(&tv[SINKS], "sinks", "1", p->sinks, 1, 1, p->heads_q, 0, 0, 1, no_names, 1, 0);
 }
 
+/* No output overlapping an input, the other output or the workspace [ws, ws + ws_size): r[Q..SINKS]
+ * are the tensors' byte ranges (r[WS] is set here). */
+static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t ws_size) {
+  r[WS].lo = (uintptr_t)ws;
+  r[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
+  for (int t = 0; t < N_VIEWS; t++) {
+    if (t != OUT && overlap(&r[OUT], &r[t]))
+      return BAD("out overlaps %s: outputs must not alias any input%s", view_name[t],
+                 t == WS ? " or the workspace" : "");
+    if (t != LSE && t != OUT && overlap(&r[LSE], &r[t]))
+      return BAD("lse overlaps %s: outputs must not alias any input%s", view_name[t],
+                 t == WS ? " or the workspace" : "");
+    if (t <= SINKS && overlap(&r[WS], &r[t]))
+      return BAD("workspace overlaps %s: it must not alias any input or output", view_name[t]);
+  }
+  if (overlap(&r[OUT], &r[LSE])) return BAD("out overlaps lse");
+  return SIMDATTN_OK;
+}
+
 /* Strides, offsets and (with `buffers`) pointers of every tensor; out's rows disjoint; with
  * `buffers`, no output overlapping an input, the other output or the workspace [ws, ws + ws_size). */
 static simdattn_status check_tensors(const simdattn_problem *p, int shape, int buffers, const void *ws, size_t ws_size,
@@ -222,26 +246,22 @@ static simdattn_status check_tensors(const simdattn_problem *p, int shape, int b
     if ((st = check_tensor(&tv[t], 0, buffers)) != SIMDATTN_OK) return st;
   if (shape && (st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
   if (!buffers) return SIMDATTN_OK;
-  tv[WS].name = "workspace"; /* only its byte range is read */
-  tv[WS].lo = (uintptr_t)ws;
-  tv[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
-  for (int t = 0; t < N_VIEWS; t++) {
-    if (t != OUT && overlap(&tv[OUT], &tv[t]))
-      return BAD("out overlaps %s: outputs must not alias any input%s", view_name[t],
-                 t == WS ? " or the workspace" : "");
-    if (t != LSE && t != OUT && overlap(&tv[LSE], &tv[t]))
-      return BAD("lse overlaps %s: outputs must not alias any input%s", view_name[t],
-                 t == WS ? " or the workspace" : "");
-    if (t <= SINKS && overlap(&tv[WS], &tv[t]))
-      return BAD("workspace overlaps %s: it must not alias any input or output", view_name[t]);
-  }
-  if (overlap(&tv[OUT], &tv[LSE])) return BAD("out overlaps lse");
-  return SIMDATTN_OK;
+  sa_span r[N_VIEWS];
+  for (int t = 0; t < WS; t++) r[t].lo = tv[t].lo, r[t].hi = tv[t].hi;
+  return check_overlaps(r, ws, ws_size);
 }
 
 /* The job of a valid problem: defaults applied, strides of extent-1 dimensions zeroed (never
  * used, so no offset can overflow), the inputs' strides in bytes (whole blocks: checked). */
-static void resolve(const simdattn_problem *p, const tensor_view tv[N_VIEWS], sa_job *j) {
+static inline int64_t stride_of(int64_t ext, int64_t stride) { return ext > 1 ? stride : 0; }
+static inline int64_t stride_bytes(int64_t ext, int64_t stride, simdattn_dtype dt) {
+  return stride_of(ext, stride) / sa_dtype_block(dt) * sa_dtype_block_bytes(dt);
+}
+static inline sa_strides strides_bytes(const simdattn_tensor *x, int64_t e0, int64_t e1, int64_t e2) {
+  return (sa_strides){stride_bytes(e0, x->stride_batch, x->dtype), stride_bytes(e1, x->stride_head, x->dtype),
+                      stride_bytes(e2, x->stride_seq, x->dtype)};
+}
+static void resolve(const simdattn_problem *p, sa_job *j) {
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   /* field by field, no memset (a `rep stos`, slow to start, once per call) */
   j->batch = p->batch;
@@ -259,15 +279,13 @@ static void resolve(const simdattn_problem *p, const tensor_view tv[N_VIEWS], sa
   j->q_dtype = p->q.dtype;
   j->k_dtype = p->k.dtype;
   j->v_dtype = p->v.dtype;
-#define STRIDE(view, dim) ((view).ext[dim] > 1 ? (view).stride[dim] : 0)
-#define BYTES(view, dim) (STRIDE(view, dim) / (view).block * (view).block_bytes)
-  j->qs = (sa_strides){BYTES(tv[Q], 0), BYTES(tv[Q], 1), BYTES(tv[Q], 2)};
-  j->ks = (sa_strides){BYTES(tv[K], 0), BYTES(tv[K], 1), BYTES(tv[K], 2)};
-  j->vs = (sa_strides){BYTES(tv[V], 0), BYTES(tv[V], 1), BYTES(tv[V], 2)};
-#undef BYTES
-  j->o_sb = STRIDE(tv[OUT], 0), j->o_sh = STRIDE(tv[OUT], 1), j->o_ss = STRIDE(tv[OUT], 2);
-  j->m_sb = STRIDE(tv[MASK], 0), j->m_sh = STRIDE(tv[MASK], 1), j->m_sq = STRIDE(tv[MASK], 2);
-#undef STRIDE
+  j->qs = strides_bytes(&p->q, p->batch, p->heads_q, p->seq_q);
+  j->ks = strides_bytes(&p->k, p->batch, p->heads_kv, p->seq_kv);
+  j->vs = strides_bytes(&p->v, p->batch, p->heads_kv, p->seq_kv);
+  j->o_sb = stride_of(p->batch, p->out_stride_batch), j->o_sh = stride_of(p->heads_q, p->out_stride_head);
+  j->o_ss = stride_of(p->seq_q, p->out_stride_seq);
+  j->m_sb = stride_of(p->batch, p->mask_stride_batch), j->m_sh = stride_of(p->heads_q, p->mask_stride_head);
+  j->m_sq = stride_of(p->seq_q, p->mask_stride_q);
   j->out = p->out;
   j->lse = p->lse;
   j->scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
@@ -296,7 +314,7 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
   tensor_view tv[N_VIEWS];
   simdattn_status st;
   if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 1, NULL, 0, tv)) != SIMDATTN_OK) return st;
-  resolve(p, tv, j);
+  resolve(p, j);
   return SIMDATTN_OK;
 }
 
@@ -305,7 +323,26 @@ simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j) {
   tensor_view tv[N_VIEWS];
   simdattn_status st;
   if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 0, NULL, 0, tv)) != SIMDATTN_OK) return st;
-  resolve(p, tv, j);
+  resolve(p, j);
+  return SIMDATTN_OK;
+}
+
+/* Tensor t's byte range on execute, as check_tensor computes it: the planned shape's checks hold
+ * (no product or offset overflows int64), so only the pointer is checked: present when the
+ * tensor is required and not empty, and its last byte inside the address space. */
+static simdattn_status planned_span(int t, const void *data, int required, int64_t row, int64_t e0, int64_t e1,
+                                    int64_t e2, int64_t s0, int64_t s1, int64_t s2, simdattn_dtype dt, sa_span *r) {
+  r->lo = r->hi = 0;
+  if (row == 0 || e0 == 0 || e1 == 0 || e2 == 0) return SIMDATTN_OK;
+  if (!data)
+    return required ? BAD("%s must not be NULL (it holds %" PRId64 " elements)", view_name[t], row * e0 * e1 * e2)
+                    : SIMDATTN_OK;
+  const int64_t span = row + (e0 > 1 ? (e0 - 1) * s0 : 0) + (e1 > 1 ? (e1 - 1) * s1 : 0) + (e2 > 1 ? (e2 - 1) * s2 : 0);
+  const int64_t bytes = span / sa_dtype_block(dt) * sa_dtype_block_bytes(dt);
+  if ((uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)data)
+    return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", view_name[t], span);
+  r->lo = (uintptr_t)data;
+  r->hi = r->lo + (uintptr_t)bytes;
   return SIMDATTN_OK;
 }
 
@@ -363,10 +400,30 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const simda
   if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv) /* can only hold more: seq_kv shrank */
     return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
                p->mask_stride_q);
-  tensor_view tv[N_VIEWS];
-  const simdattn_status st = check_tensors(p, 0, 1, ws, ws_size, tv);
-  if (st != SIMDATTN_OK) return st;
-  resolve(p, tv, j);
+  /* the plan checked the shape (strides, and every offset of any seq_kv up to its maximum fits
+   * int64): what is new is the pointers, so only their ranges are checked (make_views and
+   * check_tensor per call were a third of a small decode call's fixed cost) */
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d, lse_s = p->heads_q * p->seq_q;
+  sa_span r[N_VIEWS];
+  simdattn_status st;
+  if ((st = planned_span(Q, p->q.data, 1, d, p->batch, p->heads_q, p->seq_q, p->q.stride_batch, p->q.stride_head,
+                         p->q.stride_seq, p->q.dtype, &r[Q])) != SIMDATTN_OK ||
+      (st = planned_span(K, p->k.data, 1, d, p->batch, p->heads_kv, p->seq_kv, p->k.stride_batch, p->k.stride_head,
+                         p->k.stride_seq, p->k.dtype, &r[K])) != SIMDATTN_OK ||
+      (st = planned_span(V, p->v.data, 1, dv, p->batch, p->heads_kv, p->seq_kv, p->v.stride_batch, p->v.stride_head,
+                         p->v.stride_seq, p->v.dtype, &r[V])) != SIMDATTN_OK ||
+      (st = planned_span(OUT, p->out, 1, dv, p->batch, p->heads_q, p->seq_q, p->out_stride_batch, p->out_stride_head,
+                         p->out_stride_seq, SIMDATTN_F32, &r[OUT])) != SIMDATTN_OK ||
+      (st = planned_span(LSE, p->lse, 0, 1, p->batch, p->heads_q, p->seq_q, lse_s, p->seq_q, 1, SIMDATTN_F32,
+                         &r[LSE])) != SIMDATTN_OK ||
+      (st = planned_span(MASK, p->mask, 0, p->seq_kv, p->batch, p->heads_q, p->seq_q, p->mask_stride_batch,
+                         p->mask_stride_head, p->mask_stride_q, SIMDATTN_F32, &r[MASK])) != SIMDATTN_OK ||
+      (st = planned_span(ALIBI, p->alibi_slopes, 0, 1, 1, 1, p->heads_q, 0, 0, 1, SIMDATTN_F32, &r[ALIBI])) !=
+          SIMDATTN_OK ||
+      (st = planned_span(SINKS, p->sinks, 0, 1, 1, 1, p->heads_q, 0, 0, 1, SIMDATTN_F32, &r[SINKS])) != SIMDATTN_OK ||
+      (st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK)
+    return st;
+  resolve(p, j);
   return SIMDATTN_OK;
 }
 
