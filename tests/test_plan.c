@@ -309,6 +309,13 @@ static void check_errors(void) {
   BAD_FIELD(p.q.data = NULL, "q");
   BAD_FIELD(p.out = NULL, "out");
   BAD_FIELD(p.out = (float *)(uintptr_t)p.k.data, "out overlaps k");
+  /* the buffers' ranges, checked per execute without the shape's checks (src/validate.c, planned_span) */
+  BAD_FIELD(p.k.data = NULL, "k must not be NULL");
+  BAD_FIELD(p.v.data = NULL, "v must not be NULL");
+  BAD_FIELD(p.v.data = (const void *)(UINTPTR_MAX - 64), "v: element offsets overflow the address space");
+  BAD_FIELD(p.lse = (float *)(uintptr_t)p.q.data, "lse overlaps q");
+  BAD_FIELD(p.out = (float *)(uintptr_t)p.mask, "out overlaps mask");
+  BAD_FIELD(p.lse = (float *)(uintptr_t)p.sinks, "lse overlaps sinks");
   p = good;
   expect_bad(&p, ws, n - 1, "workspace_size", "a short workspace");
   if (n > 0) {
