@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #define BAD(...) sa_fail(SIMDATTN_ERR_INVALID, __VA_ARGS__)
+#define SA_VIEW_INLINE static inline __attribute__((always_inline))
 
 /* "SIMDATTN_F32 (f32), SIMDATTN_F16 (f16), ..." from the dtype table, for messages */
 #define SA_DT_LIST_(E, name, blk, bb, ...) "SIMDATTN_" #E " (" #name "), "
@@ -24,13 +25,14 @@ typedef struct {
   int64_t row;                /* contiguous elements per row */
   int64_t block, block_bytes; /* the dtype's storage unit (core/dtype.h): elements and bytes */
   int stride_min_row;         /* 1: strides of dims with extent > 1 must be >= row; 0: >= 0 */
+  int required;               /* 1: q, k, v, out (the others may be NULL) */
   uintptr_t lo, hi;           /* byte range touched (empty when lo == hi) */
 } tensor_view;
 
 /* Validates strides and pointer of one tensor; computes its byte range. A required tensor
  * without data is an error when `buffers` (the data pointers are being checked); planning checks
  * the shape only, and then a required tensor's strides are checked whatever its pointer. */
-static simdattn_status check_tensor(tensor_view *t, int required, int buffers) {
+static simdattn_status check_tensor(tensor_view *t, int buffers) {
   int64_t count = t->row;
   int empty = t->row == 0;
   for (int d = 0; d < 3; d++) {
@@ -42,7 +44,7 @@ static simdattn_status check_tensor(tensor_view *t, int required, int buffers) {
   t->lo = t->hi = 0;
   if (empty) return SIMDATTN_OK;
   if (!t->data) {
-    if (!required) return SIMDATTN_OK;
+    if (!t->required) return SIMDATTN_OK;
     if (buffers) return BAD("%s must not be NULL (it holds %" PRId64 " elements)", t->name, count);
   }
   int64_t span = t->row; /* one past the largest element offset */
@@ -166,53 +168,53 @@ enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, WS, N_VIEWS };
 static const char *const view_name[N_VIEWS] = {"q",   "k",    "v",          "out",  "lse",
                                                "mask", "alibi_slopes", "sinks", "workspace"};
 
-/* An f32 view, every field set (no compound literal: its zero fill compiled to a `rep stos`
- * per view, half of a small decode call's validation) */
-static void view_set(tensor_view *x, const char *name, const char *row_name, const void *data, int64_t e0, int64_t e1,
-                     int64_t e2, int64_t s0, int64_t s1, int64_t s2, const char *const names[3], int64_t row,
-                     int stride_min_row) {
-  x->name = name, x->row_name = row_name, x->data = data;
-  x->ext[0] = e0, x->ext[1] = e1, x->ext[2] = e2;
-  x->stride[0] = s0, x->stride[1] = s1, x->stride[2] = s2;
-  for (int a = 0; a < 3; a++) x->stride_name[a] = names[a];
-  x->row = row, x->block = 1, x->block_bytes = 4, x->stride_min_row = stride_min_row;
-}
-
-/* Every tensor of p as a view: extents, strides, rows, storage unit (the shape must be valid). */
-static void make_views(const simdattn_problem *p, tensor_view tv[N_VIEWS]) {
+/* Tensor t of p as a view: pointer, extents (batch, heads, seq), strides, contiguous row, storage
+ * unit, the stride rule, whether required, names for messages. The one description of each tensor:
+ * planning checks it whole (check_tensor), execute takes its byte range (planned_span). Every
+ * field is set (no zero fill: a compound literal's was a `rep stos` per view, half of a small
+ * decode call's validation); inlined with a constant t, the fields a caller does not read go. */
+SA_VIEW_INLINE void make_view(const simdattn_problem *p, int t, tensor_view *x) {
+  static const char *const names[N_VIEWS][3] = {{"q.stride_batch", "q.stride_head", "q.stride_seq"},
+                                                {"k.stride_batch", "k.stride_head", "k.stride_seq"},
+                                                {"v.stride_batch", "v.stride_head", "v.stride_seq"},
+                                                {"out_stride_batch", "out_stride_head", "out_stride_seq"},
+                                                {"", "", ""},
+                                                {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
+                                                {"", "", ""},
+                                                {"", "", ""},
+                                                {"", "", ""}};
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
-  const simdattn_tensor *in[3] = {&p->q, &p->k, &p->v};
-  static const char *names[3][3] = {{"q.stride_batch", "q.stride_head", "q.stride_seq"},
-                                    {"k.stride_batch", "k.stride_head", "k.stride_seq"},
-                                    {"v.stride_batch", "v.stride_head", "v.stride_seq"}};
-  /* every field the checks read is set below (lo and hi by check_tensor; no memset of the whole
-   * array: it was a tenth of a small decode call's validation) */
-  for (int t = 0; t < 3; t++) {
-    tensor_view *x = &tv[t];
-    x->name = view_name[t];
-    x->row_name = t == 2 ? "head_dim_v" : "head_dim";
-    x->data = in[t]->data;
-    x->ext[0] = p->batch;
-    x->ext[1] = t == 0 ? p->heads_q : p->heads_kv;
-    x->ext[2] = t == 0 ? p->seq_q : p->seq_kv;
-    const int64_t *s3 = &in[t]->stride_batch;
-    for (int a = 0; a < 3; a++) x->stride[a] = s3[a], x->stride_name[a] = names[t][a];
-    x->row = t == 2 ? dv : d;
-    x->block = sa_dtype_block(in[t]->dtype);
-    x->block_bytes = sa_dtype_block_bytes(in[t]->dtype);
-    x->stride_min_row = 1;
+  x->name = view_name[t];
+  for (int a = 0; a < 3; a++) x->stride_name[a] = names[t][a];
+  x->required = t <= OUT, x->stride_min_row = t <= OUT;
+  x->block = 1, x->block_bytes = 4; /* f32 but for q, k, v */
+  const int64_t bhs[3] = {p->batch, t == Q || t >= OUT ? p->heads_q : p->heads_kv,
+                          t == Q || t >= OUT ? p->seq_q : p->seq_kv};
+  for (int a = 0; a < 3; a++) x->ext[a] = bhs[a];
+  if (t <= V) {
+    const simdattn_tensor *in = t == Q ? &p->q : t == K ? &p->k : &p->v;
+    x->data = in->data;
+    x->stride[0] = in->stride_batch, x->stride[1] = in->stride_head, x->stride[2] = in->stride_seq;
+    x->row = t == V ? dv : d, x->row_name = t == V ? "head_dim_v" : "head_dim";
+    x->block = sa_dtype_block(in->dtype), x->block_bytes = sa_dtype_block_bytes(in->dtype);
+  } else if (t == OUT) {
+    x->data = p->out;
+    x->stride[0] = p->out_stride_batch, x->stride[1] = p->out_stride_head, x->stride[2] = p->out_stride_seq;
+    x->row = dv, x->row_name = "head_dim_v";
+  } else if (t == LSE) {
+    x->data = p->lse;
+    x->stride[0] = p->heads_q * p->seq_q, x->stride[1] = p->seq_q, x->stride[2] = 1;
+    x->row = 1, x->row_name = "1";
+  } else if (t == MASK) {
+    x->data = p->mask;
+    x->stride[0] = p->mask_stride_batch, x->stride[1] = p->mask_stride_head, x->stride[2] = p->mask_stride_q;
+    x->row = p->seq_kv, x->row_name = "seq_kv";
+  } else { /* ALIBI, SINKS: one float per query head */
+    x->data = t == ALIBI ? (const void *)p->alibi_slopes : (const void *)p->sinks;
+    x->ext[0] = x->ext[1] = 1, x->ext[2] = p->heads_q;
+    x->stride[0] = x->stride[1] = 0, x->stride[2] = 1;
+    x->row = 1, x->row_name = "1";
   }
-  static const char *const out_names[3] = {"out_stride_batch", "out_stride_head", "out_stride_seq"};
-  static const char *const mask_names[3] = {"mask_stride_batch", "mask_stride_head", "mask_stride_q"};
-  static const char *const no_names[3] = {"", "", ""};
-  view_set(&tv[OUT], "out", "head_dim_v", p->out, p->batch, p->heads_q, p->seq_q, p->out_stride_batch,
-           p->out_stride_head, p->out_stride_seq, out_names, dv, 1);
-  view_set(&tv[LSE], "lse", "1", p->lse, p->batch, p->heads_q, p->seq_q, p->heads_q * p->seq_q, p->seq_q, 1,
-           no_names, 1, 0);
-  view_set(&tv[MASK], "mask", "seq_kv", p->mask, p->batch, p->heads_q, p->seq_q, p->mask_stride_batch,
-           p->mask_stride_head, p->mask_stride_q, mask_names, p->seq_kv, 0);
-  view_set(&tv[ALIBI], "alibi_slopes", "1", p->alibi_slopes, 1, 1, p->heads_q, 0, 0, 1, no_names, 1, 0);
-  view_set(&tv[SINKS], "sinks", "1", p->sinks, 1, 1, p->heads_q, 0, 0, 1, no_names, 1, 0);
 }
 
 /* No output overlapping an input, the other output or the workspace [ws, ws + ws_size): r[Q..SINKS]
@@ -238,12 +240,11 @@ static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t
  * `buffers`, no output overlapping an input, the other output or the workspace [ws, ws + ws_size). */
 static simdattn_status check_tensors(const simdattn_problem *p, int shape, int buffers, const void *ws, size_t ws_size,
                                      tensor_view tv[N_VIEWS]) {
-  make_views(p, tv);
   simdattn_status st;
-  for (int t = Q; t <= OUT; t++)
-    if ((st = check_tensor(&tv[t], 1, buffers)) != SIMDATTN_OK) return st;
-  for (int t = LSE; t <= SINKS; t++)
-    if ((st = check_tensor(&tv[t], 0, buffers)) != SIMDATTN_OK) return st;
+  for (int t = Q; t <= SINKS; t++) {
+    make_view(p, t, &tv[t]);
+    if ((st = check_tensor(&tv[t], buffers)) != SIMDATTN_OK) return st;
+  }
   if (shape && (st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
   if (!buffers) return SIMDATTN_OK;
   sa_span r[N_VIEWS];
@@ -309,55 +310,52 @@ static void resolve(const simdattn_problem *p, sa_job *j) {
 _Static_assert(sizeof(sa_job) == 400, "sa_job changed: resolve() sets every field, set the new one there");
 #endif
 
-simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) {
+/* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
+static simdattn_status validate(const simdattn_problem *p, int buffers, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
   tensor_view tv[N_VIEWS];
   simdattn_status st;
-  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 1, NULL, 0, tv)) != SIMDATTN_OK) return st;
+  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, buffers, NULL, 0, tv)) != SIMDATTN_OK)
+    return st;
   resolve(p, j);
   return SIMDATTN_OK;
 }
+simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) { return validate(p, 1, j); }
+simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j) { return validate(p, 0, j); }
 
-simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j) {
-  if (!p) return BAD("problem must not be NULL");
-  tensor_view tv[N_VIEWS];
-  simdattn_status st;
-  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, 0, NULL, 0, tv)) != SIMDATTN_OK) return st;
-  resolve(p, j);
-  return SIMDATTN_OK;
-}
-
-/* Tensor t's byte range on execute, as check_tensor computes it: the planned shape's checks hold
+/* A view's byte range on execute, as check_tensor computes it: the planned shape's checks hold
  * (no product or offset overflows int64), so only the pointer is checked: present when the
  * tensor is required and not empty, and its last byte inside the address space. */
-static simdattn_status planned_span(int t, const void *data, int required, int64_t row, int64_t e0, int64_t e1,
-                                    int64_t e2, int64_t s0, int64_t s1, int64_t s2, simdattn_dtype dt, sa_span *r) {
+SA_VIEW_INLINE simdattn_status planned_span(const tensor_view *x, sa_span *r) {
   r->lo = r->hi = 0;
-  if (row == 0 || e0 == 0 || e1 == 0 || e2 == 0) return SIMDATTN_OK;
-  if (!data)
-    return required ? BAD("%s must not be NULL (it holds %" PRId64 " elements)", view_name[t], row * e0 * e1 * e2)
-                    : SIMDATTN_OK;
-  const int64_t span = row + (e0 > 1 ? (e0 - 1) * s0 : 0) + (e1 > 1 ? (e1 - 1) * s1 : 0) + (e2 > 1 ? (e2 - 1) * s2 : 0);
-  const int64_t bytes = span / sa_dtype_block(dt) * sa_dtype_block_bytes(dt);
-  if ((uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)data)
-    return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", view_name[t], span);
-  r->lo = (uintptr_t)data;
+  if (x->row == 0 || x->ext[0] == 0 || x->ext[1] == 0 || x->ext[2] == 0) return SIMDATTN_OK;
+  if (!x->data)
+    return x->required ? BAD("%s must not be NULL (it holds %" PRId64 " elements)", x->name,
+                             x->row * x->ext[0] * x->ext[1] * x->ext[2])
+                       : SIMDATTN_OK;
+  int64_t span = x->row;
+  for (int a = 0; a < 3; a++)
+    if (x->ext[a] > 1) span += (x->ext[a] - 1) * x->stride[a];
+  const int64_t bytes = span / x->block * x->block_bytes;
+  if ((uintptr_t)bytes > UINTPTR_MAX - (uintptr_t)x->data)
+    return BAD("%s: element offsets overflow the address space (%" PRId64 " elements)", x->name, span);
+  r->lo = (uintptr_t)x->data;
   r->hi = r->lo + (uintptr_t)bytes;
   return SIMDATTN_OK;
 }
 
 /* A planned problem's field that must not change on execute */
-#define SA_SAME(field, fmt)                                                                                      \
-  do {                                                                                                           \
-    if (p->field != planned->field)                                                                              \
+#define SA_SAME(field, fmt)                                                                                       \
+  do {                                                                                                            \
+    if (p->field != planned->field)                                                                               \
       return BAD("%s differs from the plan's: planned " fmt ", got " fmt " (simdattn_plan_create plans a shape)", \
-                 #field, planned->field, p->field);                                                              \
+                 #field, planned->field, p->field);                                                               \
   } while (0)
-#define SA_SAME_PRESENCE(field)                                                                                       \
-  do {                                                                                                                \
-    if (!p->field != !planned->field)                                                                                 \
-      return BAD("%s is %s, but the plan was made %s it (its presence is part of the shape)", #field,                 \
-                 p->field ? "set" : "NULL", planned->field ? "with" : "without");                                     \
+#define SA_SAME_PRESENCE(field)                                                                       \
+  do {                                                                                                \
+    if (!p->field != !planned->field)                                                                 \
+      return BAD("%s is %s, but the plan was made %s it (its presence is part of the shape)", #field, \
+                 p->field ? "set" : "NULL", planned->field ? "with" : "without");                     \
   } while (0)
 
 simdattn_status sa_validate_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
@@ -401,28 +399,17 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const simda
     return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
                p->mask_stride_q);
   /* the plan checked the shape (strides, and every offset of any seq_kv up to its maximum fits
-   * int64): what is new is the pointers, so only their ranges are checked (make_views and
+   * int64): what is new is the pointers, so only their ranges are checked (the views whole and
    * check_tensor per call were a third of a small decode call's fixed cost) */
-  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d, lse_s = p->heads_q * p->seq_q;
   sa_span r[N_VIEWS];
   simdattn_status st;
-  if ((st = planned_span(Q, p->q.data, 1, d, p->batch, p->heads_q, p->seq_q, p->q.stride_batch, p->q.stride_head,
-                         p->q.stride_seq, p->q.dtype, &r[Q])) != SIMDATTN_OK ||
-      (st = planned_span(K, p->k.data, 1, d, p->batch, p->heads_kv, p->seq_kv, p->k.stride_batch, p->k.stride_head,
-                         p->k.stride_seq, p->k.dtype, &r[K])) != SIMDATTN_OK ||
-      (st = planned_span(V, p->v.data, 1, dv, p->batch, p->heads_kv, p->seq_kv, p->v.stride_batch, p->v.stride_head,
-                         p->v.stride_seq, p->v.dtype, &r[V])) != SIMDATTN_OK ||
-      (st = planned_span(OUT, p->out, 1, dv, p->batch, p->heads_q, p->seq_q, p->out_stride_batch, p->out_stride_head,
-                         p->out_stride_seq, SIMDATTN_F32, &r[OUT])) != SIMDATTN_OK ||
-      (st = planned_span(LSE, p->lse, 0, 1, p->batch, p->heads_q, p->seq_q, lse_s, p->seq_q, 1, SIMDATTN_F32,
-                         &r[LSE])) != SIMDATTN_OK ||
-      (st = planned_span(MASK, p->mask, 0, p->seq_kv, p->batch, p->heads_q, p->seq_q, p->mask_stride_batch,
-                         p->mask_stride_head, p->mask_stride_q, SIMDATTN_F32, &r[MASK])) != SIMDATTN_OK ||
-      (st = planned_span(ALIBI, p->alibi_slopes, 0, 1, 1, 1, p->heads_q, 0, 0, 1, SIMDATTN_F32, &r[ALIBI])) !=
-          SIMDATTN_OK ||
-      (st = planned_span(SINKS, p->sinks, 0, 1, 1, 1, p->heads_q, 0, 0, 1, SIMDATTN_F32, &r[SINKS])) != SIMDATTN_OK ||
-      (st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK)
-    return st;
+#pragma GCC unroll 8
+  for (int t = Q; t <= SINKS; t++) { /* unrolled: each view's make_view folds to the fields read */
+    tensor_view x;
+    make_view(p, t, &x);
+    if ((st = planned_span(&x, &r[t])) != SIMDATTN_OK) return st;
+  }
+  if ((st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK) return st;
   resolve(p, j);
   return SIMDATTN_OK;
 }
