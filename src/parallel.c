@@ -14,7 +14,7 @@
 #include "internal.h"
 
 #define SA_MAX_POOL 256 /* workspaces handed to a caller's pool */
-#define SA_MAX_LISTS 256 /* task lists, one per worker (more workers: one shared dynamic list) */
+#define SA_MAX_LISTS 256 /* task lists, one per worker (more workers share them) */
 
 typedef struct {
   _Alignas(64) atomic_llong i; /* the list's next position; a cache line each */
@@ -83,34 +83,26 @@ void sa_parallel_run(const simdattn_options *opt, int64_t count, int workers, sa
     return;
   }
 #ifdef _OPENMP
-  if (workers > SA_MAX_LISTS) {
-#pragma omp parallel for num_threads(workers) schedule(dynamic, 1)
-    for (int64_t t = 0; t < count; t++) {
-      sa_fpenv env; /* OpenMP's threads keep whatever mode they had: IEEE defaults for the task */
-      sa_fpenv_enter(&env);
-      fn(ctx, t, omp_get_thread_num());
-      sa_fpenv_leave(&env);
-    }
-    return;
-  }
-  /* Worker w first runs its own list, tasks w, w + workers, w + 2 workers, ... in order, then
+  /* Worker w first runs its own list, tasks w, w + lists, w + 2 lists, ... in order (a list per
+   * worker, up to SA_MAX_LISTS; beyond, workers w and w + lists share one), then
    * helps with the others' (each list's next task is claimed atomically, so every task runs
    * once). Consecutive tasks are other heads' (sa_task_at), so a worker's own list keeps the
    * same heads, whose K/V and packed blocks stay in its core's L2 (a plain dynamic schedule
    * moved each head between the cores: prefill seq 512, 4 heads, d64, 2 threads 1.79x one
    * thread; with own lists 1.95x). Stealing keeps the threads finishing together on a shared,
    * noisy machine. */
+  const int lists = workers < SA_MAX_LISTS ? workers : SA_MAX_LISTS;
   sa_list next[SA_MAX_LISTS];
-  for (int l = 0; l < workers; l++) atomic_init(&next[l].i, 0);
+  for (int l = 0; l < lists; l++) atomic_init(&next[l].i, 0);
 #pragma omp parallel num_threads(workers)
   {
-    const int w = omp_get_thread_num(); /* the team may be smaller than workers: lists are workers' */
+    const int w = omp_get_thread_num(); /* the team may be smaller than workers: every list is visited */
     sa_fpenv env;                       /* OpenMP's threads keep whatever mode they had: IEEE defaults */
     sa_fpenv_enter(&env);
-    for (int v = 0; v < workers; v++) {
-      const int l = (w + v) % workers;
+    for (int v = 0; v < lists; v++) {
+      const int l = (w + v) % lists;
       for (;;) {
-        const int64_t t = l + atomic_fetch_add_explicit(&next[l].i, 1, memory_order_relaxed) * (int64_t)workers;
+        const int64_t t = l + atomic_fetch_add_explicit(&next[l].i, 1, memory_order_relaxed) * (int64_t)lists;
         if (t >= count) break;
         fn(ctx, t, w);
       }

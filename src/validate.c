@@ -237,19 +237,19 @@ static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t
 }
 
 /* Strides, offsets and (with `buffers`) pointers of every tensor; out's rows disjoint; with
- * `buffers`, no output overlapping an input, the other output or the workspace [ws, ws + ws_size). */
-static simdattn_status check_tensors(const simdattn_problem *p, int shape, int buffers, const void *ws, size_t ws_size,
-                                     tensor_view tv[N_VIEWS]) {
+ * `buffers`, no output overlapping an input or the other output. */
+static simdattn_status check_tensors(const simdattn_problem *p, int buffers) {
+  tensor_view tv[N_VIEWS];
   simdattn_status st;
   for (int t = Q; t <= SINKS; t++) {
     make_view(p, t, &tv[t]);
     if ((st = check_tensor(&tv[t], buffers)) != SIMDATTN_OK) return st;
   }
-  if (shape && (st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
+  if ((st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
   if (!buffers) return SIMDATTN_OK;
   sa_span r[N_VIEWS];
   for (int t = 0; t < WS; t++) r[t].lo = tv[t].lo, r[t].hi = tv[t].hi;
-  return check_overlaps(r, ws, ws_size);
+  return check_overlaps(r, NULL, 0);
 }
 
 /* The job of a valid problem: defaults applied, strides of extent-1 dimensions zeroed (never
@@ -313,10 +313,8 @@ _Static_assert(sizeof(sa_job) == 400, "sa_job changed: resolve() sets every fiel
 /* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
 static simdattn_status validate(const simdattn_problem *p, int buffers, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
-  tensor_view tv[N_VIEWS];
   simdattn_status st;
-  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, 1, buffers, NULL, 0, tv)) != SIMDATTN_OK)
-    return st;
+  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, buffers)) != SIMDATTN_OK) return st;
   resolve(p, j);
   return SIMDATTN_OK;
 }
