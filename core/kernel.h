@@ -2,9 +2,12 @@
  *
  * src/ validates a simdattn_problem and resolves it into an sa_job (defaults applied, input
  * strides in bytes). The work of a job is a grid of tasks; a task is
- * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c) — or, for a decode
- * shape on an interleaved (BSHD) cache, of nh consecutive kv heads run side by side, each head's
- * arithmetic exactly that of its own one-head task (sa_kernel.max_heads_per_task). A variant's
+ * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c) — or, in direct mode
+ * (decode), of nh consecutive kv heads, each head's arithmetic exactly that of its own one-head task
+ * (sa_kernel.max_heads_per_task): run side by side (an interleaved cache, beyond L2), or, when a head
+ * has one packed row (plain multi-head decode), as the rows of one register tile, each row reading
+ * its own head's K and V (job->heads_as_rows: the task's setup, block loop and score reductions are
+ * shared by its heads instead of repeated per head). A variant's
  * run() computes one task with the workspace it is handed. Tasks never share memory they
  * write, so they run in any order on any thread; the arithmetic a row sees depends only on
  * the job's shape (block sizes, key chunks), never on the thread count.
@@ -63,8 +66,10 @@ typedef struct sa_job {
   int64_t n_chunks;     /* key chunks (split-KV); 1 = unsplit */
   int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
   int64_t max_chunks;   /* chunks the split aimed at (n_chunks <= it; no shorter seq_kv aims higher) */
-  int64_t heads_per_task; /* consecutive kv heads one task runs side by side (src/ sa_group_heads: only in
-                           * direct mode on an interleaved cache, for kernels that accept it); 1 otherwise */
+  int64_t heads_per_task; /* consecutive kv heads one task runs (src/ sa_group_heads: only in direct mode,
+                           * for kernels that accept it); 1 otherwise */
+  int64_t heads_as_rows;  /* heads_per_task > 1 and rows == 1: a task's heads are its rows (row r: head
+                           * hk + r, packed row 0), else its heads run side by side */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)

@@ -65,11 +65,13 @@ typedef struct {
 
 /* The plan API on the case simdattn_forward just ran: plan, a workspace of the size the plan asks,
  * execute; every output byte (guards included) must be the same. 1 when it is, else 0 with why.
- * The plan runs decode on an interleaved cache with several kv heads per task whatever the size
- * (sa_group_heads_min_bytes 0), so that path is judged on every such case too. */
+ * The plan runs decode on an interleaved cache with several kv heads per task side by side whatever
+ * the size (sa_group_heads_min_bytes 0), and never takes heads as rows (sa_heads_as_rows_max_bytes
+ * -1), which simdattn_forward does for multi-head decode within L2: so each path is judged on every
+ * such case, and their bits compared. */
 static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, size_t n) {
   float *out = malloc(sizeof(float) * cd->out_len), *lse = malloc(sizeof(float) * cd->lse_len);
-  const double group_min = sa_group_heads_min_bytes;
+  const double group_min = sa_group_heads_min_bytes, rows_max = sa_heads_as_rows_max_bytes;
   simdattn_plan *plan = NULL;
   void *ws = NULL;
   int ok = 0;
@@ -80,6 +82,7 @@ static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, si
   memcpy(out, cd->out_buf, sizeof(float) * cd->out_len);
   memcpy(lse, cd->lse_buf, sizeof(float) * cd->lse_len);
   sa_group_heads_min_bytes = 0.0;
+  sa_heads_as_rows_max_bytes = -1.0;
   if (simdattn_plan_create(&cd->p, opt, &plan) != SIMDATTN_OK) {
     snprintf(why, n, "  simdattn_plan_create: %s", simdattn_last_error());
     goto done;
@@ -95,6 +98,7 @@ static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, si
   if (!ok) snprintf(why, n, "  simdattn_plan_execute's bits differ from simdattn_forward's");
 done:
   sa_group_heads_min_bytes = group_min;
+  sa_heads_as_rows_max_bytes = rows_max;
   free(ws);
   simdattn_plan_destroy(plan);
   free(out);

@@ -33,6 +33,7 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->n_row_blocks = ceil_div(j->rows, j->block_rows);
   j->n_chunks = j->max_chunks = 1;
   j->heads_per_task = 1; /* sa_layout_of groups heads once the workers are known */
+  j->heads_as_rows = 0;
   j->chunk_len = j->seq_kv;
   const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
   const sa_tiles *t = &k->tiles;
@@ -54,30 +55,43 @@ static int64_t sa_head_groups(const sa_job *j) {
 
 int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j->n_row_blocks * j->n_chunks; }
 
-/* Heads per task for `workers` workers. A decode shape (direct mode) on an interleaved cache
- * (K or V rows of consecutive heads side by side: BSHD) reads each key's rows of all heads from
- * one stretch of memory; a task running one head reads 1/heads_kv of every stretch, a page and a
- * DRAM row apart. So beyond L2 (SA_GROUP_HEADS_MIN_BYTES) tasks take consecutive heads, as many
- * as keep every worker busy (the kernel runs them side by side: core/flash_direct.inc). Zen 5, A/B
- * interleaved, d128: from L3 (16 MB, 32x32 heads, seq_kv 512) 1.2x (1 thread) and 1.5x (2) faster
- * than one head per task, 32x8 at seq_kv 2048 1.15x and 1.23x. (The old threshold, 32 MiB, was
- * measured while this path also prefetched V, which cost more than it gained.) Which heads share
- * a task never changes a bit: each head's arithmetic is that of its own task. */
+/* Heads per task for `workers` workers (job->heads_per_task, job->heads_as_rows). Direct mode only.
+ * - A head with one packed row (plain multi-head decode: group 1, seq_q 1) whose K and V fit in L2
+ *   (SA_HEADS_AS_ROWS_MAX_BYTES): the task's heads become the rows of one register tile, each row
+ *   reading its own head's K and V (core/flash_direct.inc), so the task's setup, its block loop and
+ *   the reduction of the scores serve 4 heads at once instead of one. (Zen 5, 6 heads, d48: a call
+ *   with one key took ~100 ns per head, its arithmetic a few dozen.) Beyond L2 each head keeps its
+ *   own task and its own prefetched K/V streams.
+ * - An interleaved cache (K or V rows of consecutive heads side by side: BSHD) beyond L2
+ *   (SA_GROUP_HEADS_MIN_BYTES): a task running one head reads 1/heads_kv of every stretch, a page and
+ *   a DRAM row apart; tasks take consecutive heads and run them side by side, each key's rows of all
+ *   of them read together. Zen 5, A/B interleaved, d128: from L3 (16 MB, 32x32 heads, seq_kv 512)
+ *   1.2x (1 thread) and 1.5x (2) faster than one head per task, 32x8 at seq_kv 2048 1.15x and 1.23x.
+ *   (The old threshold, 32 MiB, was measured while this path also prefetched V.)
+ * Either way as many heads as keep every worker busy. Which heads share a task never changes a bit:
+ * each head's arithmetic is that of its own task (tests/test_plan.c compares the three). */
 #ifndef SA_GROUP_HEADS_MIN_BYTES
 #define SA_GROUP_HEADS_MIN_BYTES (1024.0 * 1024) /* beyond L2 */
 #endif
+#ifndef SA_HEADS_AS_ROWS_MAX_BYTES
+#define SA_HEADS_AS_ROWS_MAX_BYTES (1024.0 * 1024) /* within L2 */
+#endif
 double sa_group_heads_min_bytes = SA_GROUP_HEADS_MIN_BYTES;
-static int64_t sa_group_heads(const sa_job *j, const sa_kernel *k, int workers) {
+double sa_heads_as_rows_max_bytes = SA_HEADS_AS_ROWS_MAX_BYTES;
+static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
+  j->heads_per_task = 1;
+  j->heads_as_rows = 0;
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
-    return 1;
+    return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
   const double bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
                        (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
-  if (!interleaved || bytes <= sa_group_heads_min_bytes) return 1;
+  const int as_rows = j->rows == 1 && bytes <= sa_heads_as_rows_max_bytes;
+  if (!as_rows && (!interleaved || bytes <= sa_group_heads_min_bytes)) return;
   const int64_t others = j->batch * j->n_chunks; /* tasks per head group */
   const int64_t groups = others >= workers ? 1 : (workers + others - 1) / others;
-  const int64_t hg = j->heads_kv / groups;
-  return sa_max64(1, sa_min64(hg, k->max_heads_per_task));
+  j->heads_per_task = sa_max64(1, sa_min64(j->heads_kv / groups, k->max_heads_per_task));
+  j->heads_as_rows = as_rows && j->heads_per_task > 1;
 }
 
 /* Task order: (key chunk, row block, b, kv head). Consecutive tasks are other heads' (and
@@ -173,8 +187,8 @@ static size_t sa_partial_bytes(const sa_job *j, int64_t chunks) {
 /* The layout for a job whose task grid is planned (sa_plan). */
 static sa_layout sa_layout_of(sa_job *j, const sa_variant *v, const simdattn_options *opt) {
   sa_layout L;
-  j->heads_per_task = 1;
-  j->heads_per_task = sa_group_heads(j, v->kernel, sa_parallel_workers(opt, sa_task_count(j)));
+  j->heads_per_task = 1, j->heads_as_rows = 0; /* the workers: for the tasks of one head each */
+  sa_group_heads(j, v->kernel, sa_parallel_workers(opt, sa_task_count(j)));
   const int64_t count = sa_task_count(j);
   L.workers = count > 0 ? sa_parallel_workers(opt, count) : 0;
   L.worker_bytes = sa_align_bytes(v->kernel->workspace(j));
@@ -187,8 +201,7 @@ static sa_layout sa_layout_of(sa_job *j, const sa_variant *v, const simdattn_opt
 
 size_t sa_workspace_bytes(const sa_job *jin, const sa_variant *v, int workers) {
   sa_job g = *jin, *j = &g;
-  g.heads_per_task = 1;
-  g.heads_per_task = sa_group_heads(j, v->kernel, workers);
+  sa_group_heads(j, v->kernel, workers);
   const int64_t count = sa_task_count(j);
   if (count < workers) workers = (int)count;
   return sa_align_bytes(v->kernel->workspace(j)) * (size_t)workers + sa_partial_bytes(j, j->n_chunks) +
@@ -201,10 +214,17 @@ size_t sa_workspace_bytes(const sa_job *jin, const sa_variant *v, int workers) {
 static size_t sa_workspace_bound(const sa_job *jmax, const sa_variant *v, const simdattn_options *opt) {
   sa_job j = *jmax;
   sa_plan(&j, v->kernel);
-  j.heads_per_task = sa_group_heads(&j, v->kernel, 1); /* the most heads a task can take */
+  sa_group_heads(&j, v->kernel, 1); /* the most heads a task can take */
+  sa_job few = j; /* a short sequence may take its heads as rows where the longest does not */
+  few.seq_kv = 0;
+  sa_plan(&few, v->kernel);
+  sa_group_heads(&few, v->kernel, 1);
+  const size_t worker_bytes = sa_align_bytes(v->kernel->workspace(&j)) > sa_align_bytes(v->kernel->workspace(&few))
+                                  ? sa_align_bytes(v->kernel->workspace(&j))
+                                  : sa_align_bytes(v->kernel->workspace(&few));
   const int64_t tasks = j.batch * j.heads_kv * j.n_row_blocks * j.max_chunks;
   const int workers = tasks > 0 ? sa_parallel_workers(opt, tasks) : 0;
-  size_t total = sa_align_bytes(v->kernel->workspace(&j)) * (size_t)workers + sa_partial_bytes(&j, j.max_chunks);
+  size_t total = worker_bytes * (size_t)workers + sa_partial_bytes(&j, j.max_chunks);
   int64_t lo = 0, hi = jmax->seq_kv; /* the longest seq_kv whose packed blocks fit: packing grows with it */
   while (lo < hi) {
     sa_job t = j;

@@ -402,59 +402,86 @@ static void check_no_allocation(void) {
 #endif
 }
 
-/* Decode on an interleaved (BSHD) cache with several kv heads per task (forced at any size:
- * sa_group_heads_min_bytes 0) gives exactly the bits of one head per task (forced: INFINITY), on 1 and 2 threads and
- * a pool, for MHA, GQA and long (split) keys; the grouped plan asks for more workspace (proof the
- * grouped path ran) and writes nothing past it. */
+/* Decode with several kv heads per task gives exactly the bits of one head per task (forced:
+ * sa_group_heads_min_bytes INFINITY, sa_heads_as_rows_max_bytes -1), on 1 and 2 threads and a pool,
+ * for MHA, GQA and long (split) keys, both ways a task takes several heads (each forced at any
+ * size): side by side on an interleaved (BSHD) cache (sa_group_heads_min_bytes 0; that plan asks for
+ * more workspace: proof the grouped path ran) and, for heads of one row each, as the rows of one
+ * task on either layout (sa_heads_as_rows_max_bytes INFINITY). Neither writes past its workspace. */
+typedef struct {
+  double min_bytes, rows_max_bytes;
+} grouping;
+/* plan and execute with the grouping thresholds g (execute plans its grid again: the same ones) */
+static int run_grouped(case_data *cd, const simdattn_options *o, grouping g, size_t *ws_size, int *guard_ok) {
+  const double saved_min = sa_group_heads_min_bytes, saved_rows = sa_heads_as_rows_max_bytes;
+  sa_group_heads_min_bytes = g.min_bytes;
+  sa_heads_as_rows_max_bytes = g.rows_max_bytes;
+  simdattn_plan *plan = NULL;
+  workspace w = {0};
+  int ok = 0;
+  CHECK(simdattn_plan_create(&cd->p, o, &plan) == SIMDATTN_OK, "%s", simdattn_last_error());
+  if (plan && ws_make(&w, simdattn_plan_workspace_size(plan)) == 0) {
+    *ws_size = simdattn_plan_workspace_size(plan);
+    case_reset_outputs(cd);
+    ok = simdattn_plan_execute(plan, &cd->p, w.ws, w.size) == SIMDATTN_OK;
+    CHECK(ok, "%s", simdattn_last_error());
+    *guard_ok = ws_guard_ok(&w);
+  }
+  free(w.mem);
+  simdattn_plan_destroy(plan);
+  sa_group_heads_min_bytes = saved_min;
+  sa_heads_as_rows_max_bytes = saved_rows;
+  return ok;
+}
 static void check_grouped_heads(const sa_variant *v) {
-  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}};
+  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}, {6, 6, 1},
+                                      {5, 5, 40}, {3, 3, 1100}};
   const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
+  const grouping one = {INFINITY, -1.0}, ways[2] = {{0.0, -1.0}, {INFINITY, INFINITY}};
+  static const char *const how[2] = {"side by side", "as rows"};
   for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
-    for (int causal = 0; causal < 2; causal++) {
-      case_spec spec = case_default("grouped", 1, shapes[s][2]);
-      spec.heads_q = shapes[s][0];
-      spec.heads_kv = shapes[s][1];
-      spec.layout = LAYOUT_BSHD;
-      spec.causal = causal ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
-      spec.d = spec.dv = s % 2 ? 80 : 64;
-      if (case_fit_dtypes(&spec, v->dtypes)) continue;
-      case_data cd;
-      if (case_build(&spec, 5, &cd)) {
-        CHECK(0, "build");
-        continue;
-      }
-      for (int o = 0; o < 3; o++) {
-        const double saved = sa_group_heads_min_bytes;
-        sa_group_heads_min_bytes = INFINITY; /* the reference: one head per task at any size */
-        case_reset_outputs(&cd);
-        CHECK(simdattn_forward(&cd.p, &opts[o]) == SIMDATTN_OK, "%s", simdattn_last_error());
-        result want;
-        keep(&cd, &want);
-        simdattn_plan *one = NULL, *grouped = NULL;
-        CHECK(simdattn_plan_create(&cd.p, &opts[o], &one) == SIMDATTN_OK, "%s", simdattn_last_error());
-        sa_group_heads_min_bytes = 0.0;
-        CHECK(simdattn_plan_create(&cd.p, &opts[o], &grouped) == SIMDATTN_OK, "%s", simdattn_last_error());
-        workspace w = {0};
-        if (one && grouped && ws_make(&w, simdattn_plan_workspace_size(grouped)) == 0) {
-          const int flash = v->kernel->max_heads_per_task > 1 && spec.heads_q / spec.heads_kv <= v->kernel->tiles.direct_rows &&
-                            spec.seq_kv > 1; /* one key: no seq stride, nothing interleaved */
-          if (flash)
-            CHECK(simdattn_plan_workspace_size(grouped) > simdattn_plan_workspace_size(one),
-                  "%s %s: the grouped plan asks no more workspace (%zu) than one head per task (%zu)", v->name, cd.name,
-                  simdattn_plan_workspace_size(grouped), simdattn_plan_workspace_size(one));
-          case_reset_outputs(&cd);
-          CHECK(simdattn_plan_execute(grouped, &cd.p, w.ws, w.size) == SIMDATTN_OK, "%s", simdattn_last_error());
-          CHECK(same(&cd, &want), "%s %s option set %d: several heads per task differ from one", v->name, cd.name, o);
-          CHECK(ws_guard_ok(&w), "%s %s: written past the workspace", v->name, cd.name);
+    for (int bhsd = 0; bhsd < 2; bhsd++)
+      for (int causal = 0; causal < 2; causal++) {
+        case_spec spec = case_default("grouped", 1, shapes[s][2]);
+        spec.heads_q = shapes[s][0];
+        spec.heads_kv = shapes[s][1];
+        spec.layout = bhsd ? LAYOUT_BHSD : LAYOUT_BSHD;
+        spec.causal = causal ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE;
+        spec.d = spec.dv = s % 2 ? 80 : 64;
+        if (s == 6) spec.dv = 48; /* head_dim_v != head_dim */
+        if (case_fit_dtypes(&spec, v->dtypes)) continue;
+        case_data cd;
+        if (case_build(&spec, 5, &cd)) {
+          CHECK(0, "build");
+          continue;
         }
-        sa_group_heads_min_bytes = saved;
-        free(w.mem);
-        simdattn_plan_destroy(one);
-        simdattn_plan_destroy(grouped);
-        drop(&want);
+        for (int o = 0; o < 3; o++) {
+          size_t ws_one = 0, ws = 0;
+          int guard = 1;
+          if (!run_grouped(&cd, &opts[o], one, &ws_one, &guard)) continue;
+          result want;
+          keep(&cd, &want);
+          for (int k = bhsd; k < 2; k++) { /* side by side: interleaved caches only */
+            if (!run_grouped(&cd, &opts[o], ways[k], &ws, &guard)) continue;
+            CHECK(same(&cd, &want), "%s %s option set %d: several heads per task %s differ from one", v->name, cd.name,
+                  o, how[k]);
+            CHECK(guard, "%s %s: written past the workspace (%s)", v->name, cd.name, how[k]);
+            const int flash = v->kernel->max_heads_per_task > 1 &&
+                              spec.heads_q / spec.heads_kv <= v->kernel->tiles.direct_rows &&
+                              spec.seq_kv > 1; /* one key: no seq stride, nothing interleaved */
+            if (k == 0 && flash)
+              CHECK(ws > ws_one, "%s %s: the grouped plan asks no more workspace (%zu) than one head per task (%zu)",
+                    v->name, cd.name, ws, ws_one);
+          }
+          /* and simdattn_forward (the default thresholds) gives the same bits */
+          case_reset_outputs(&cd);
+          CHECK(simdattn_forward(&cd.p, &opts[o]) == SIMDATTN_OK, "%s", simdattn_last_error());
+          CHECK(same(&cd, &want), "%s %s option set %d: simdattn_forward differs from one head per task", v->name,
+                cd.name, o);
+          drop(&want);
+        }
+        case_free(&cd);
       }
-      case_free(&cd);
-    }
 }
 
 int main(int argc, char **argv) {
@@ -476,7 +503,7 @@ int main(int argc, char **argv) {
           check_growing(sa_variant_at(t), heads[h][0], heads[h][1], l ? LAYOUT_BSHD : LAYOUT_BHSD);
   for (int t = 0; t < sa_variant_total(); t++)
     if (sa_variant_available(sa_variant_at(t))) check_grouped_heads(sa_variant_at(t));
-  printf("several kv heads per task == one, on BSHD decode\n");
+  printf("several kv heads per task (side by side on BSHD, as rows on either layout) == one, in decode\n");
   check_concurrent();
   check_errors();
   check_no_allocation();
