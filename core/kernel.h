@@ -70,6 +70,7 @@ typedef struct sa_job {
                            * for kernels that accept it); 1 otherwise */
   int64_t heads_as_rows;  /* heads_per_task > 1 and rows == 1: a task's heads are its rows (row r: head
                            * hk + r, packed row 0), else its heads run side by side */
+  double kv_bytes;        /* the K and V bytes the job reads: batch heads_kv seq_kv (a K row + a V row) (sa_plan) */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)

@@ -26,6 +26,7 @@
 #define SA_SHARED_PACK_MAX ((size_t)256 << 20)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static size_t sa_max_size(size_t a, size_t b) { return a > b ? a : b; }
 
 void sa_plan(sa_job *j, const sa_kernel *k) {
   j->rows = j->group * j->seq_q;
@@ -35,6 +36,8 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->heads_per_task = 1; /* sa_layout_of groups heads once the workers are known */
   j->heads_as_rows = 0;
   j->chunk_len = j->seq_kv;
+  j->kv_bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
+                (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
   const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
   const sa_tiles *t = &k->tiles;
   if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
@@ -84,10 +87,8 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
     return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
-  const double bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
-                       (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
-  const int as_rows = j->rows == 1 && bytes <= sa_heads_as_rows_max_bytes;
-  if (!as_rows && (!interleaved || bytes <= sa_group_heads_min_bytes)) return;
+  const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;
+  if (!as_rows && (!interleaved || j->kv_bytes <= sa_group_heads_min_bytes)) return;
   const int64_t others = j->batch * j->n_chunks; /* tasks per head group */
   const int64_t groups = others >= workers ? 1 : (workers + others - 1) / others;
   j->heads_per_task = sa_max64(1, sa_min64(j->heads_kv / groups, k->max_heads_per_task));
@@ -219,9 +220,8 @@ static size_t sa_workspace_bound(const sa_job *jmax, const sa_variant *v, const 
   few.seq_kv = 0;
   sa_plan(&few, v->kernel);
   sa_group_heads(&few, v->kernel, 1);
-  const size_t worker_bytes = sa_align_bytes(v->kernel->workspace(&j)) > sa_align_bytes(v->kernel->workspace(&few))
-                                  ? sa_align_bytes(v->kernel->workspace(&j))
-                                  : sa_align_bytes(v->kernel->workspace(&few));
+  const size_t worker_bytes =
+      sa_max_size(sa_align_bytes(v->kernel->workspace(&j)), sa_align_bytes(v->kernel->workspace(&few)));
   const int64_t tasks = j.batch * j.heads_kv * j.n_row_blocks * j.max_chunks;
   const int workers = tasks > 0 ? sa_parallel_workers(opt, tasks) : 0;
   size_t total = worker_bytes * (size_t)workers + sa_partial_bytes(&j, j.max_chunks);

@@ -300,6 +300,7 @@ static void resolve(const simdattn_problem *p, sa_job *j) {
   j->rows = j->block_rows = j->n_row_blocks = j->chunk_len = j->max_chunks = 0;
   j->n_chunks = j->heads_per_task = 1;
   j->heads_as_rows = 0;
+  j->kv_bytes = 0.0;
   j->partial = NULL;
   j->ref_order = 0;
   j->pack = NULL;
@@ -308,7 +309,7 @@ static void resolve(const simdattn_problem *p, sa_job *j) {
   j->pack_block_bytes = 0;
 }
 #if UINTPTR_MAX == UINT64_MAX && !defined(__ILP32__)
-_Static_assert(sizeof(sa_job) == 408, "sa_job changed: resolve() sets every field, set the new one there");
+_Static_assert(sizeof(sa_job) == 416, "sa_job changed: resolve() sets every field, set the new one there");
 #endif
 
 /* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
