@@ -346,6 +346,14 @@ static void grid_nan(list *l) {
     s.heads_q = t == 2 ? 8 : 2;
     add(l, s);
   }
+  /* plain multi-head decode within one key block (heads taken as rows): a NaN or +inf in V makes
+   * the guarded P.V redo the block from a zero O (nothing saved before a task's first block) */
+  for (int nn = NAN_V; nn <= INF_V; nn++) {
+    s = case_default("nan", 1, 40);
+    s.nan = (case_nan)nn;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    add(l, s);
+  }
   /* decode with keys split into chunks: NaN in a chunk, and scores far apart across chunks */
   for (int t = 0; t < 4; t++) {
     s = case_default("nan", 1, 2048);

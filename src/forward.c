@@ -84,8 +84,7 @@ double sa_heads_as_rows_max_bytes = SA_HEADS_AS_ROWS_MAX_BYTES;
 static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = 1;
   j->heads_as_rows = 0;
-  if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows)
-    return;
+  if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows) return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
   const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;
   if (!as_rows && (!interleaved || j->kv_bytes <= sa_group_heads_min_bytes)) return;
@@ -216,7 +215,7 @@ static size_t sa_workspace_bound(const sa_job *jmax, const sa_variant *v, const 
   sa_job j = *jmax;
   sa_plan(&j, v->kernel);
   sa_group_heads(&j, v->kernel, 1); /* the most heads a task can take */
-  sa_job few = j; /* a short sequence may take its heads as rows where the longest does not */
+  sa_job few = j;                   /* a short sequence may take its heads as rows where the longest does not */
   few.seq_kv = 0;
   sa_plan(&few, v->kernel);
   sa_group_heads(&few, v->kernel, 1);
@@ -299,8 +298,10 @@ simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_option
   const sa_layout L = sa_layout_of(j, v, opt);
   char *buf = L.total ? sa_ws_take(L.total) : NULL;
   if (L.total && !buf)
-    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
-                   "packed K/V blocks %zu)", L.total, L.workers, L.worker_bytes, L.pack - L.partial, L.total - L.pack);
+    return sa_fail(SIMDATTN_ERR_NOMEM,
+                   "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
+                   "packed K/V blocks %zu)",
+                   L.total, L.workers, L.worker_bytes, L.pack - L.partial, L.total - L.pack);
   if (sa_debug())
     fprintf(stderr, "simdattn: %lld tasks (%lld key chunks) on %d thread%s%s, workspace %zu bytes\n",
             (long long)sa_task_count(j), (long long)j->n_chunks, L.workers, L.workers == 1 ? "" : "s",
@@ -444,8 +445,7 @@ simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simda
   pl->workspace_bytes = sa_workspace_bound(&j, v, &pl->opt);
   if (sa_debug())
     fprintf(stderr, "simdattn: plan: variant %s, n_threads %d%s, workspace %zu bytes (seq_kv up to %lld)\n", v->name,
-            pl->opt.n_threads, pl->opt.parallel ? " (caller's pool)" : "", pl->workspace_bytes,
-            (long long)p->seq_kv);
+            pl->opt.n_threads, pl->opt.parallel ? " (caller's pool)" : "", pl->workspace_bytes, (long long)p->seq_kv);
   *plan = pl;
   sa_clear_error();
   return SIMDATTN_OK;
@@ -465,7 +465,7 @@ static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_pr
   simdattn_status st = sa_import_problem(caller, &buf, &p);
   if (st != SIMDATTN_OK) return st;
   sa_job j;
-  if ((st = sa_validate_planned(&pl->shape, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
+  if ((st = sa_validate_planned(&pl->shape, pl->job.scale, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
   if (workspace_size < pl->workspace_bytes)
     return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
                    pl->workspace_bytes, workspace_size);

@@ -78,6 +78,7 @@ typedef struct {
 static int overlap(const sa_span *a, const sa_span *b) {
   return a->lo < a->hi && b->lo < b->hi && a->lo < b->hi && b->lo < a->hi;
 }
+static inline int span_empty(const sa_span *a) { return a->lo >= a->hi; }
 
 /* out's rows must not overlap each other: sort the dims by stride; each stride must clear the
  * span of the smaller ones (a sufficient condition, exact for every layout made of strides). */
@@ -135,8 +136,8 @@ static simdattn_status check_shape(const simdattn_problem *p) {
   for (int t = 0; t < 3; t++) { /* a block format stores whole blocks: rows and strides hold whole blocks */
     const int64_t blk = sa_dtype_block(in[t]->dtype), row = t == 2 ? dv : d;
     if (row % blk != 0)
-      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s", t == 2 ? "head_dim_v" : "head_dim",
-                 row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
+      return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s.dtype %s",
+                 t == 2 ? "head_dim_v" : "head_dim", row, blk, in_name[t], sa_dtype_name(in[t]->dtype));
     const int64_t *st = &in[t]->stride_batch;
     const int64_t ext[3] = {p->batch, t == 0 ? p->heads_q : p->heads_kv, t == 0 ? p->seq_q : p->seq_kv};
     static const char *sn[3] = {"stride_batch", "stride_head", "stride_seq"};
@@ -165,8 +166,8 @@ static simdattn_status check_shape(const simdattn_problem *p) {
 }
 
 enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, WS, N_VIEWS };
-static const char *const view_name[N_VIEWS] = {"q",   "k",    "v",          "out",  "lse",
-                                               "mask", "alibi_slopes", "sinks", "workspace"};
+static const char *const view_name[N_VIEWS] = {"q",     "k",        "v", "out", "lse", "mask", "alibi_slopes",
+                                               "sinks", "workspace"};
 
 /* Tensor t of p as a view: pointer, extents (batch, heads, seq), strides, contiguous row, storage
  * unit, the stride rule, whether required, names for messages. The one description of each tensor:
@@ -223,6 +224,7 @@ static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t
   r[WS].lo = (uintptr_t)ws;
   r[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
   for (int t = 0; t < N_VIEWS; t++) {
+    if (span_empty(&r[t])) continue; /* absent (most optional tensors): overlaps nothing */
     if (t != OUT && overlap(&r[OUT], &r[t]))
       return BAD("out overlaps %s: outputs must not alias any input%s", view_name[t],
                  t == WS ? " or the workspace" : "");
@@ -262,7 +264,8 @@ static inline sa_strides strides_bytes(const simdattn_tensor *x, int64_t e0, int
   return (sa_strides){stride_bytes(e0, x->stride_batch, x->dtype), stride_bytes(e1, x->stride_head, x->dtype),
                       stride_bytes(e2, x->stride_seq, x->dtype)};
 }
-static void resolve(const simdattn_problem *p, sa_job *j) {
+/* scale: the resolved scale when the caller's is 0 (the default, 1 / sqrt(head_dim)); < 0: compute it */
+static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   /* field by field, no memset (a `rep stos`, slow to start, once per call) */
   j->batch = p->batch;
@@ -289,7 +292,7 @@ static void resolve(const simdattn_problem *p, sa_job *j) {
   j->m_sq = stride_of(p->seq_q, p->mask_stride_q);
   j->out = p->out;
   j->lse = p->lse;
-  j->scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
+  j->scale = p->scale != 0.0f ? p->scale : scale >= 0.0f ? scale : 1.0f / sqrtf((float)d);
   j->causal = p->causal;
   j->window = p->window;
   j->mask = p->mask;
@@ -317,7 +320,7 @@ static simdattn_status validate(const simdattn_problem *p, int buffers, sa_job *
   if (!p) return BAD("problem must not be NULL");
   simdattn_status st;
   if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, buffers)) != SIMDATTN_OK) return st;
-  resolve(p, j);
+  resolve(p, j, -1.0f);
   return SIMDATTN_OK;
 }
 simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) { return validate(p, 1, j); }
@@ -358,8 +361,8 @@ SA_VIEW_INLINE simdattn_status planned_span(const tensor_view *x, sa_span *r) {
                  p->field ? "set" : "NULL", planned->field ? "with" : "without");                     \
   } while (0)
 
-simdattn_status sa_validate_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
-                                    size_t ws_size, sa_job *j) {
+simdattn_status sa_validate_planned(const simdattn_problem *planned, float scale, const simdattn_problem *p,
+                                    const void *ws, size_t ws_size, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
   SA_SAME(batch, "%" PRId64);
   SA_SAME(heads_q, "%" PRId64);
@@ -410,7 +413,7 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const simda
     if ((st = planned_span(&x, &r[t])) != SIMDATTN_OK) return st;
   }
   if ((st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK) return st;
-  resolve(p, j);
+  resolve(p, j, scale); /* the planned scale: the same (SA_SAME), and no square root per call */
   return SIMDATTN_OK;
 }
 
