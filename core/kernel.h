@@ -5,9 +5,9 @@
  * one (batch b, kv head hk, block of packed query rows [r0, r1), key chunk c) — or, in direct mode
  * (decode), of nh consecutive kv heads, each head's arithmetic exactly that of its own one-head task
  * (sa_kernel.max_heads_per_task): run side by side (an interleaved cache, beyond L2), or, when a head
- * has one packed row (plain multi-head decode), as the rows of one register tile, each row reading
- * its own head's K and V (job->heads_as_rows: the task's setup, block loop and score reductions are
- * shared by its heads instead of repeated per head). A variant's
+ * has one packed row (plain multi-head decode), as the task's rows, each reading its own head's K
+ * and V and run stage by stage over the rows (job->heads_as_rows: the task's setup and block loop
+ * serve all its heads, and their dependency chains overlap). A variant's
  * run() computes one task with the workspace it is handed. Tasks never share memory they
  * write, so they run in any order on any thread; the arithmetic a row sees depends only on
  * the job's shape (block sizes, key chunks), never on the thread count.
@@ -82,6 +82,9 @@ typedef struct sa_job {
   int64_t n_kv_blocks; /* ceil(seq_kv / block_kv); key blocks start at multiples of block_kv */
   size_t pack_block_bytes;
 } sa_job;
+
+/* a direct-mode task's several kv heads run side by side, each with its own state (not as rows) */
+static inline int sa_heads_side_by_side(const sa_job *j) { return j->heads_per_task > 1 && !j->heads_as_rows; }
 
 /* Softcap, alibi, a mask or sinks: such a job's scores are built in natural units with the
  * reference's own operations, never in a kernel's log2 units (core/flash_driver.inc, Score

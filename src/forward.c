@@ -60,9 +60,9 @@ int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j
 
 /* Heads per task for `workers` workers (job->heads_per_task, job->heads_as_rows). Direct mode only.
  * - A head with one packed row (plain multi-head decode: group 1, seq_q 1) whose K and V fit in L2
- *   (SA_HEADS_AS_ROWS_MAX_BYTES): the task's heads become the rows of one register tile, each row
- *   reading its own head's K and V (core/flash_direct.inc), so the task's setup, its block loop and
- *   the reduction of the scores serve 4 heads at once instead of one. (Zen 5, 6 heads, d48: a call
+ *   (SA_HEADS_AS_ROWS_MAX_BYTES): the task's heads become its rows, each reading its own head's K
+ *   and V, run stage by stage (core/flash_direct.inc sa_block_direct_rows), so the task's setup and
+ *   block loop serve all of them and their dependency chains overlap. (Zen 5, 6 heads, d48: a call
  *   with one key took ~100 ns per head, its arithmetic a few dozen.) Beyond L2 each head keeps its
  *   own task and its own prefetched K/V streams.
  * - An interleaved cache (K or V rows of consecutive heads side by side: BSHD) beyond L2
