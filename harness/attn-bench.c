@@ -55,8 +55,8 @@ typedef struct {
   const sa_probes *probe; /* ROW_PEAK */
   case_spec spec;         /* ROW_ATTN, ROW_BLAS, ROW_NAIVE */
   int threads;
-  int plan;              /* ROW_ATTN: through simdattn_plan_execute (else simdattn_forward) */
-  int call;              /* a call/ row: per-call latency (us_per_call) */
+  int plan;               /* ROW_ATTN: through simdattn_plan_execute (else simdattn_forward) */
+  int call;               /* a call/ row: per-call latency (us_per_call) */
   simdattn_plan *planned; /* made by the row's first setup, with its workspace */
   void *ws;
   size_t ws_size;
@@ -307,8 +307,8 @@ static int attn_setup(void *ctx, char *err, size_t n) {
       snprintf(err, n, "simdattn_plan_create: %s", simdattn_last_error());
       return -1;
     }
-    r->ws_size = (simdattn_plan_workspace_size(r->planned) + SIMDATTN_WORKSPACE_ALIGN - 1) /
-                 SIMDATTN_WORKSPACE_ALIGN * SIMDATTN_WORKSPACE_ALIGN;
+    r->ws_size = (simdattn_plan_workspace_size(r->planned) + SIMDATTN_WORKSPACE_ALIGN - 1) / SIMDATTN_WORKSPACE_ALIGN *
+                 SIMDATTN_WORKSPACE_ALIGN;
     r->ws = r->ws_size ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, r->ws_size) : NULL;
     if (r->ws_size && !r->ws) {
       snprintf(err, n, "cannot allocate %zu bytes of plan workspace", r->ws_size);
@@ -680,6 +680,14 @@ static void write_context(void) {
   gbs_context("compiler", SIMDATTN_COMPILER);
   gbs_context("build_flags", SIMDATTN_BUILD_FLAGS);
   gbs_context("git_commit_built", SIMDATTN_GIT_COMMIT);
+  /* a sanitizer build (SIMDATTN_SANITIZE) instruments our code, not OpenBLAS: its peaks and
+   * timings are not the CPU's (the peak probe read 30 of 236 GFLOP/s under ASan on a Xeon) */
+#ifdef SIMDATTN_SANITIZED
+  gbs_context("sanitized", "yes");
+  fprintf(stderr, "attn-bench: a sanitizer build: these timings say nothing about hardware\n");
+#else
+  gbs_context("sanitized", "no");
+#endif
   snprintf(buf, sizeof buf, "%d", n_all);
   gbs_context("threads_all", buf);
   const int emulated = detect_emulated();

@@ -5,7 +5,8 @@ table's rows this build has); attn/ rows carry GFLOPS, peak_frac, tokens_per_s, 
 and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the interleaved cache;
 naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
 naive_decode's loop) carry us_per_call; peak/ rows GFLOPS, stream/ rows GBps; no row
-errored; peak_frac lies in (0, 3] (natively only: under emulation timings mean nothing). 3, not 1:
+errored; peak_frac lies in (0, 3] (natively and uninstrumented only: under emulation or in a
+sanitizer build, which slows the peak probe 8x but not OpenBLAS, timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
 catch a busy core and read half the real peak (seen once in ctest -j2); the
 context names the CPU, its features, the compiler, the commit and the auto-dispatch pick."""
@@ -22,12 +23,12 @@ def main():
     ctx, rows = data["context"], data["benchmarks"]
     bad = []
     for key in ("cpu_model", "cpu_features", "compiler", "build_flags", "git_commit_built", "auto_variant",
-                "threads_all", "emulated", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max", "naive_decode_isa"):
+                "threads_all", "emulated", "sanitized", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max", "naive_decode_isa"):
         if key not in ctx:
             bad.append(f"context lacks {key}")
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
-    native = ctx.get("emulated") != "yes"
+    native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
     kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0}
     for r in rows:
         n = r["name"]
