@@ -39,6 +39,12 @@ static inline sa_vec sa_vldexp(sa_vec p, sa_vec n) {
   const __m256 f2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(p, f1), f2);
 }
+/* p 2^n for the lanes with y > lim or NaN; the others scale p = +0 instead, exactly +0 as their
+ * product would round to, without the underflow's microcode assist on Intel cores (core/exp.h) */
+#define SA_HAVE_VLDEXP_LIVE 1
+static inline sa_vec sa_vldexp_live(sa_vec p, sa_vec n, sa_vec y, float lim) {
+  return sa_vldexp(_mm256_and_ps(p, _mm256_cmp_ps(y, _mm256_set1_ps(lim), _CMP_NLE_UQ)), n);
+}
 #include "../core/exp.h"
 #define SA_SCORES_LOG2 1 /* P = 2^(s - m): core/exp.h's sa_vexp2_lim */
 static inline sa_vec sa_vexp(sa_vec v) { return sa_vexp_inline(v); }

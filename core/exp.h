@@ -8,7 +8,8 @@
  *   e^r by its Taylor polynomial of degree 7 on |r| <= ln2/2 (truncation <= 0.347^8 / 8! = 5.3e-9
  *   relative, below 0.1 ULP), Horner with FMA; then e^x = e^r 2^n with sa_vldexp (exact scaling,
  *   one rounding when the result is subnormal).
- * x is first clamped to [-104.5, 89] (below, e^x rounds to 0; above, to inf), NaN passing through.
+ * x is first clamped to [-104.5, 89] (below, e^x rounds to 0; above, to inf), NaN passing through;
+ * the lanes clamped below are +0 (sa_vldexp_live), as the scaling would round them.
  * Accuracy, every float input in [-104, 89] against double exp (tests/test_exp.c, exhaustive):
  * <= 1 ULP, checked there (SLEEF's Sleef_expf*_u10 measured in the same scan as the yardstick).
  * Coefficients are the Taylor series' own (1/k!), not taken from any library. */
@@ -19,6 +20,16 @@
 #define SA_EXP2_MAX_ULP 1.0
 
 #ifdef SA_VL /* an ISA's primitives are in scope */
+/* p 2^n, where the lanes with y <= lim (clamped: their result rounds to +0) may be given +0
+ * without computing it. An ISA defines SA_HAVE_VLDEXP_LIVE and its own where a result that
+ * underflows costs a microcode assist (x86 without FTZ, which the library never sets: on a Xeon
+ * the dead keys of one decode call's last tile, -inf scores, took over half its time). */
+#ifndef SA_HAVE_VLDEXP_LIVE
+static inline sa_vec sa_vldexp_live(sa_vec p, sa_vec n, sa_vec y, float lim) {
+  (void)y, (void)lim;
+  return sa_vldexp(p, n);
+}
+#endif
 static inline sa_vec sa_vexp_inline(sa_vec x) {
   x = sa_vmin(sa_vset1(89.0f), sa_vmax(sa_vset1(-104.5f), x)); /* NaN in x stays NaN */
   const sa_vec n = sa_vround(sa_vmul(x, sa_vset1(1.44269504088896341f)));
@@ -32,7 +43,7 @@ static inline sa_vec sa_vexp_inline(sa_vec x) {
   p = sa_vfma(p, r, sa_vset1(0.5f));
   p = sa_vfma(p, r, sa_vset1(1.0f));
   p = sa_vfma(p, r, sa_vset1(1.0f));
-  return sa_vldexp(p, n);
+  return sa_vldexp_live(p, n, x, -104.5f); /* clamped lanes: e^-104.5 rounds to 0 */
 }
 
 /* 2^y for y <= SA_EXP2_LIM (16), -inf or NaN: the driver's exponents in log2-score mode (scores
@@ -53,7 +64,7 @@ static inline sa_vec sa_vexp2_lim(sa_vec y) {
   p = sa_vfma(p, f, sa_vset1(0.24022647738456726f));
   p = sa_vfma(p, f, sa_vset1(0.6931471824645996f));
   p = sa_vfma(p, f, sa_vset1(1.0f));
-  return sa_vldexp(p, n);
+  return sa_vldexp_live(p, n, y, -151.0f); /* clamped lanes: 2^-151 rounds to 0 */
 }
 #endif
 
