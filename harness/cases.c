@@ -408,6 +408,18 @@ static void grid_decode(list *l) {
     s.kvt = t ? SIMDATTN_BF16 : SIMDATTN_F16;
     add(l, s);
   }
+  /* plain multi-head decode whose K and V lie beyond L2 (8 MiB: one-row S tiles then read key by
+   * key, core/flash_direct.inc), a tail of keys past the last whole tile; head-major and
+   * interleaved (heads side by side), f32 and f16 K/V */
+  for (int t = 0; t < 4; t++) {
+    s = case_default("decode", 1, 2051);
+    s.heads_q = s.heads_kv = 4;
+    s.d = s.dv = 128;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.layout = t & 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
+    s.kvt = t & 2 ? SIMDATTN_F16 : SIMDATTN_F32;
+    add(l, s);
+  }
   s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
   every_feature(&s, 700, 72, 24);
   add(l, s);
