@@ -1,19 +1,20 @@
 #!/bin/sh
-# tests/install_test.sh SOURCE_DIR BUILD_DIR WORK_DIR [static]
+# tests/install_test.sh SOURCE_DIR BUILD_DIR WORK_DIR [static STATIC_PREFIX]
 # Installs the built library into WORK_DIR/prefix, then builds and runs examples/example.c
-# against it twice: through find_package(simdattn) and through pkg-config. With "static",
-# first builds and installs a static libsimdattn (BUILD_SHARED_LIBS=OFF) and links statically.
+# against it twice: through find_package(simdattn) and through pkg-config. With "static", takes
+# the static libsimdattn (BUILD_SHARED_LIBS=OFF) installed at STATIC_PREFIX by ctest
+# library_only_no_cxx_no_benchmark (tests/library_only_test.sh: one static build serves both
+# tests) and links statically.
 set -eu
 src=$1 build=$2 work=$3 mode=${4:-shared}
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 if [ "$mode" = static ]; then
-  cmake -S "$src" -B "$work/lib" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-        -DSIMDATTN_BUILD_TESTS=OFF >"$work/configure.log"
-  cmake --build "$work/lib" -j2 --target simdattn attn-check attn-bench >"$work/build.log"
-  build=$work/lib
+  prefix=${5:?static mode needs the prefix of the static install}
+  ls "$prefix"/lib*/libsimdattn.a >/dev/null || { echo "FAIL: no static libsimdattn.a under $prefix"; exit 1; }
+else
+  cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 fi
-cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 libdir=$(ls -d "$prefix"/lib*/ | head -n 1)
 echo "installed into $prefix ($mode):"; (cd "$prefix" && find . -type f | sort)
 
