@@ -73,6 +73,8 @@ typedef struct sa_job {
   double kv_bytes;        /* the K and V bytes the job reads: batch heads_kv seq_kv (a K row + a V row) (sa_plan) */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
+  int heads_prefetch;   /* heads side by side beyond L2: prefetch K and V ahead (src/ sa_group_heads, from the
+                         * CPU's tuning: the hardware prefetchers of some cores do not follow that order) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)
    * is packed once, by the first task that needs it, into pack + index * pack_block_bytes;
    * pack_state[index] is 0 (empty), SA_PACK_BUSY, or SA_PACK_READY (| SA_PACK_NONFINITE).

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 unsigned sa_cpu_detect_raw(void); /* cpu_x86.c, cpu_arm.c */
+unsigned sa_cpu_tuning_raw(void);
 
 static const struct {
   const char *name;
@@ -66,6 +67,15 @@ static void sa_features_init(void) { sa_features_cached = sa_cpu_detect_raw() & 
 unsigned sa_cpu_features(void) {
   pthread_once(&sa_features_once, sa_features_init);
   return sa_features_cached;
+}
+
+static unsigned sa_tuning_cached;
+static pthread_once_t sa_tuning_once = PTHREAD_ONCE_INIT;
+static void sa_tuning_init(void) { sa_tuning_cached = sa_cpu_tuning_raw(); }
+
+unsigned sa_cpu_tuning(void) {
+  pthread_once(&sa_tuning_once, sa_tuning_init);
+  return sa_tuning_cached;
 }
 
 /* ---- the ISAs this build has ---- */

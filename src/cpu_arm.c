@@ -7,6 +7,8 @@
 #include "internal.h"
 
 unsigned sa_cpu_detect_raw(void);
+unsigned sa_cpu_tuning_raw(void);
+unsigned sa_cpu_tuning_raw(void) { return 0; } /* no AArch64 core has a tuning yet */
 
 typedef struct {
   unsigned bit, word, shift;
@@ -33,6 +35,8 @@ unsigned sa_cpu_detect_raw(void) {
 #elif !(defined(__x86_64__) || defined(_M_X64) || defined(__i386__))
 unsigned sa_cpu_detect_raw(void);
 unsigned sa_cpu_detect_raw(void) { return 0; } /* other architectures: scalar variants only */
+unsigned sa_cpu_tuning_raw(void);
+unsigned sa_cpu_tuning_raw(void) { return 0; }
 #else
 typedef int sa_cpu_arm_unused;
 #endif

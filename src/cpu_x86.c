@@ -9,6 +9,7 @@
 #include "internal.h"
 
 unsigned sa_cpu_detect_raw(void);
+unsigned sa_cpu_tuning_raw(void);
 
 static uint64_t sa_xgetbv0(void) {
   uint32_t lo, hi;
@@ -57,6 +58,24 @@ unsigned sa_cpu_detect_raw(void) {
     if ((r[x->reg] >> x->shift) & 1u) f |= x->bit;
   }
   return f;
+}
+
+/* Tunings (src/internal.h SA_TUNE_*) for microarchitectures whose measured behaviour differs from
+ * the defaults. No cpuid feature describes, say, what the hardware prefetchers follow, so they are
+ * recognised by vendor, family and model; an unknown CPU gets the defaults. */
+unsigned sa_cpu_tuning_raw(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+  const int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  unsigned family = (a >> 8) & 0xfu, model = (a >> 4) & 0xfu;
+  if (family == 0xfu) family += (a >> 20) & 0xffu;
+  if (family >= 0x6u) model |= ((a >> 16) & 0xfu) << 4;
+  unsigned t = 0;
+  /* Zen 3: family 19h, models 00-0Fh, 20-2Fh, 40-5Fh (Zen 4 is 10-1Fh, 60-7Fh, A0-AFh) */
+  if (amd && family == 0x19u && (model <= 0x0fu || (model >= 0x20u && model <= 0x2fu) || (model >= 0x40u && model <= 0x5fu)))
+    t |= SA_TUNE_HEADS_PREFETCH;
+  return t;
 }
 #else
 typedef int sa_cpu_x86_unused; /* an empty translation unit is not ISO C */

@@ -84,6 +84,7 @@ double sa_heads_as_rows_max_bytes = SA_HEADS_AS_ROWS_MAX_BYTES;
 static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = 1;
   j->heads_as_rows = 0;
+  j->heads_prefetch = 0;
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows) return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
   const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;
@@ -92,6 +93,7 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   const int64_t groups = others >= workers ? 1 : (workers + others - 1) / others;
   j->heads_per_task = sa_max64(1, sa_min64(j->heads_kv / groups, k->max_heads_per_task));
   j->heads_as_rows = as_rows && j->heads_per_task > 1;
+  j->heads_prefetch = sa_heads_side_by_side(j) && (sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH);
 }
 
 /* Task order: (key chunk, row block, b, kv head). Consecutive tasks are other heads' (and
@@ -355,7 +357,9 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
     if (!v) return sa_fail(SIMDATTN_ERR_UNSUPPORTED, "no variant accepts this problem on this CPU");
     source = "auto";
   }
-  if (sa_debug()) fprintf(stderr, "simdattn: variant %s (%s)\n", v->name, source);
+  if (sa_debug())
+    fprintf(stderr, "simdattn: variant %s (%s)%s\n", v->name, source,
+            sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH ? ", CPU tuning: heads-prefetch" : "");
   *out = v;
   return SIMDATTN_OK;
 }

@@ -48,6 +48,13 @@ enum {
 
 /* Detected once (cpuid + xgetbv / getauxval), minus SIMDATTN_DISABLE_ISA. */
 unsigned sa_cpu_features(void);
+/* This CPU's tunings (cpu_x86.c: by vendor, family and model), detected once: choices that no
+ * cpuid feature describes and that never change a bit of any result. */
+enum {
+  SA_TUNE_HEADS_PREFETCH = 1 /* kv heads side by side (GQA, an interleaved cache) beyond L2: prefetch K and V
+                              * ahead (job->heads_prefetch, core/flash_direct.inc) */
+};
+unsigned sa_cpu_tuning(void);
 /* Comma-separated names of the bits in `f` ("avx2,fma,f16c"); returns buf. */
 const char *sa_cpu_feature_names(unsigned f, char *buf, size_t size);
 /* The bit of one feature name, 0 if unknown. */

@@ -306,6 +306,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->kv_bytes = 0.0;
   j->partial = NULL;
   j->ref_order = 0;
+  j->heads_prefetch = 0;
   j->pack = NULL;
   j->pack_state = NULL;
   j->n_kv_blocks = 0;
