@@ -73,6 +73,8 @@ typedef struct sa_job {
   double kv_bytes;        /* the K and V bytes the job reads: batch heads_kv seq_kv (a K row + a V row) (sa_plan) */
   float *partial;       /* n_chunks > 1: [batch][heads_kv][n_chunks][rows][SA_PARTIAL_STRIDE(dv)] */
   int ref_order;        /* the naive reference's operation order (harness only; 0 = the `ref` variant) */
+  int direct_short;     /* plain multi-head decode within L2 may take the short path (src/ sa_group_heads from the
+                         * size; core/flash_direct.inc sa_direct_short checks the shape) */
   int heads_prefetch;   /* heads side by side beyond L2: prefetch K and V ahead (src/ sa_group_heads, from the
                          * CPU's tuning: the hardware prefetchers of some cores do not follow that order) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)

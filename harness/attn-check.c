@@ -67,11 +67,12 @@ typedef struct {
  * execute; every output byte (guards included) must be the same. 1 when it is, else 0 with why.
  * The plan runs decode on an interleaved cache with several kv heads per task side by side whatever
  * the size (sa_group_heads_min_bytes 0), and never takes heads as rows (sa_heads_as_rows_max_bytes
- * -1), which simdattn_forward does for multi-head decode within L2: so each path is judged on every
- * such case, and their bits compared. */
+ * -1) or the short path (sa_direct_short_max_bytes -1), which simdattn_forward does for multi-head
+ * decode within L2: so each path is judged on every such case, and their bits compared. */
 static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, size_t n) {
   float *out = malloc(sizeof(float) * cd->out_len), *lse = malloc(sizeof(float) * cd->lse_len);
-  const double group_min = sa_group_heads_min_bytes, rows_max = sa_heads_as_rows_max_bytes;
+  const double group_min = sa_group_heads_min_bytes, rows_max = sa_heads_as_rows_max_bytes,
+               short_max = sa_direct_short_max_bytes;
   simdattn_plan *plan = NULL;
   void *ws = NULL;
   int ok = 0;
@@ -83,6 +84,7 @@ static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, si
   memcpy(lse, cd->lse_buf, sizeof(float) * cd->lse_len);
   sa_group_heads_min_bytes = 0.0;
   sa_heads_as_rows_max_bytes = -1.0;
+  sa_direct_short_max_bytes = -1.0;
   if (simdattn_plan_create(&cd->p, opt, &plan) != SIMDATTN_OK) {
     snprintf(why, n, "  simdattn_plan_create: %s", simdattn_last_error());
     goto done;
@@ -99,6 +101,7 @@ static int plan_agrees(case_data *cd, const simdattn_options *opt, char *why, si
 done:
   sa_group_heads_min_bytes = group_min;
   sa_heads_as_rows_max_bytes = rows_max;
+  sa_direct_short_max_bytes = short_max;
   free(ws);
   simdattn_plan_destroy(plan);
   free(out);

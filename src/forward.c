@@ -81,10 +81,18 @@ int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j
 #endif
 double sa_group_heads_min_bytes = SA_GROUP_HEADS_MIN_BYTES;
 double sa_heads_as_rows_max_bytes = SA_HEADS_AS_ROWS_MAX_BYTES;
+/* Plain multi-head decode (one packed row per head) within L2 may take the flash driver's short path
+ * (core/flash_direct.inc sa_direct_short: each head's operations of the general direct path without
+ * its per-task bookkeeping; the same bits). Beyond L2 the general path's K/V prefetches pay. */
+#ifndef SA_DIRECT_SHORT_MAX_BYTES
+#define SA_DIRECT_SHORT_MAX_BYTES (1024.0 * 1024)
+#endif
+double sa_direct_short_max_bytes = SA_DIRECT_SHORT_MAX_BYTES;
 static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = 1;
   j->heads_as_rows = 0;
   j->heads_prefetch = 0;
+  j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes;
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows) return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
   const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;

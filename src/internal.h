@@ -120,6 +120,9 @@ int64_t sa_task_count(const sa_job *j);
  * attn-check and the tests set 0 so that every such case runs that way too (same bits). */
 extern double sa_group_heads_min_bytes;
 extern double sa_heads_as_rows_max_bytes;
+/* K/V bytes up to which plain multi-head decode may take the driver's short path (forward.c); the
+ * tests and attn-check's plan check set -1 (never) to compare its bits with the general path's. */
+extern double sa_direct_short_max_bytes;
 void sa_task_at(const sa_job *j, int64_t index, sa_task *t);
 /* Runs a planned job on variant v: allocates, runs every task, merges key chunks. */
 simdattn_status sa_execute(sa_job *j, const sa_variant *v, const simdattn_options *opt);

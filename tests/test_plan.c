@@ -403,19 +403,24 @@ static void check_no_allocation(void) {
 }
 
 /* Decode with several kv heads per task gives exactly the bits of one head per task (forced:
- * sa_group_heads_min_bytes INFINITY, sa_heads_as_rows_max_bytes -1), on 1 and 2 threads and a pool,
+ * sa_group_heads_min_bytes INFINITY, sa_heads_as_rows_max_bytes -1, sa_direct_short_max_bytes -1), on 1 and 2
+ * threads and a pool,
  * for MHA, GQA and long (split) keys, both ways a task takes several heads (each forced at any
  * size): side by side on an interleaved (BSHD) cache (sa_group_heads_min_bytes 0; that plan asks for
  * more workspace: proof the grouped path ran) and, for heads of one row each, as the rows of one
- * task on either layout (sa_heads_as_rows_max_bytes INFINITY). Neither writes past its workspace. */
+ * task on either layout (sa_heads_as_rows_max_bytes INFINITY); and the short path of plain multi-head
+ * decode (sa_direct_short_max_bytes INFINITY), with one head per task and with heads as rows. None
+ * writes past its workspace. */
 typedef struct {
-  double min_bytes, rows_max_bytes;
+  double min_bytes, rows_max_bytes, short_max_bytes;
 } grouping;
 /* plan and execute with the grouping thresholds g (execute plans its grid again: the same ones) */
 static int run_grouped(case_data *cd, const simdattn_options *o, grouping g, size_t *ws_size, int *guard_ok) {
-  const double saved_min = sa_group_heads_min_bytes, saved_rows = sa_heads_as_rows_max_bytes;
+  const double saved_min = sa_group_heads_min_bytes, saved_rows = sa_heads_as_rows_max_bytes,
+               saved_short = sa_direct_short_max_bytes;
   sa_group_heads_min_bytes = g.min_bytes;
   sa_heads_as_rows_max_bytes = g.rows_max_bytes;
+  sa_direct_short_max_bytes = g.short_max_bytes;
   simdattn_plan *plan = NULL;
   workspace w = {0};
   int ok = 0;
@@ -431,14 +436,17 @@ static int run_grouped(case_data *cd, const simdattn_options *o, grouping g, siz
   simdattn_plan_destroy(plan);
   sa_group_heads_min_bytes = saved_min;
   sa_heads_as_rows_max_bytes = saved_rows;
+  sa_direct_short_max_bytes = saved_short;
   return ok;
 }
 static void check_grouped_heads(const sa_variant *v) {
   static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}, {6, 6, 1},
                                       {5, 5, 40}, {3, 3, 1100}};
   const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
-  const grouping one = {INFINITY, -1.0}, ways[2] = {{0.0, -1.0}, {INFINITY, INFINITY}};
-  static const char *const how[2] = {"side by side", "as rows"};
+  const grouping one = {INFINITY, -1.0, -1.0},
+                 ways[4] = {{0.0, -1.0, -1.0}, {INFINITY, INFINITY, -1.0}, {INFINITY, -1.0, INFINITY},
+                            {INFINITY, INFINITY, INFINITY}};
+  static const char *const how[4] = {"side by side", "as rows", "short path", "short path, as rows"};
   for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
     for (int bhsd = 0; bhsd < 2; bhsd++)
       for (int causal = 0; causal < 2; causal++) {
@@ -461,7 +469,7 @@ static void check_grouped_heads(const sa_variant *v) {
           if (!run_grouped(&cd, &opts[o], one, &ws_one, &guard)) continue;
           result want;
           keep(&cd, &want);
-          for (int k = bhsd; k < 2; k++) { /* side by side: interleaved caches only */
+          for (int k = bhsd; k < 4; k++) { /* side by side: interleaved caches only */
             if (!run_grouped(&cd, &opts[o], ways[k], &ws, &guard)) continue;
             CHECK(same(&cd, &want), "%s %s option set %d: several heads per task %s differ from one", v->name, cd.name,
                   o, how[k]);
@@ -503,7 +511,7 @@ int main(int argc, char **argv) {
           check_growing(sa_variant_at(t), heads[h][0], heads[h][1], l ? LAYOUT_BSHD : LAYOUT_BHSD);
   for (int t = 0; t < sa_variant_total(); t++)
     if (sa_variant_available(sa_variant_at(t))) check_grouped_heads(sa_variant_at(t));
-  printf("several kv heads per task (side by side on BSHD, as rows on either layout) == one, in decode\n");
+  printf("several kv heads per task (side by side on BSHD, as rows on either layout) and the short path == one, in decode\n");
   check_concurrent();
   check_errors();
   check_no_allocation();
