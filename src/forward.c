@@ -477,7 +477,7 @@ static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_pr
   simdattn_status st = sa_import_problem(caller, &buf, &p);
   if (st != SIMDATTN_OK) return st;
   sa_job j;
-  if ((st = sa_validate_planned(&pl->shape, pl->job.scale, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
+  if ((st = sa_validate_planned(&pl->shape, &pl->job, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
   if (workspace_size < pl->workspace_bytes)
     return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
                    pl->workspace_bytes, workspace_size);

@@ -104,10 +104,11 @@ simdattn_status sa_validate(const simdattn_problem *p, sa_job *j);
 /* The shape only (simdattn_plan_create): data pointers are not checked and may be NULL; the
  * optional inputs and lse count as present when their pointers are non-NULL. */
 simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j);
-/* A problem executed on a plan made for `planned` (simdattn_plan_execute; `scale` its resolved
- * scale): the same shape field by field, seq_kv at most the planned one, then the pointer and
- * bound checks only (NULL, ranges, aliasing, and no overlap with the workspace [ws, ws + ws_size)). */
-simdattn_status sa_validate_planned(const simdattn_problem *planned, float scale, const simdattn_problem *p,
+/* A problem executed on a plan made for `planned` (simdattn_plan_execute; j0 the plan's resolved
+ * job): the same shape field by field, seq_kv at most the planned one, then the pointer and bound
+ * checks only (NULL, ranges, aliasing, and no overlap with the workspace [ws, ws + ws_size)); j is
+ * j0 with p's pointers and seq_kv. */
+simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_job *j0, const simdattn_problem *p,
                                     const void *ws, size_t ws_size, sa_job *j);
 
 /* ---- planning and running (forward.c, parallel.c) ---- */

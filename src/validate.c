@@ -363,7 +363,25 @@ SA_VIEW_INLINE simdattn_status planned_span(const tensor_view *x, sa_span *r) {
                  p->field ? "set" : "NULL", planned->field ? "with" : "without");                     \
   } while (0)
 
-simdattn_status sa_validate_planned(const simdattn_problem *planned, float scale, const simdattn_problem *p,
+/* The job of p, a problem of the plan's shape (SA_SAME: every field but the pointers and seq_kv
+ * equals the planned one), from the plan's resolved job j0: what resolve() would make of p, without
+ * its strides and defaults computed again (a seventh of a small decode call's fixed cost). */
+static void resolve_planned(const sa_job *j0, const simdattn_problem *p, sa_job *j) {
+  *j = *j0;
+  j->seq_kv = p->seq_kv;
+  j->diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : p->seq_kv - p->seq_q;
+  if (p->seq_kv <= 1) j->ks.s = j->vs.s = 0; /* stride_of: no seq stride for a single key */
+  j->q = (const char *)p->q.data;
+  j->k = (const char *)p->k.data;
+  j->v = (const char *)p->v.data;
+  j->out = p->out;
+  j->lse = p->lse;
+  j->mask = p->mask;
+  j->alibi = p->alibi_slopes;
+  j->sinks = p->sinks;
+}
+
+simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_job *j0, const simdattn_problem *p,
                                     const void *ws, size_t ws_size, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
   SA_SAME(batch, "%" PRId64);
@@ -415,7 +433,7 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, float scale
     if ((st = planned_span(&x, &r[t])) != SIMDATTN_OK) return st;
   }
   if ((st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK) return st;
-  resolve(p, j, scale); /* the planned scale: the same (SA_SAME), and no square root per call */
+  resolve_planned(j0, p, j);
   return SIMDATTN_OK;
 }
 
