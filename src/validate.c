@@ -365,7 +365,8 @@ SA_VIEW_INLINE simdattn_status planned_span(const tensor_view *x, sa_span *r) {
 
 /* The job of p, a problem of the plan's shape (SA_SAME: every field but the pointers and seq_kv
  * equals the planned one), from the plan's resolved job j0: what resolve() would make of p, without
- * its strides and defaults computed again (a seventh of a small decode call's fixed cost). */
+ * its strides and defaults computed again (callgrind, 6x6 heads d48 seq_kv 1: sa_validate_planned
+ * 825 -> 726 instructions per call). */
 static void resolve_planned(const sa_job *j0, const simdattn_problem *p, sa_job *j) {
   *j = *j0;
   j->seq_kv = p->seq_kv;

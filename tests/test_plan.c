@@ -409,7 +409,7 @@ static void check_no_allocation(void) {
  * size): side by side on an interleaved (BSHD) cache (sa_group_heads_min_bytes 0; that plan asks for
  * more workspace: proof the grouped path ran) and, for heads of one row each, as the rows of one
  * task on either layout (sa_heads_as_rows_max_bytes INFINITY); and the short path of plain multi-head
- * decode (sa_direct_short_max_bytes INFINITY), with one head per task and with heads as rows. None
+ * decode (sa_direct_short_max_bytes INFINITY), with one head per task, heads as rows or side by side. None
  * writes past its workspace. */
 typedef struct {
   double min_bytes, rows_max_bytes, short_max_bytes;
@@ -443,10 +443,12 @@ static void check_grouped_heads(const sa_variant *v) {
   static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}, {6, 6, 1},
                                       {5, 5, 40}, {3, 3, 1100}};
   const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
+  /* the first two ways run heads side by side: interleaved caches only */
   const grouping one = {INFINITY, -1.0, -1.0},
-                 ways[4] = {{0.0, -1.0, -1.0}, {INFINITY, INFINITY, -1.0}, {INFINITY, -1.0, INFINITY},
-                            {INFINITY, INFINITY, INFINITY}};
-  static const char *const how[4] = {"side by side", "as rows", "short path", "short path, as rows"};
+                 ways[5] = {{0.0, -1.0, -1.0}, {0.0, -1.0, INFINITY}, {INFINITY, INFINITY, -1.0},
+                            {INFINITY, -1.0, INFINITY}, {INFINITY, INFINITY, INFINITY}};
+  static const char *const how[5] = {"side by side", "short path, side by side", "as rows", "short path",
+                                     "short path, as rows"};
   for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
     for (int bhsd = 0; bhsd < 2; bhsd++)
       for (int causal = 0; causal < 2; causal++) {
@@ -469,7 +471,7 @@ static void check_grouped_heads(const sa_variant *v) {
           if (!run_grouped(&cd, &opts[o], one, &ws_one, &guard)) continue;
           result want;
           keep(&cd, &want);
-          for (int k = bhsd; k < 4; k++) { /* side by side: interleaved caches only */
+          for (int k = 2 * bhsd; k < 5; k++) {
             if (!run_grouped(&cd, &opts[o], ways[k], &ws, &guard)) continue;
             CHECK(same(&cd, &want), "%s %s option set %d: several heads per task %s differ from one", v->name, cd.name,
                   o, how[k]);
