@@ -1,0 +1,108 @@
+/* scripts/bench-pair.c: a before/after comparison of two builds of the library inside one process
+ * (scripts/bench-pair compiles and runs it). Each build's libsimdattn.so is loaded into its own
+ * link-map namespace (dlmopen), and the two builds' simdattn_forward run alternately on the same
+ * data, round after round, the side going first alternating too. On a shared machine whose other
+ * tenants come and go over seconds, each round's A/B ratio compares two moments a few milliseconds
+ * apart: the median and quartiles of those paired ratios say whether a change helps, where
+ * per-process best-of rounds (scripts/bench-ab) of memory-bound decode rows moved by +-30% with
+ * the code unchanged (Zen 3, loud host; the paired medians of a build against itself: 0.98-1.01).
+ * One decode shape per run: seq_q 1, BOTTOM_RIGHT, head_dim d, f32 q, K/V in a layout and dtype. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "simdattn.h"
+
+typedef simdattn_status (*forward_fn)(const simdattn_problem *, const simdattn_options *);
+typedef const char *(*error_fn)(void);
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static forward_fn load(const char *path, error_fn *err) {
+  void *lib = dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    fprintf(stderr, "bench-pair: %s\n", dlerror());
+    exit(2);
+  }
+  forward_fn f = (forward_fn)(uintptr_t)dlsym(lib, "simdattn_forward");
+  *err = (error_fn)(uintptr_t)dlsym(lib, "simdattn_last_error");
+  if (!f || !*err) {
+    fprintf(stderr, "bench-pair: %s has no simdattn_forward\n", path);
+    exit(2);
+  }
+  return f;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 11) {
+    fprintf(stderr,
+            "usage: bench-pair LIB_A LIB_B HEADS_Q HEADS_KV SEQ_KV HEAD_DIM bhsd|bshd f32|f16|bf16 THREADS ROUNDS\n");
+    return 2;
+  }
+  error_fn err[2];
+  const forward_fn fn[2] = {load(argv[1], &err[0]), load(argv[2], &err[1])};
+  const int64_t hq = atoll(argv[3]), hkv = atoll(argv[4]), kv = atoll(argv[5]), d = atoll(argv[6]);
+  const int bshd = strcmp(argv[7], "bshd") == 0, threads = atoi(argv[9]), rounds = atoi(argv[10]);
+  const simdattn_dtype dt = strcmp(argv[8], "f16") == 0 ? SIMDATTN_F16 : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16 : SIMDATTN_F32;
+  if (hq < 1 || hkv < 1 || hq % hkv || kv < 1 || d < 1 || rounds < 1 || rounds > 100000 ||
+      (!bshd && strcmp(argv[7], "bhsd") != 0)) {
+    fprintf(stderr, "bench-pair: bad shape or rounds\n");
+    return 2;
+  }
+  const size_t es = dt == SIMDATTN_F32 ? 4 : 2, n = (size_t)(hkv * kv * d);
+  float *q = malloc(sizeof(float) * (size_t)(hq * d)), *out = malloc(sizeof(float) * (size_t)(hq * d));
+  unsigned char *k = malloc(n * es), *v = malloc(n * es);
+  double *ratio = malloc(sizeof(double) * (size_t)rounds);
+  if (!q || !out || !k || !v || !ratio) return 2;
+  for (int64_t i = 0; i < hq * d; i++) q[i] = (float)(i % 13) * 0.01f;
+  for (size_t i = 0; i < n; i++) { /* small values of every dtype: 0x3c00 is 1.0 in f16, 0x3f80 in bf16 */
+    const float f = (float)(i % 97) * 0.01f;
+    const uint16_t h = (uint16_t)((dt == SIMDATTN_F16 ? 0x2c00 : 0x3c00) + i % 97);
+    if (es == 4) memcpy(k + 4 * i, &f, 4), memcpy(v + 4 * i, &f, 4);
+    else memcpy(k + 2 * i, &h, 2), memcpy(v + 2 * i, &h, 2);
+  }
+  simdattn_problem p = {.struct_size = SIMDATTN_PROBLEM_SIZE, .batch = 1, .heads_q = hq, .heads_kv = hkv,
+                        .seq_q = 1, .seq_kv = kv, .head_dim = d, .causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT,
+                        .out = out, .out_stride_batch = hq * d, .out_stride_head = d, .out_stride_seq = d};
+  p.q = (simdattn_tensor){q, SIMDATTN_F32, hq * d, d, d};
+  p.k = bshd ? (simdattn_tensor){k, dt, 0, d, hkv * d} : (simdattn_tensor){k, dt, 0, kv * d, d};
+  p.v = bshd ? (simdattn_tensor){v, dt, 0, d, hkv * d} : (simdattn_tensor){v, dt, 0, kv * d, d};
+  const simdattn_options opt = {.n_threads = threads};
+  /* calls per timed side: about a millisecond or more of work */
+  const double bytes = 2.0 * (double)n * (double)es;
+  const int inner = bytes >= 64e6 ? 1 : (int)(64e6 / bytes) + 1;
+  double best[2] = {1e30, 1e30};
+  for (int r = -2; r < rounds; r++) { /* two rounds of warm-up */
+    double t[2];
+    for (int s = 0; s < 2; s++) {
+      const int side = (r + s) & 1;
+      const double t0 = now();
+      for (int i = 0; i < inner; i++)
+        if (fn[side](&p, &opt) != SIMDATTN_OK) {
+          fprintf(stderr, "bench-pair: build %c: %s\n", "AB"[side], err[side]());
+          return 1;
+        }
+      t[side] = (now() - t0) / inner;
+    }
+    if (r < 0) continue;
+    ratio[r] = t[0] / t[1];
+    for (int s = 0; s < 2; s++) best[s] = t[s] < best[s] ? t[s] : best[s];
+  }
+  qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
+  printf("h%lldx%lld d%lld kv%lld %s %s t%d: A %.2f GB/s, B %.2f GB/s (best of %d); B speedup: paired median %.3f "
+         "(quartiles %.3f %.3f), best %.3f\n",
+         (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads, bytes / best[0] / 1e9,
+         bytes / best[1] / 1e9, rounds, ratio[rounds / 2], ratio[rounds / 4], ratio[(3 * rounds) / 4], best[0] / best[1]);
+  return 0;
+}
