@@ -54,10 +54,12 @@ int main(int argc, char **argv) {
   const forward_fn fn[2] = {load(argv[1], &err[0]), load(argv[2], &err[1])};
   const int64_t hq = atoll(argv[3]), hkv = atoll(argv[4]), kv = atoll(argv[5]), d = atoll(argv[6]);
   const int bshd = strcmp(argv[7], "bshd") == 0, threads = atoi(argv[9]), rounds = atoi(argv[10]);
-  const simdattn_dtype dt = strcmp(argv[8], "f16") == 0 ? SIMDATTN_F16 : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16 : SIMDATTN_F32;
+  const simdattn_dtype dt = strcmp(argv[8], "f16") == 0    ? SIMDATTN_F16
+                           : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16
+                                                          : SIMDATTN_F32;
   if (hq < 1 || hkv < 1 || hq % hkv || kv < 1 || d < 1 || rounds < 1 || rounds > 100000 ||
-      (!bshd && strcmp(argv[7], "bhsd") != 0)) {
-    fprintf(stderr, "bench-pair: bad shape or rounds\n");
+      (!bshd && strcmp(argv[7], "bhsd") != 0) || (dt == SIMDATTN_F32 && strcmp(argv[8], "f32") != 0)) {
+    fprintf(stderr, "bench-pair: bad shape, layout, dtype or rounds\n");
     return 2;
   }
   const size_t es = dt == SIMDATTN_F32 ? 4 : 2, n = (size_t)(hkv * kv * d);
@@ -102,7 +104,8 @@ int main(int argc, char **argv) {
   qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
   printf("h%lldx%lld d%lld kv%lld %s %s t%d: A %.2f GB/s, B %.2f GB/s (best of %d); B speedup: paired median %.3f "
          "(quartiles %.3f %.3f), best %.3f\n",
-         (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads, bytes / best[0] / 1e9,
-         bytes / best[1] / 1e9, rounds, ratio[rounds / 2], ratio[rounds / 4], ratio[(3 * rounds) / 4], best[0] / best[1]);
+         (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads,
+         bytes / best[0] / 1e9, bytes / best[1] / 1e9, rounds, ratio[rounds / 2], ratio[rounds / 4],
+         ratio[(3 * rounds) / 4], best[0] / best[1]);
   return 0;
 }
