@@ -113,6 +113,14 @@ static inline void sa_vtranspose(sa_vec r[8]) {
 /* q in a register, loaded once, not folded into each FMA as a memory operand (10 loads per 8 FMAs
  * otherwise; README.md, "What makes the SIMD variants fast") */
 #define SA_VKEEP(v) __asm__("" : "+x"(v))
+/* one-row direct P.V (plain multi-head decode): V vectors per pass, 2 x 6 accumulators and the
+ * broadcast p in 16 registers (a d48 row in one pass). Zen 3, scripts/bench-pair against passes of
+ * 2 vectors (SA_NR), f32 BHSD t1: 6x6 heads d48 seq_kv 256 1.08x, 4x4 d128 seq_kv 64 1.09x,
+ * 8x8 d64 seq_kv 64 1.07x; passes of 4: 0.92-0.95x of 6. */
+#ifndef SA_DIRECT_NV1_AVX2
+#define SA_DIRECT_NV1_AVX2 6
+#endif
+#define SA_DIRECT_NV1 SA_DIRECT_NV1_AVX2
 static inline float sa_vreduce_max(sa_vec v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
