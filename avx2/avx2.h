@@ -114,7 +114,8 @@ static inline void sa_vtranspose(sa_vec r[8]) {
  * otherwise; README.md, "What makes the SIMD variants fast") */
 #define SA_VKEEP(v) __asm__("" : "+x"(v))
 /* one-row direct P.V (plain multi-head decode): V vectors per pass, 2 x 6 accumulators and the
- * broadcast p in 16 registers (a d48 row in one pass; the rest of a row in passes of SA_NR). Zen 3,
+ * broadcast p in 16 registers (a d48 row in one pass; only rows of at most 6 + SA_NR vectors, longer
+ * ones in passes of SA_NR: core/flash_direct.inc). Zen 3,
  * scripts/bench-pair against passes of 2 vectors (SA_NR) throughout, BHSD t1: 6x6 heads d48 seq_kv
  * 256 f32 1.16x, f16 1.04x; 4x4 d128 seq_kv 64 f32 1.0x (passes of 6 up to the row's end, each rest
  * its own copy of the micro kernel: 1.09x, but 1.6x the AVX2 variant's build time under clang + ASan);
