@@ -6,7 +6,9 @@
  * apart: the median and quartiles of those paired ratios say whether a change helps, where
  * per-process best-of rounds (scripts/bench-ab) of memory-bound decode rows moved by +-30% with
  * the code unchanged (Zen 3, loud host; the paired medians of a build against itself: 0.98-1.01).
- * One decode shape per run: seq_q 1, BOTTOM_RIGHT, head_dim d, f32 q, K/V in a layout and dtype. */
+ * One decode shape per run: seq_q 1, BOTTOM_RIGHT, head_dim d, f32 q, K/V in a layout and dtype.
+ * The layout `bhsd/bshd` gives A head-major K/V and B the interleaved layout of the same values
+ * (LIB_A and LIB_B may be one build): the issue's BSHD-against-BHSD ratio, paired. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
@@ -47,18 +49,19 @@ static forward_fn load(const char *path, error_fn *err) {
 int main(int argc, char **argv) {
   if (argc != 11) {
     fprintf(stderr,
-            "usage: bench-pair LIB_A LIB_B HEADS_Q HEADS_KV SEQ_KV HEAD_DIM bhsd|bshd f32|f16|bf16 THREADS ROUNDS\n");
+            "usage: bench-pair LIB_A LIB_B HEADS_Q HEADS_KV SEQ_KV HEAD_DIM bhsd|bshd|bhsd/bshd f32|f16|bf16 THREADS ROUNDS\n");
     return 2;
   }
   error_fn err[2];
   const forward_fn fn[2] = {load(argv[1], &err[0]), load(argv[2], &err[1])};
   const int64_t hq = atoll(argv[3]), hkv = atoll(argv[4]), kv = atoll(argv[5]), d = atoll(argv[6]);
+  const int both = strcmp(argv[7], "bhsd/bshd") == 0;
   const int bshd = strcmp(argv[7], "bshd") == 0, threads = atoi(argv[9]), rounds = atoi(argv[10]);
   const simdattn_dtype dt = strcmp(argv[8], "f16") == 0    ? SIMDATTN_F16
                            : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16
                                                           : SIMDATTN_F32;
   if (hq < 1 || hkv < 1 || hq % hkv || kv < 1 || d < 1 || rounds < 1 || rounds > 100000 ||
-      (!bshd && strcmp(argv[7], "bhsd") != 0) || (dt == SIMDATTN_F32 && strcmp(argv[8], "f32") != 0)) {
+      (!bshd && !both && strcmp(argv[7], "bhsd") != 0) || (dt == SIMDATTN_F32 && strcmp(argv[8], "f32") != 0)) {
     fprintf(stderr, "bench-pair: bad shape, layout, dtype or rounds\n");
     return 2;
   }
@@ -80,6 +83,11 @@ int main(int argc, char **argv) {
   p.q = (simdattn_tensor){q, SIMDATTN_F32, hq * d, d, d};
   p.k = bshd ? (simdattn_tensor){k, dt, 0, d, hkv * d} : (simdattn_tensor){k, dt, 0, kv * d, d};
   p.v = bshd ? (simdattn_tensor){v, dt, 0, d, hkv * d} : (simdattn_tensor){v, dt, 0, kv * d, d};
+  simdattn_problem pp[2] = {p, p};
+  if (both) { /* B: the interleaved layout */
+    pp[1].k = (simdattn_tensor){k, dt, 0, d, hkv * d};
+    pp[1].v = (simdattn_tensor){v, dt, 0, d, hkv * d};
+  }
   const simdattn_options opt = {.n_threads = threads};
   /* calls per timed side: about a millisecond or more of work */
   const double bytes = 2.0 * (double)n * (double)es;
@@ -91,7 +99,7 @@ int main(int argc, char **argv) {
       const int side = (r + s) & 1;
       const double t0 = now();
       for (int i = 0; i < inner; i++)
-        if (fn[side](&p, &opt) != SIMDATTN_OK) {
+        if (fn[side](&pp[side], &opt) != SIMDATTN_OK) {
           fprintf(stderr, "bench-pair: build %c: %s\n", "AB"[side], err[side]());
           return 1;
         }
