@@ -81,13 +81,13 @@ int main(int argc, char **argv) {
                         .seq_q = 1, .seq_kv = kv, .head_dim = d, .causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT,
                         .out = out, .out_stride_batch = hq * d, .out_stride_head = d, .out_stride_seq = d};
   p.q = (simdattn_tensor){q, SIMDATTN_F32, hq * d, d, d};
-  p.k = bshd ? (simdattn_tensor){k, dt, 0, d, hkv * d} : (simdattn_tensor){k, dt, 0, kv * d, d};
-  p.v = bshd ? (simdattn_tensor){v, dt, 0, d, hkv * d} : (simdattn_tensor){v, dt, 0, kv * d, d};
+  /* head-major (BHSD) or interleaved (BSHD) views of the same buffers */
+  const simdattn_tensor k_bhsd = {k, dt, 0, kv * d, d}, v_bhsd = {v, dt, 0, kv * d, d};
+  const simdattn_tensor k_bshd = {k, dt, 0, d, hkv * d}, v_bshd = {v, dt, 0, d, hkv * d};
+  p.k = bshd ? k_bshd : k_bhsd;
+  p.v = bshd ? v_bshd : v_bhsd;
   simdattn_problem pp[2] = {p, p};
-  if (both) { /* B: the interleaved layout */
-    pp[1].k = (simdattn_tensor){k, dt, 0, d, hkv * d};
-    pp[1].v = (simdattn_tensor){v, dt, 0, d, hkv * d};
-  }
+  if (both) pp[1].k = k_bshd, pp[1].v = v_bshd; /* B: the interleaved layout */
   const simdattn_options opt = {.n_threads = threads};
   /* calls per timed side: about a millisecond or more of work */
   const double bytes = 2.0 * (double)n * (double)es;
