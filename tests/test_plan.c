@@ -413,8 +413,9 @@ static void check_no_allocation(void) {
  * size): side by side on an interleaved (BSHD) cache (sa_group_heads_min_bytes 0; that plan asks for
  * more workspace: proof the grouped path ran) and, for heads of one row each, as the rows of one
  * task on either layout (sa_heads_as_rows_max_bytes INFINITY); and the short path of plain multi-head
- * decode (sa_direct_short_max_bytes INFINITY), with one head per task, heads as rows or side by side. None
- * writes past its workspace. */
+ * decode (sa_direct_short_max_bytes INFINITY), with one head per task, heads as rows or side by side, and
+ * its tiny path (fewer keys than one S tile: 1 and 7 keys; 16 is a whole AVX-512 tile). None writes past
+ * its workspace. */
 typedef struct {
   double min_bytes, rows_max_bytes, short_max_bytes;
 } grouping;
@@ -444,8 +445,8 @@ static int run_grouped(case_data *cd, const simdattn_options *o, grouping g, siz
   return ok;
 }
 static void check_grouped_heads(const sa_variant *v) {
-  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160}, {6, 6, 1},
-                                      {5, 5, 40}, {3, 3, 1100}};
+  static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160},
+                                      {6, 6, 1},   {5, 5, 40}, {3, 3, 1100},  {7, 7, 7}, {4, 4, 16}};
   const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
   /* the first two ways run heads side by side: interleaved caches only */
   const grouping one = {INFINITY, -1.0, -1.0},
