@@ -21,7 +21,8 @@ static float dot(const float *q, const float *k, int64_t d, int order) {
     case SA_REF_FMA:
       for (int64_t x = 0; x < d; x++) s = fmaf(q[x], k[x], s);
       return s;
-    case SA_REF_LANES16: {
+    case SA_REF_LANES16:
+    case SA_REF_LANES16_SUM: {
       float lane[16] = {0};
       for (int64_t x = 0; x < d; x++) lane[x % 16] = fmaf(q[x], k[x], lane[x % 16]);
       for (int w = 8; w >= 1; w /= 2)
@@ -73,21 +74,28 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   if (row.has_sink && row.sink > top) top = row.sink;
   const float shift = sa_m_use(top);
 
-  float l = 0.0f;
+  float l = 0.0f, l_lane[16] = {0};
+  const int lanes_sum = order == SA_REF_LANES16_SUM;
   for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0f;
   for (int64_t t = 0; t < j->seq_kv; t++) {
     const int64_t key = reverse ? j->seq_kv - 1 - t : t;
     if (w->s[key] == -INFINITY) continue;
     const float p = sa_expf(w->s[key] - shift);
-    l += p;
+    if (lanes_sum) l_lane[key % 16] += p;
+    else l += p;
     const float *vr = w->kv;
     sa_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, w->kv);
     if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(vr[x], 0.0f);
-    else if (order == SA_REF_FMA)
+    else if (order == SA_REF_FMA || lanes_sum)
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, vr[x], w->acc[x]);
     else
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * vr[x];
+  }
+  if (lanes_sum) {
+    for (int w2 = 8; w2 >= 1; w2 /= 2)
+      for (int t = 0; t < w2; t++) l_lane[t] += l_lane[t + w2];
+    l = l_lane[0];
   }
   if (row.has_sink) l += sa_expf(row.sink - shift);
   if (l == 0.0f) { /* no visible key (and no finite sink) */

@@ -11,8 +11,15 @@
  *   FORWARD  dot products x = 0..d-1, separate multiply and add; weighted sums j = 0..n-1
  *   REVERSE  dot products x = d-1..0; weighted sums j = n-1..0
  *   FMA      dot products with fmaf, forward (what broadcast-FMA micro-kernels do); sums forward
- *   LANES16  dot products in 16 fmaf lanes then a tree sum (horizontal SIMD); sums reversed */
-enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_N_ORDERS };
+ *   LANES16  dot products in 16 fmaf lanes then a tree sum (horizontal SIMD); sums reversed
+ *   LANES16_SUM  dot products as LANES16; the weighted sum forward with fmaf and the weights' sum
+ *            (the softmax's normaliser) in 16 lanes then a tree, as SIMD kernels sum them: the
+ *            two sums in different orders. The other orders sum both alike, so where V makes the
+ *            weighted sum exact in any order (every v a power of two times one value: its
+ *            output is that value whatever the weights) they give err(ref) 0, which no kernel
+ *            summing the two apart can match (found by tests/fuzz: one bf16 -4 in all 26 V
+ *            rows, every flash variant 3-3.5 ulp of the output off) */
+enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_LANES16_SUM, SA_REF_N_ORDERS };
 
 /* The float64 oracle: the judge of every check. Computes the rows listed in `rows` (flat
  * indices (b * heads_q + h) * seq_q + i; NULL = every row, in that order) into out[n][dv] and
