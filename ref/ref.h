@@ -14,10 +14,10 @@
  *   LANES16  dot products in 16 fmaf lanes then a tree sum (horizontal SIMD); sums reversed
  *   LANES16_SUM  dot products as LANES16; the weighted sum forward with fmaf and the weights' sum
  *            (the softmax's normaliser) in 16 lanes then a tree, as SIMD kernels sum them: the
- *            two sums in different orders. The other orders sum both alike, so where V makes the
- *            weighted sum exact in any order (every v a power of two times one value: its
- *            output is that value whatever the weights) they give err(ref) 0, which no kernel
- *            summing the two apart can match (found by tests/fuzz: one bf16 -4 in all 26 V
+ *            two sums in different orders. The other orders sum both alike, so where every v
+ *            is one power of two c (the weighted sum is then exactly c times the weights' sum
+ *            in the same order, and the division gives c back) they give err(ref) 0, which no
+ *            kernel summing the two apart can match (found by tests/fuzz: bf16 -4 in all 26 V
  *            rows, every flash variant 3-3.5 ulp of the output off) */
 enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_LANES16_SUM, SA_REF_N_ORDERS };
 
