@@ -114,7 +114,8 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_problem *p,
  * every call, and seq_kv, which may be anything from 0 to the planned maximum (a growing KV cache)
  * — in the caller's workspace: no allocation, no environment read, only pointer and bound checks.
  * Its results are bitwise those of simdattn_forward on the same problem (the split into tasks and
- * key chunks is a function of the executed shape, never of the planned maximum or the threads).
+ * key chunks is a function of one sequence's executed shape, never of the planned maximum, the
+ * batch size or the threads: a batch entry gets the bits it gets alone).
  * A plan is immutable: several threads may execute one plan at once, each with its own workspace
  * (the options' parallel hook, if any, must then be safe to call concurrently). */
 typedef struct simdattn_plan simdattn_plan;

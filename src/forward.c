@@ -13,11 +13,13 @@
 #include "fpenv.h"
 #include "internal.h"
 
-/* Split keys into chunks only when a shape has fewer than SPLIT_BELOW (b, kv head, row block)
- * tasks and its keys outnumber its query rows SPLIT_KEYS_PER_ROW to one (decode, long-context
- * cross-attention), aiming at SPLIT_TARGET tasks: constants, so the split never depends on
- * threads. Square prefill is not split: its rows already give tasks, and merging partial states
- * cost 3% at seq 1024 with one head (measured). */
+/* Split keys into chunks only when one sequence (one batch entry) has fewer than SPLIT_BELOW
+ * (kv head, row block) tasks and its keys outnumber its query rows SPLIT_KEYS_PER_ROW to one
+ * (decode, long-context cross-attention), aiming at SPLIT_TARGET tasks per sequence: constants and
+ * the sequence's own shape, so the split never depends on the thread count or on the batch (a
+ * sequence gives the same bits alone or in a batch of any size: tests/test_determinism.c). Square
+ * prefill is not split: its rows already give tasks, and merging partial states cost 3% at seq
+ * 1024 with one head (measured). */
 #define SA_SPLIT_BELOW 16
 #define SA_SPLIT_TARGET 64
 #define SA_SPLIT_KEYS_PER_ROW 4
@@ -38,7 +40,7 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->chunk_len = j->seq_kv;
   j->kv_bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
                 (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
-  const int64_t tasks = j->batch * j->heads_kv * j->n_row_blocks;
+  const int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
   const sa_tiles *t = &k->tiles;
   if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
       j->seq_kv >= SA_SPLIT_KEYS_PER_ROW * j->rows) {

@@ -1,6 +1,8 @@
 /* tests/test_determinism.c: every variant this CPU runs gives bitwise-identical out and lse for
  * every n_threads, through a caller's thread pool (options.parallel) and on every repeat —
- * on shapes that split keys into chunks (decode), causal GQA prefill and the all-features case. */
+ * on shapes that split keys into chunks (decode), causal GQA prefill and the all-features case —
+ * and, for every batched case, for each batch entry computed alone (batch 1, pointers moved to
+ * the entry) as in the batch: the composition of a batch never changes a sequence's bits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,13 +11,32 @@
 #include "harness/cases.h"
 #include "threads_util.h"
 
+static size_t elem_bytes(simdattn_dtype t) { return t == SIMDATTN_F32 ? 4 : 2; }
+
+/* Runs each batch entry of cd's problem as a problem of batch 1, into cd's out and lse. */
+static int run_entries_alone(const case_data *cd, const simdattn_options *opt) {
+  for (int64_t b = 0; b < cd->p.batch; b++) {
+    simdattn_problem one = cd->p;
+    one.batch = 1;
+    one.q.data = (const char *)one.q.data + (size_t)(b * one.q.stride_batch) * elem_bytes(one.q.dtype);
+    one.k.data = (const char *)one.k.data + (size_t)(b * one.k.stride_batch) * elem_bytes(one.k.dtype);
+    one.v.data = (const char *)one.v.data + (size_t)(b * one.v.stride_batch) * elem_bytes(one.v.dtype);
+    one.out += b * one.out_stride_batch;
+    if (one.lse) one.lse += b * one.heads_q * one.seq_q;
+    if (one.mask) one.mask += b * one.mask_stride_batch;
+    if (simdattn_forward(&one, opt) != SIMDATTN_OK) return -1;
+  }
+  return 0;
+}
+
 static void snapshot(const case_data *cd, float *o, float *l) {
   memcpy(o, cd->out_buf, cd->out_len * sizeof(float));
   memcpy(l, cd->lse_buf, cd->lse_len * sizeof(float));
 }
 
 int main(void) {
-  case_spec specs[5];
+  enum { NSPECS = 7 };
+  case_spec specs[NSPECS];
   specs[0] = case_default("det-decode", 1, 4099); /* few tasks: keys split into chunks */
   specs[0].heads_q = 32;
   specs[0].heads_kv = 8;
@@ -45,10 +66,27 @@ int main(void) {
   specs[4].qt = SIMDATTN_BF16;
   specs[4].kvt = SIMDATTN_F16;
   specs[4].heads_q = specs[4].heads_kv = 1;
+  /* batches: decode whose keys a sequence alone splits into more chunks than a batch of them
+   * would under a rule counting the batch's tasks; prefill with shared packing, mask and sinks */
+  specs[5] = case_default("det-batch-decode", 1, 12001);
+  specs[5].batch = 3;
+  specs[5].heads_q = 16;
+  specs[5].heads_kv = 4;
+  specs[5].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[5].sinks = 1;
+  specs[5].layout = LAYOUT_BSHD_PAD;
+  specs[6] = case_default("det-batch-prefill", 130, 260);
+  specs[6].batch = 3;
+  specs[6].heads_q = 4;
+  specs[6].heads_kv = 2;
+  specs[6].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[6].mask = MASK_FULL;
+  specs[6].alibi = 1;
+  specs[6].kvt = SIMDATTN_F16;
 
   simdattn_variant_info info;
   for (int v = 0; test_next_variant(&v, &info, 1); v++) {
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < NSPECS; c++) {
       case_spec spec = specs[c];
       if (case_fit_dtypes(&spec, info.dtypes)) continue; /* bf16-only rows: the f32 cases as bf16 twins */
       case_data cd;
@@ -81,8 +119,17 @@ int main(void) {
               cd.name, pt);
         CHECK(atomic_load(&pool.calls) > 0, "the pool hook was never called");
       }
+      if (cd.p.batch > 1) {
+        case_reset_outputs(&cd);
+        const simdattn_options alone = {2, info.name, NULL, NULL};
+        CHECK(run_entries_alone(&cd, &alone) == 0, "%s %s alone: %s", info.name, cd.name, simdattn_last_error());
+        snapshot(&cd, o2, l2);
+        CHECK(!memcmp(o1, o2, cd.out_len * sizeof(float)) && !memcmp(l1, l2, cd.lse_len * sizeof(float)),
+              "%s %s: a batch entry computed alone differs from the same entry in the batch", info.name, cd.name);
+      }
       CHECK(case_guards_intact(&cd), "%s %s: guards", info.name, cd.name);
-      printf("%-24s %-60s bitwise identical over n_threads 1,2,3,0,5 and pools of 1 and 4\n", info.name, cd.name);
+      printf("%-24s %-60s bitwise identical over n_threads 1,2,3,0,5 and pools of 1 and 4%s\n", info.name, cd.name,
+             cd.p.batch > 1 ? ", and each batch entry alone" : "");
       free(o1);
       free(l1);
       free(o2);
