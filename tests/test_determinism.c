@@ -67,7 +67,7 @@ int main(void) {
   specs[4].kvt = SIMDATTN_F16;
   specs[4].heads_q = specs[4].heads_kv = 1;
   /* batches: decode whose keys a sequence alone splits into more chunks than a batch of them
-   * would under a rule counting the batch's tasks; prefill with shared packing, mask and sinks */
+   * would under a rule counting the batch's tasks; prefill with shared packing, mask and alibi */
   specs[5] = case_default("det-batch-decode", 1, 12001);
   specs[5].batch = 3;
   specs[5].heads_q = 16;
