@@ -75,6 +75,8 @@ unsigned sa_cpu_tuning_raw(void) {
   /* Zen 3: family 19h, models 00-0Fh, 20-2Fh, 40-5Fh (Zen 4 is 10-1Fh, 60-7Fh, A0-AFh) */
   if (amd && family == 0x19u && (model <= 0x0fu || (model >= 0x20u && model <= 0x2fu) || (model >= 0x40u && model <= 0x5fu)))
     t |= SA_TUNE_HEADS_PREFETCH;
+  /* Zen 5: family 1Ah */
+  if (amd && family == 0x1au) t |= SA_TUNE_GROUP_V_AHEAD;
   return t;
 }
 #else

@@ -94,6 +94,7 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = 1;
   j->heads_as_rows = 0;
   j->heads_prefetch = 0;
+  j->group_v_ahead = j->rows > 1 && (sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD);
   j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes;
   if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows) return;
   const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
@@ -104,6 +105,7 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = sa_max64(1, sa_min64(j->heads_kv / groups, k->max_heads_per_task));
   j->heads_as_rows = as_rows && j->heads_per_task > 1;
   j->heads_prefetch = sa_heads_side_by_side(j) && (sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH);
+  j->group_v_ahead = j->group_v_ahead && !sa_heads_side_by_side(j);
 }
 
 /* Task order: (key chunk, row block, b, kv head). Consecutive tasks are other heads' (and
@@ -368,8 +370,9 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
     source = "auto";
   }
   if (sa_debug())
-    fprintf(stderr, "simdattn: variant %s (%s)%s\n", v->name, source,
-            sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH ? ", CPU tuning: heads-prefetch" : "");
+    fprintf(stderr, "simdattn: variant %s (%s)%s%s\n", v->name, source,
+            sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH ? ", CPU tuning: heads-prefetch" : "",
+            sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD ? ", CPU tuning: group-v-ahead" : "");
   *out = v;
   return SIMDATTN_OK;
 }

@@ -307,6 +307,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->partial = NULL;
   j->ref_order = 0;
   j->heads_prefetch = 0;
+  j->group_v_ahead = 0;
   j->direct_short = 0;
   j->pack = NULL;
   j->pack_state = NULL;
