@@ -105,7 +105,6 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_per_task = sa_max64(1, sa_min64(j->heads_kv / groups, k->max_heads_per_task));
   j->heads_as_rows = as_rows && j->heads_per_task > 1;
   j->heads_prefetch = sa_heads_side_by_side(j) && (sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH);
-  j->group_v_ahead = j->group_v_ahead && !sa_heads_side_by_side(j);
 }
 
 /* Task order: (key chunk, row block, b, kv head). Consecutive tasks are other heads' (and
