@@ -8,7 +8,8 @@
  * the code unchanged (Zen 3, loud host; the paired medians of a build against itself: 0.98-1.01).
  * One decode shape per run: seq_q 1, BOTTOM_RIGHT, head_dim d, f32 q, K/V in a layout and dtype.
  * The layout `bhsd/bshd` gives A head-major K/V and B the interleaved layout of the same values
- * (LIB_A and LIB_B may be one build): the issue's BSHD-against-BHSD ratio, paired. */
+ * (LIB_A and LIB_B may be one build): the issue's BSHD-against-BHSD ratio, paired. K and V start
+ * 64 bytes past a page, as attn-bench's do (BENCH_PAIR_OFFSET=N: N bytes past one). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
@@ -67,7 +68,21 @@ int main(int argc, char **argv) {
   }
   const size_t es = dt == SIMDATTN_F32 ? 4 : 2, n = (size_t)(hkv * kv * d);
   float *q = malloc(sizeof(float) * (size_t)(hq * d)), *out = malloc(sizeof(float) * (size_t)(hq * d));
-  unsigned char *k = malloc(n * es), *v = malloc(n * es);
+  /* K and V start `offset` bytes past a page (BENCH_PAIR_OFFSET, 0-4095; default 64: where glibc's
+   * aligned_alloc and posix_memalign of 64 put a large block, i.e. attn-bench's inputs and PyTorch's
+   * CPU tensors; malloc's is 16, mmap's 0). The offset changes comparisons: Zen 5, 32x8 heads d128
+   * f32 seq_kv 32768, 1 thread, ca0abe7 against e3c62ca (paired medians): 0.93-0.96x at 64 and 80,
+   * 1.04x at 256, 1.12-1.14x at 0, 16 and 2048. This tool used malloc (16) until 2026-12-03. */
+  const char *off_env = getenv("BENCH_PAIR_OFFSET");
+  char *off_end = NULL;
+  const long offset = off_env && *off_env ? strtol(off_env, &off_end, 10) : 64;
+  if (offset < 0 || offset > 4095 || (off_end && *off_end)) {
+    fprintf(stderr, "bench-pair: BENCH_PAIR_OFFSET must be 0-4095 bytes, not %s\n", off_env);
+    return 2;
+  }
+  const size_t kv_alloc = (n * es + (size_t)offset + 4095) / 4096 * 4096;
+  unsigned char *k_page = aligned_alloc(4096, kv_alloc), *v_page = aligned_alloc(4096, kv_alloc);
+  unsigned char *k = k_page ? k_page + offset : NULL, *v = v_page ? v_page + offset : NULL;
   double *ratio = malloc(sizeof(double) * (size_t)rounds);
   if (!q || !out || !k || !v || !ratio) return 2;
   for (int64_t i = 0; i < hq * d; i++) q[i] = (float)(i % 13) * 0.01f;
