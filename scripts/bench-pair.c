@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
    * aligned_alloc and posix_memalign of 64 put a large block, i.e. attn-bench's inputs and PyTorch's
    * CPU tensors; malloc's is 16, mmap's 0). The offset changes comparisons: Zen 5, 32x8 heads d128
    * f32 seq_kv 32768, 1 thread, ca0abe7 against e3c62ca (paired medians): 0.93-0.96x at 64 and 80,
-   * 1.04x at 256, 1.12-1.14x at 0, 16 and 2048. This tool used malloc (16) until 2026-12-03. */
+   * 1.04x at 256, 1.08-1.14x at 0, 16 and 2048. This tool used malloc (16) until 2026-12-03. */
   const char *off_env = getenv("BENCH_PAIR_OFFSET");
   char *off_end = NULL;
   const long offset = off_env && *off_env ? strtol(off_env, &off_end, 10) : 64;
