@@ -420,6 +420,15 @@ static void grid_decode(list *l) {
     s.kvt = t & 2 ? SIMDATTN_F16 : SIMDATTN_F32;
     add(l, s);
   }
+  /* an interleaved cache beyond L2 with 16 kv heads: its keys split as one task's (src/forward.c),
+   * where 16 head-major heads are not split */
+  s = case_default("decode", 1, l->quick ? 1100 : 2100);
+  s.heads_q = 32;
+  s.heads_kv = 16;
+  s.d = s.dv = 64;
+  s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  s.layout = LAYOUT_BSHD;
+  add(l, s);
   s = case_default("decode", 3, 1500); /* 3 positions x 4 heads: 12 rows */
   every_feature(&s, 700, 72, 24);
   add(l, s);

@@ -23,12 +23,29 @@
 #define SA_SPLIT_BELOW 16
 #define SA_SPLIT_TARGET 64
 #define SA_SPLIT_KEYS_PER_ROW 4
+/* An interleaved cache (BSHD) beyond L2 is read by tasks of up to max_heads_per_task kv heads side
+ * by side (sa_group_heads), each key's rows of those heads together. For the split it counts as
+ * those whole-row tasks, not as heads_kv tasks: its keys are then split too (a 32-kv-head cache
+ * was not), and threads share out key chunks of whole rows instead of each taking half of every
+ * row. Zen 5, scripts/bench-pair (10 rounds, paired medians), d128 BSHD, 2 threads: 32x32 heads
+ * seq_kv 8192 1.03-1.20x, 32768 1.09-1.27x (f16 1.10-1.18x), 32x16 1.11-1.24x; 1 thread and
+ * within L3 0.97-1.04x. A constant, not sa_group_heads_min_bytes (a test hook): the split is the
+ * shape's, whatever a test forces the grouping to be. */
+#define SA_SPLIT_INTERLEAVED_MIN_BYTES (1024.0 * 1024)
 /* Shared packing of K/V blocks (each packed once per call) when a head has several row blocks,
  * up to this many bytes; beyond it each task packs its own blocks. Shape-only, like the split. */
 #define SA_SHARED_PACK_MAX ((size_t)256 << 20)
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static size_t sa_max_size(size_t a, size_t b) { return a > b ? a : b; }
+/* K or V rows of consecutive kv heads side by side (BSHD): a row's head stride below its key stride */
+static int sa_interleaved(const sa_job *j) {
+  return (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
+}
+/* direct-mode decode whose task may take several kv heads (sa_group_heads) */
+static int sa_may_group_heads(const sa_job *j, const sa_kernel *k) {
+  return k->max_heads_per_task > 1 && j->heads_kv >= 2 && j->n_row_blocks == 1 && j->rows <= k->tiles.direct_rows;
+}
 
 void sa_plan(sa_job *j, const sa_kernel *k) {
   j->rows = j->group * j->seq_q;
@@ -40,7 +57,9 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->chunk_len = j->seq_kv;
   j->kv_bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
                 (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
-  const int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
+  int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
+  if (sa_may_group_heads(j, k) && sa_interleaved(j) && j->kv_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES)
+    tasks = ceil_div(j->heads_kv, k->max_heads_per_task); /* whole-row tasks (one row block) */
   const sa_tiles *t = &k->tiles;
   if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
       j->seq_kv >= SA_SPLIT_KEYS_PER_ROW * j->rows) {
@@ -96,8 +115,8 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_prefetch = 0;
   j->group_v_ahead = j->rows > 1 && (sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD);
   j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes;
-  if (k->max_heads_per_task <= 1 || j->heads_kv < 2 || j->n_row_blocks != 1 || j->rows > k->tiles.direct_rows) return;
-  const int interleaved = (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
+  if (!sa_may_group_heads(j, k)) return;
+  const int interleaved = sa_interleaved(j);
   const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;
   if (!as_rows && (!interleaved || j->kv_bytes <= sa_group_heads_min_bytes)) return;
   const int64_t others = j->batch * j->n_chunks; /* tasks per head group */
