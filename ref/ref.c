@@ -19,6 +19,7 @@ static float dot(const float *q, const float *k, int64_t d, int order) {
       for (int64_t x = d - 1; x >= 0; x--) s += q[x] * k[x];
       return s;
     case SA_REF_FMA:
+    case SA_REF_LOG2:
       for (int64_t x = 0; x < d; x++) s = fmaf(q[x], k[x], s);
       return s;
     case SA_REF_LANES16:
@@ -57,19 +58,28 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   row.lse = lse;
   const int reverse = order == SA_REF_REVERSE || order == SA_REF_LANES16;
   sa_row_to_f32(row.q, j->q_dtype, j->d, w->q);
+  /* SA_REF_LOG2 on a plain job: scores kept as raw dot products, weighted in log2 units by c + c_lo */
+  const int lg = order == SA_REF_LOG2 && !sa_job_natural(j);
+  float c = j->scale, c_lo = 0.0f;
+  if (lg) {
+    const double cd = (double)j->scale * 1.4426950408889634074;
+    c = (float)cd;
+    c_lo = (float)(cd - (double)c);
+  }
 
   float top = -INFINITY; /* max over visible scores; NaN not counted */
   for (int64_t key = 0; key < j->seq_kv; key++) {
     float s = -INFINITY;
     if (key >= row.lo && key < row.hi) {
       sa_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, w->kv);
-      s = dot(w->q, w->kv, j->d, order) * j->scale;
+      s = dot(w->q, w->kv, j->d, order);
+      if (!lg) s *= j->scale;
       if (j->softcap != 0.0f) s = j->softcap * sa_tanhf(s / j->softcap);
       if (j->alibi) s += row.slope * (float)(key - row.qpos);
       if (row.mask) s = row.mask[key] == -INFINITY ? -INFINITY : s + row.mask[key];
     }
     w->s[key] = s;
-    if (s > top) top = s;
+    if ((lg ? s * c : s) > top) top = lg ? s * c : s; /* log2 units: the largest rounded s c */
   }
   if (row.has_sink && row.sink > top) top = row.sink;
   const float shift = sa_m_use(top);
@@ -80,14 +90,19 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   for (int64_t t = 0; t < j->seq_kv; t++) {
     const int64_t key = reverse ? j->seq_kv - 1 - t : t;
     if (w->s[key] == -INFINITY) continue;
-    const float p = sa_expf(w->s[key] - shift);
+    /* log2 units: one rounding of s (c + c_lo) - shift; for shifts of 2^26 and more s c rounded first (its
+     * excess over the rounded shift could otherwise overflow 2^y: core/flash_driver.inc sa_exp_pass) */
+    const float y = !lg                    ? w->s[key] - shift
+                    : fabsf(shift) < 0x1p26f ? fmaf(w->s[key], c_lo, fmaf(w->s[key], c, -shift))
+                                             : w->s[key] * c - shift;
+    const float p = lg ? sa_exp2f(y) : sa_expf(y);
     if (lanes_sum) l_lane[key % 16] += p;
     else l += p;
     const float *vr = w->kv;
     sa_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, w->kv);
     if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(vr[x], 0.0f);
-    else if (order == SA_REF_FMA || lanes_sum)
+    else if (order == SA_REF_FMA || order == SA_REF_LOG2 || lanes_sum)
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, vr[x], w->acc[x]);
     else
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * vr[x];
@@ -104,7 +119,7 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
     return;
   }
   for (int64_t x = 0; x < j->dv; x++) row.out[x] = w->acc[x] / l;
-  if (row.lse) *row.lse = shift + sa_logf(l);
+  if (row.lse) *row.lse = (lg ? shift * SA_LN2 : shift) + sa_logf(l);
 }
 
 static ref_ws ref_ws_at(const sa_job *j, void *workspace) {

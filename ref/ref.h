@@ -18,8 +18,25 @@
  *            is one power of two c (the weighted sum is then exactly c times the weights' sum
  *            in the same order, and the division gives c back) they give err(ref) 0, which no
  *            kernel summing the two apart can match (found by tests/fuzz: bf16 -4 in all 26 V
- *            rows, every flash variant 3-3.5 ulp of the output off) */
-enum { SA_REF_FORWARD = 0, SA_REF_REVERSE, SA_REF_FMA, SA_REF_LANES16, SA_REF_LANES16_SUM, SA_REF_N_ORDERS };
+ *            rows, every flash variant 3-3.5 ulp of the output off)
+ *   LOG2     scores in log2 units, as the SIMD kernels carry plain jobs' scores (core/flash_driver.inc
+ *            sa_score_units, FlashAttention's exp2 form): dot products with fmaf, forward; each
+ *            weight 2^(dot c + dot c_lo - shift) (c + c_lo: scale log2 e in two floats, one fmaf each)
+ *            by exp2f; sums forward, the weighted sum with fmaf. Its weights round apart from the
+ *            other orders' e^(s - shift) (where every order's dot product is exact, d = 1, those
+ *            all share one set of weights), so where the weighted sums cancel (tests/fuzz: max |v|
+ *            22x max |out|, d1) err(ref) is not one set's luck: AVX-512 and AVX2 were 1.09x their
+ *            budget there. Jobs in natural units (softcap, alibi, mask, sinks) run it as FMA.
+ */
+enum {
+  SA_REF_FORWARD = 0,
+  SA_REF_REVERSE,
+  SA_REF_FMA,
+  SA_REF_LANES16,
+  SA_REF_LANES16_SUM,
+  SA_REF_LOG2,
+  SA_REF_N_ORDERS
+};
 
 /* The float64 oracle: the judge of every check. Computes the rows listed in `rows` (flat
  * indices (b * heads_q + h) * seq_q + i; NULL = every row, in that order) into out[n][dv] and
