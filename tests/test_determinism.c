@@ -35,7 +35,7 @@ static void snapshot(const case_data *cd, float *o, float *l) {
 }
 
 int main(void) {
-  enum { NSPECS = 7 };
+  enum { NSPECS = 8 };
   case_spec specs[NSPECS];
   specs[0] = case_default("det-decode", 1, 4099); /* few tasks: keys split into chunks */
   specs[0].heads_q = 32;
@@ -83,6 +83,15 @@ int main(void) {
   specs[6].mask = MASK_FULL;
   specs[6].alibi = 1;
   specs[6].kvt = SIMDATTN_F16;
+  /* an interleaved cache whose batch lies beyond SA_SPLIT_INTERLEAVED_MIN_BYTES (src/forward.c) but
+   * whose sequences do not (16 x 1100 keys x 4 x 2 x 4 bytes: 563 KB each, 9 MB in all): the split
+   * is the sequence's */
+  specs[7] = case_default("det-batch-bshd", 1, 1100);
+  specs[7].batch = 16;
+  specs[7].heads_q = specs[7].heads_kv = 16;
+  specs[7].d = specs[7].dv = 4;
+  specs[7].causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  specs[7].layout = LAYOUT_BSHD;
 
   simdattn_variant_info info;
   for (int v = 0; test_next_variant(&v, &info, 1); v++) {
