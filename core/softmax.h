@@ -38,6 +38,8 @@ static inline float sa_m_use(float m) { return m == -INFINITY ? 0.0f : m; }
 /* Scores may be carried in natural units or, in a kernel's log2-score mode, times log2(e)
  * (then exponentials are powers of 2 and sinks are converted on the way in). */
 #define SA_LOG2E 1.44269504088896341f
+/* log2(e) in double: scale log2 e is formed in double, then split into a float pair (kernels and ref) */
+#define SA_LOG2E_D 1.4426950408889634074
 #define SA_LN2 0.693147180559945309f
 static inline float sa_exp_units(float x, int log2) { return log2 ? sa_exp2f(x) : sa_expf(x); }
 #define SA_SINK_SCALE 64.0f /* sa_finalize_row: beyond this, a sink-dominated row is rescaled */

@@ -62,7 +62,7 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   const int lg = order == SA_REF_LOG2 && !sa_job_natural(j);
   float c = j->scale, c_lo = 0.0f;
   if (lg) {
-    const double cd = (double)j->scale * 1.4426950408889634074;
+    const double cd = (double)j->scale * SA_LOG2E_D;
     c = (float)cd;
     c_lo = (float)(cd - (double)c);
   }
