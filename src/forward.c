@@ -27,10 +27,11 @@
  * by side (sa_group_heads), each key's rows of those heads together. For the split it counts as
  * those whole-row tasks, not as heads_kv tasks: its keys are then split too (a 32-kv-head cache
  * was not), and threads share out key chunks of whole rows instead of each taking half of every
- * row; beyond L2 by one sequence's K and V, never the batch's. Zen 5, scripts/bench-pair (10 rounds, paired medians), d128 BSHD, 2 threads: 32x32 heads
- * seq_kv 8192 1.03-1.20x, 32768 1.09-1.27x (f16 1.10-1.18x), 32x16 1.11-1.24x; 1 thread and
- * within L3 0.97-1.04x. A constant, not sa_group_heads_min_bytes (a test hook): the split is the
- * shape's, whatever a test forces the grouping to be. */
+ * row; beyond L2 by one sequence's K and V, never the batch's. Zen 5, scripts/bench-pair (10
+ * rounds, paired medians), d128 BSHD, 2 threads: 32x32 heads seq_kv 8192 1.03-1.20x, 32768
+ * 1.09-1.27x (f16 1.10-1.18x), 32x16 1.11-1.24x; 1 thread and within L3 0.97-1.04x. A constant,
+ * not sa_group_heads_min_bytes (a test hook): the split is the shape's, whatever a test forces
+ * the grouping to be. */
 #define SA_SPLIT_INTERLEAVED_MIN_BYTES (1024.0 * 1024)
 /* Shared packing of K/V blocks (each packed once per call) when a head has several row blocks,
  * up to this many bytes; beyond it each task packs its own blocks. Shape-only, like the split. */
@@ -55,11 +56,11 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   j->heads_per_task = 1; /* sa_layout_of groups heads once the workers are known */
   j->heads_as_rows = 0;
   j->chunk_len = j->seq_kv;
-  j->kv_bytes = (double)j->batch * (double)j->heads_kv * (double)j->seq_kv *
-                (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
+  /* one sequence's K and V; kv_bytes counts the batch's */
+  const double seq_bytes = (double)j->heads_kv * (double)j->seq_kv *
+                           (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
+  j->kv_bytes = (double)j->batch * seq_bytes;
   int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
-  /* one sequence's K and V (kv_bytes counts the batch's) */
-  const double seq_bytes = j->batch > 0 ? j->kv_bytes / (double)j->batch : 0.0;
   if (sa_may_group_heads(j, k) && sa_interleaved(j) && seq_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES)
     tasks = ceil_div(j->heads_kv, k->max_heads_per_task); /* whole-row tasks (one row block) */
   const sa_tiles *t = &k->tiles;
