@@ -661,6 +661,39 @@ static int measure_limits(const options *o) {
   return 0;
 }
 
+/* OpenBLAS picked its kernels as it loaded; when it picked kernels without the vector ISA this CPU
+ * has (sa_unfused_core_wanted), this process runs itself again with OPENBLAS_CORETYPE naming the
+ * right ones, and the context says so (blas_coretype). A variable the environment set is kept. */
+#define BLAS_CHOSE_ENV "SIMDATTN_BENCH_BLAS_CHOSE"
+static void blas_core_reexec(char **argv) {
+  const char *want = sa_unfused_core_wanted();
+  if (!want || getenv(BLAS_CHOSE_ENV)) return;
+  if (setenv(BLAS_CHOSE_ENV, sa_unfused_corename(), 1) || setenv("OPENBLAS_CORETYPE", want, 1)) return;
+  execv("/proc/self/exe", argv);
+  fprintf(stderr, "attn-bench: could not run again with OPENBLAS_CORETYPE=%s: blas_unfused runs OpenBLAS's %s\n",
+          want, sa_unfused_corename());
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv(BLAS_CHOSE_ENV);
+}
+
+static void blas_core_context(void) {
+  char buf[256];
+  if (!sa_unfused_available()) {
+    gbs_context("blas_coretype", "none");
+    return;
+  }
+  const char *chose = getenv(BLAS_CHOSE_ENV), *set = getenv("OPENBLAS_CORETYPE");
+  if (chose && set)
+    snprintf(buf, sizeof buf, "%s: OPENBLAS_CORETYPE=%s set by attn-bench (this OpenBLAS chose %s for this CPU)",
+             sa_unfused_corename(), set, chose);
+  else if (set && *set)
+    snprintf(buf, sizeof buf, "%s: OPENBLAS_CORETYPE=%s from the environment", sa_unfused_corename(), set);
+  else
+    snprintf(buf, sizeof buf, "%s: OpenBLAS's own choice", sa_unfused_corename());
+  gbs_context("blas_coretype", buf);
+  if (chose && set) fprintf(stderr, "attn-bench: blas_unfused: %s\n", buf);
+}
+
 /* ---- the JSON context: what ran where (tools read these keys) ---- */
 static void write_context(void) {
   char buf[256];
@@ -697,6 +730,7 @@ static void write_context(void) {
   gbs_context("naive_decode_isa", sa_naive_decode_isa());
   gbs_context("blas_config", sa_unfused_config());
   gbs_context("blas_threading", sa_unfused_threading());
+  blas_core_context();
   gbs_context("heads_rule",
               "prefill: heads_q = heads_kv = the largest power of two <= 64 keeping a call at "
               "<= 256 MFLOP; decode: 32 query heads on 32, 8 and 1 kv heads, d 128; call rows: 6x6 heads, d 48");
@@ -842,6 +876,7 @@ static void register_calls(void) {
 }
 
 int main(int argc, char **argv) {
+  blas_core_reexec(argv);
   options o;
   const int prc = parse_args(argc, argv, &o);
   if (prc) {

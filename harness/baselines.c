@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #ifdef _OPENMP
@@ -174,6 +175,35 @@ const char *sa_unfused_config(void) {
 #else
   return "none";
 #endif
+}
+
+const char *sa_unfused_corename(void) {
+#ifdef SIMDATTN_HAVE_OPENBLAS
+  return openblas_get_corename();
+#else
+  return "none";
+#endif
+}
+
+/* OpenBLAS (DYNAMIC_ARCH) picks its kernels once, as it loads, from cpuid's family and model, and a
+ * build older than the CPU falls back to its oldest x86-64 kernels: Debian 12's 0.3.21 ran Prescott
+ * (SSE3) on a Xeon of family 6 model 207 with AVX-512, at 0.15 of the FMA peak where its AVX-512
+ * kernels run near 0.5 — a baseline that measured that build's CPU table, not what users get from
+ * it. The cores below have AVX2+FMA kernels or better (names as openblas_get_corename prints them). */
+const char *sa_unfused_core_wanted(void) {
+#ifdef SIMDATTN_HAVE_OPENBLAS
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if (set && *set) return NULL; /* the environment's choice (the Zen machines set Haswell) */
+  static const char *const wide[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+  const char *core = openblas_get_corename();
+  for (size_t i = 0; core && i < sizeof wide / sizeof wide[0]; i++)
+    if (!strcasecmp(core, wide[i])) return NULL;
+  const unsigned f = sa_cpu_features();
+  const unsigned avx512 = SA_CPU_AVX512F | SA_CPU_AVX512BW | SA_CPU_AVX512DQ | SA_CPU_AVX512VL | SA_CPU_FMA;
+  if ((f & avx512) == avx512) return "SkylakeX";
+  if ((f & (SA_CPU_AVX2 | SA_CPU_FMA)) == (SA_CPU_AVX2 | SA_CPU_FMA)) return "Haswell";
+#endif
+  return NULL;
 }
 
 const char *sa_unfused_threading(void) {

@@ -51,6 +51,11 @@ double sa_stream_measure(const sa_stream_buf *s, int threads, double seconds); /
 int sa_unfused_available(void);
 /* Which OpenBLAS ran: its config string and threading ("openmp", "pthreads", "serial"). */
 const char *sa_unfused_config(void);
+/* The OpenBLAS kernels to ask for (OPENBLAS_CORETYPE) when this OpenBLAS chose, when it loaded,
+ * kernels without the AVX2/AVX-512 this CPU has, because the variable is unset and the build does
+ * not know the CPU's model; NULL when its own choice stands (or the variable is set: the user's) */
+const char *sa_unfused_core_wanted(void);
+const char *sa_unfused_corename(void); /* the kernels this process's OpenBLAS runs, e.g. "SkylakeX" */
 const char *sa_unfused_threading(void);
 /* Bytes of its S/P matrix: seq_q x seq_kv floats (rows padded to 64 bytes). */
 size_t sa_unfused_workspace(const simdattn_problem *p);

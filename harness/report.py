@@ -366,7 +366,8 @@ def write_report(res, out_dir):
     L.append(f"- CPU features detected: {c.get('cpu_features', '?')}; auto-dispatch picks `{c.get('auto_variant', '?')}`")
     L.append(f"- simdattn {c.get('simdattn_version', '?')} at {c.get('git_commit', c.get('git_commit_built', '?'))}; "
              f"compiler {c.get('compiler', '?')}; flags `{c.get('build_flags', '?')}`")
-    L.append(f"- OpenBLAS for blas_unfused: {c.get('blas_config', '?')} (threading: {c.get('blas_threading', '?')})")
+    L.append(f"- OpenBLAS for blas_unfused: {c.get('blas_config', '?')} (threading: {c.get('blas_threading', '?')})"
+             + (f"; kernels {c['blas_coretype']}" if c.get("blas_coretype") else ""))
     L.append(f"- heads: {c.get('heads_rule', '?')}")
     L.append(f"- check: {c.get('check_rule', '?')}\n")
     busy = [a for a in res["attn"] if a.get("busy")]

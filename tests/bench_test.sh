@@ -7,6 +7,8 @@
 #   busy DIR PYTHON REPORT -- CMD    with a busy loop on another core, a few quick rows into DIR/bench.json:
 #                                    every attn/ row records foreign_cpu above the threshold and
 #                                    REPORT's report.md says so at the top and marks the rows
+#   blascore OUT PYTHON -- CMD       OPENBLAS_CORETYPE=Prescott from the environment is kept (attn-bench
+#                                    replaces only OpenBLAS's own fallback) and the context says so
 set -u
 mode=$1; shift
 case "$mode" in
@@ -49,5 +51,17 @@ PY
     n=$(grep -c "⚠" "$dir/report.md")
     [ "$n" -gt 0 ] || { echo "report.md marks no row"; exit 1; }
     echo "report.md warns and marks $n cells" ;;
+  blascore)
+    out=$1 py=$2; shift 3
+    OPENBLAS_CORETYPE=Prescott "$@" --quick --benchmark_filter='^stream/t1$' --benchmark_out="$out" \
+         --benchmark_out_format=json >/dev/null 2>&1 || { echo "attn-bench failed"; exit 1; }
+    "$py" - "$out" <<'PY' || exit 1
+import json, sys
+c = json.load(open(sys.argv[1]))["context"]
+assert c["blas_coretype"] == "Prescott: OPENBLAS_CORETYPE=Prescott from the environment", c["blas_coretype"]
+assert " Prescott " in c["blas_config"], c["blas_config"]
+print(c["blas_coretype"])
+PY
+    ;;
   *) echo "bench_test.sh: unknown mode $mode"; exit 2 ;;
 esac

@@ -26,6 +26,13 @@ def main():
                 "threads_all", "emulated", "sanitized", "heads_rule", "simdattn_version", "isas", "foreign_cpu_max", "naive_decode_isa"):
         if key not in ctx:
             bad.append(f"context lacks {key}")
+    # the OpenBLAS kernels blas_unfused ran, and where their choice came from (attn-bench runs itself
+    # again with OPENBLAS_CORETYPE when OpenBLAS fell back to kernels below this CPU's ISA)
+    core = ctx.get("blas_coretype", "")
+    if not core:
+        bad.append("context lacks blas_coretype")
+    elif "set by attn-bench" in core and f" {core.split(':')[0]} " not in ctx.get("blas_config", ""):
+        bad.append(f"blas_coretype {core!r} but blas_config {ctx.get('blas_config')!r}")
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
