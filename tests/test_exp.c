@@ -23,6 +23,18 @@ static double ulp_error(float y, double e) {
   return fabs((double)y - e) / ulp;
 }
 
+/* 1 / ulp_error's unit for a reference e (a power of two: |y - e| times it is exactly |y - e| / unit),
+ * or 0 where ulp_error must decide (e = 0, beyond the float range). Once per input, for every ISA. */
+static double ulp_inverse(double e) {
+  if (e == 0.0 || isinf(e) || e > 3.4028235677973366e38) return 0.0;
+  int ex;
+  frexp(e, &ex);
+  return ldexp(1.0, 23 - (ex - 1 < -126 ? -126 : ex - 1));
+}
+static inline double ulp_error_pre(float y, double e, double inv) {
+  return inv > 0.0 ? fabs((double)y - e) * inv : ulp_error(y, e);
+}
+
 static uint32_t bits(float f) {
   uint32_t u;
   memcpy(&u, &f, 4);
@@ -35,8 +47,12 @@ typedef struct {
   long long count;
 } scan;
 
-/* Every stride-th float in [lo_bits, hi_bits] (same sign, increasing magnitude). */
-static void scan_range(void (*fn)(const float *, float *, float *, int64_t), double (*ref)(double), uint32_t lo_bits,
+/* Every stride-th float in [lo_bits, hi_bits] (same sign, increasing magnitude) through the exp
+ * (or, with two, exp2) of each of the nc probe sets, into res[0..nc): the double reference is
+ * computed once per input for all of them, with its ULP unit (libm's frexp and ldexp per
+ * output were most of the scan's time). */
+enum { MAX_SETS = 8 };
+static void scan_range(const sa_probes *const *cs, int nc, int two, double (*ref)(double), uint32_t lo_bits,
                        uint32_t hi_bits, uint32_t stride, scan *res) {
   enum { BATCH = 1 << 16 };
   const uint32_t n_total = (hi_bits - lo_bits) / stride + 1;
@@ -45,8 +61,9 @@ static void scan_range(void (*fn)(const float *, float *, float *, int64_t), dou
   {
     float *x = aligned_alloc(64, sizeof(float) * BATCH), *ours = aligned_alloc(64, sizeof(float) * BATCH);
     float *sl = aligned_alloc(64, sizeof(float) * BATCH);
-    double max_ours = 0.0, max_sleef = 0.0;
-    float worst = 0.0f;
+    double *e = malloc(sizeof(double) * BATCH), *inv = malloc(sizeof(double) * BATCH);
+    double max_ours[MAX_SETS] = {0}, max_sleef[MAX_SETS] = {0};
+    float worst[MAX_SETS] = {0};
 #pragma omp for schedule(dynamic, 4)
     for (int64_t bt = 0; bt < batches; bt++) {
       const uint32_t first = (uint32_t)(bt * BATCH), n = n_total - first < BATCH ? n_total - first : BATCH;
@@ -54,24 +71,28 @@ static void scan_range(void (*fn)(const float *, float *, float *, int64_t), dou
         const uint32_t u = lo_bits + (first + (t < n ? t : 0)) * stride;
         memcpy(&x[t], &u, 4);
       }
-      fn(x, ours, sl, BATCH);
-      for (uint32_t t = 0; t < n; t++) {
-        const double e = ref((double)x[t]);
-        const double a = ulp_error(ours[t], e), b = ulp_error(sl[t], e);
-        if (a > max_ours) max_ours = a, worst = x[t];
-        if (b > max_sleef) max_sleef = b;
+      for (uint32_t t = 0; t < n; t++) e[t] = ref((double)x[t]), inv[t] = ulp_inverse(e[t]);
+      for (int c = 0; c < nc; c++) {
+        (two ? cs[c]->exp2 : cs[c]->exp)(x, ours, sl, BATCH);
+        for (uint32_t t = 0; t < n; t++) {
+          const double a = ulp_error_pre(ours[t], e[t], inv[t]), b = ulp_error_pre(sl[t], e[t], inv[t]);
+          if (a > max_ours[c]) max_ours[c] = a, worst[c] = x[t];
+          if (b > max_sleef[c]) max_sleef[c] = b;
+        }
       }
     }
 #pragma omp critical
-    {
-      if (max_ours > res->ours) res->ours = max_ours, res->worst_x = worst;
-      if (max_sleef > res->sleef) res->sleef = max_sleef;
+    for (int c = 0; c < nc; c++) {
+      if (max_ours[c] > res[c].ours) res[c].ours = max_ours[c], res[c].worst_x = worst[c];
+      if (max_sleef[c] > res[c].sleef) res[c].sleef = max_sleef[c];
     }
     free(x);
     free(ours);
     free(sl);
+    free(e);
+    free(inv);
   }
-  res->count += n_total;
+  for (int c = 0; c < nc; c++) res[c].count += n_total;
 }
 
 int main(int argc, char **argv) {
@@ -88,21 +109,24 @@ int main(int argc, char **argv) {
     for (int t = 0; t < n; t++) found |= !strcmp(checks[t].isa, isa->name);
     CHECK(found, "the build targets %s, but it has no exp check (its probes.c and probes column)", isa->name);
   }
-  for (int t = 0; t < n; t++) {
-    const sa_probes *c = &checks[t];
-    if (!sa_probes_available(c)) {
-      printf("%-7s not run: this CPU lacks it\n", c->isa);
-      continue;
-    }
-    scan res = {0, 0, 0, 0};
-    scan_range(c->exp, exp, bits(0.0f), bits(89.0f), stride, &res);    /* +0 .. 89 */
-    scan_range(c->exp, exp, bits(-0.0f), bits(-104.0f), stride, &res); /* -0 .. -104 */
+  CHECK(n <= MAX_SETS, "%d probe sets, room for %d: raise MAX_SETS", n, (int)MAX_SETS);
+  const sa_probes *run[MAX_SETS];
+  int nr = 0;
+  for (int t = 0; t < n && t < MAX_SETS; t++) {
+    if (sa_probes_available(&checks[t])) run[nr++] = &checks[t];
+    else printf("%-7s not run: this CPU lacks it\n", checks[t].isa);
+  }
+  scan all[MAX_SETS] = {{0, 0, 0, 0}}, all2[MAX_SETS] = {{0, 0, 0, 0}};
+  scan_range(run, nr, 0, exp, bits(0.0f), bits(89.0f), stride, all);       /* +0 .. 89 */
+  scan_range(run, nr, 0, exp, bits(-0.0f), bits(-104.0f), stride, all);    /* -0 .. -104 */
+  scan_range(run, nr, 1, exp2, bits(-0.0f), bits(-151.0f), stride, all2);  /* -0 .. -151 */
+  scan_range(run, nr, 1, exp2, bits(0.0f), bits(16.0f), stride, all2);     /* +0 .. 16 */
+  for (int t = 0; t < nr; t++) {
+    const sa_probes *c = run[t];
+    const scan res = all[t], res2 = all2[t];
     printf("%-7s exp:  %lld inputs in [-104, 89]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
            c->isa, res.count, res.ours, (double)res.worst_x, res.sleef);
     CHECK(res.ours <= SA_EXP_MAX_ULP, "%s exp: %.3f ULP > the stated %.2f", c->isa, res.ours, SA_EXP_MAX_ULP);
-    scan res2 = {0, 0, 0, 0};
-    scan_range(c->exp2, exp2, bits(-0.0f), bits(-151.0f), stride, &res2); /* -0 .. -151 */
-    scan_range(c->exp2, exp2, bits(0.0f), bits(16.0f), stride, &res2);    /* +0 .. 16 */
     printf("%-7s exp2: %lld inputs in [-151, 16]: core/exp.h max %.3f ULP (at x = %a), SLEEF u10 max %.3f ULP\n",
            c->isa, res2.count, res2.ours, (double)res2.worst_x, res2.sleef);
     CHECK(res2.ours <= SA_EXP2_MAX_ULP, "%s exp2: %.3f ULP > the stated %.2f", c->isa, res2.ours, SA_EXP2_MAX_ULP);
