@@ -79,6 +79,8 @@ typedef struct sa_job {
                          * CPU's tuning: the hardware prefetchers of some cores do not follow that order) */
   int group_v_ahead;    /* GQA groups beyond L2: V prefetched during P.V only (src/ sa_group_heads, from the
                          * CPU's tuning) */
+  int k_near;           /* beyond L2: K prefetched nearer, no V during S (src/ sa_group_heads, from the CPU's
+                         * tuning) */
   /* Shared packing (src/ enables it when a head has several row blocks): every (b, hk, key block)
    * is packed once, by the first task that needs it, into pack + index * pack_block_bytes;
    * pack_state[index] is 0 (empty), SA_PACK_BUSY, or SA_PACK_READY (| SA_PACK_NONFINITE).

@@ -66,7 +66,8 @@ unsigned sa_cpu_detect_raw(void) {
 unsigned sa_cpu_tuning_raw(void) {
   unsigned a, b, c, d;
   if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
-  const int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+  const int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;   /* "AuthenticAMD" */
+  const int intel = b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu; /* "GenuineIntel" */
   if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
   unsigned family = (a >> 8) & 0xfu, model = (a >> 4) & 0xfu;
   if (family == 0xfu) family += (a >> 20) & 0xffu;
@@ -77,6 +78,8 @@ unsigned sa_cpu_tuning_raw(void) {
     t |= SA_TUNE_HEADS_PREFETCH;
   /* Zen 5: family 1Ah */
   if (amd && family == 0x1au) t |= SA_TUNE_GROUP_V_AHEAD;
+  /* Emerald Rapids (Xeon, family 6 model CFh): the only Intel core measured so (core/flash_direct.inc) */
+  if (intel && family == 0x6u && model == 0xcfu) t |= SA_TUNE_K_NEAR;
   return t;
 }
 #else

@@ -117,6 +117,7 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_as_rows = 0;
   j->heads_prefetch = 0;
   j->group_v_ahead = j->rows > 1 && (sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD);
+  j->k_near = (sa_cpu_tuning() & SA_TUNE_K_NEAR) != 0;
   j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes;
   if (!sa_may_group_heads(j, k)) return;
   const int interleaved = sa_interleaved(j);
@@ -391,9 +392,10 @@ simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, 
     source = "auto";
   }
   if (sa_debug())
-    fprintf(stderr, "simdattn: variant %s (%s)%s%s\n", v->name, source,
+    fprintf(stderr, "simdattn: variant %s (%s)%s%s%s\n", v->name, source,
             sa_cpu_tuning() & SA_TUNE_HEADS_PREFETCH ? ", CPU tuning: heads-prefetch" : "",
-            sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD ? ", CPU tuning: group-v-ahead" : "");
+            sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD ? ", CPU tuning: group-v-ahead" : "",
+            sa_cpu_tuning() & SA_TUNE_K_NEAR ? ", CPU tuning: k-near" : "");
   *out = v;
   return SIMDATTN_OK;
 }

@@ -308,6 +308,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->ref_order = 0;
   j->heads_prefetch = 0;
   j->group_v_ahead = 0;
+  j->k_near = 0;
   j->direct_short = 0;
   j->pack = NULL;
   j->pack_state = NULL;
@@ -315,7 +316,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->pack_block_bytes = 0;
 }
 #if UINTPTR_MAX == UINT64_MAX && !defined(__ILP32__)
-_Static_assert(sizeof(sa_job) == 424, "sa_job changed: resolve() sets every field, set the new one there");
+_Static_assert(sizeof(sa_job) == 432, "sa_job changed: resolve() sets every field, set the new one there");
 #endif
 
 /* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
