@@ -75,6 +75,7 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
 }
+static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 /* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
 static inline sa_vec sa_vhsum(const sa_vec v[4]) { return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3])); }
 /* In-register 4x4 transpose: r[i] holds row i; afterwards r[k] holds column k. */
