@@ -4,15 +4,15 @@
 
 #include "internal.h"
 
-/* the rows of the ISAs this build has (SA_HAVE_<isa>) */
+/* the rows this build has (SA_BUILT_<variant>: their ISA is built, SIMDATTN_SKIP_VARIANTS does not name them) */
 #define SA_VARIANT(name, isa, extra, cflags, dtypes, flags) \
-  SA_IF(SA_HAVE_##isa, extern const sa_kernel sa_kernel_##name;)
+  SA_IF(SA_BUILT_##name, extern const sa_kernel sa_kernel_##name;)
 #include "variants.inc"
 #undef SA_VARIANT
 
 static const sa_variant sa_table[] = {
 #define SA_VARIANT(name, isa, extra, cflags, dtypes, flags) \
-  SA_IF(SA_HAVE_##isa, {#name, #isa, (unsigned)SA_ISA_CPU_##isa | (extra), dtypes, flags, &sa_kernel_##name}, )
+  SA_IF(SA_BUILT_##name, {#name, #isa, (unsigned)SA_ISA_CPU_##isa | (extra), dtypes, flags, &sa_kernel_##name}, )
 #include "variants.inc"
 #undef SA_VARIANT
 };
