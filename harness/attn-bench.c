@@ -49,7 +49,7 @@
 
 typedef enum { ROW_ATTN, ROW_BLAS, ROW_NAIVE, ROW_PEAK, ROW_STREAM } row_kind;
 
-typedef struct {
+typedef struct row {
   row_kind kind;
   const sa_variant *v;    /* ROW_ATTN */
   const sa_probes *probe; /* ROW_PEAK */
@@ -65,6 +65,7 @@ typedef struct {
   gbs_bench *bench;
   double stream_div; /* decode rows: the best stream read seen at startup or just before the row */
   int stream_fresh;
+  struct row *pair[2]; /* a layout/ row: its BHSD and BSHD rows, run alternately (not registered) */
 } row;
 
 /* ---- the run's measured limits ---- */
@@ -315,7 +316,8 @@ static int attn_setup(void *ctx, char *err, size_t n) {
       return -1;
     }
   }
-  gbs_value(r->bench, "workspace_bytes", (double)workspace_of(r, &cur->cd.p));
+  if (r->bench) /* a layout/ row's sides are not registered */
+    gbs_value(r->bench, "workspace_bytes", (double)workspace_of(r, &cur->cd.p));
   if (r->spec.seq_q == 1 && !r->call && !r->stream_fresh) {
     /* memory bandwidth with several threads varies with the host (measured here: 42-85 GB/s
      * with 2 threads): measure it again now, and divide by the best seen (conservative) */
@@ -406,6 +408,95 @@ static int attn_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   return 0;
 }
 
+/* ---- layout/ rows: an interleaved cache against a head-major one, call by call ----
+ * Rows of one shape in the two layouts run minutes apart in a sweep, where what the last row left
+ * in L3 and the host's memory bandwidth move a decode row by a third (a BSHD/BHSD ratio of 0.70
+ * in one run read 0.91 when paired). A layout/ row runs the two rows' calls alternately, round
+ * after round, each side's calls of a round timed together, and reports the median of the
+ * per-round ratios (BHSD's time over BSHD's: BSHD's speed relative to BHSD's) and each side's best
+ * round, as scripts/bench-pair does between two builds. A side's calls in a round read at least
+ * PAIR_ROUND_BYTES of K/V (several calls of a small shape: the first finds the other layout's
+ * data in cache, the rest their own, as a row of repeated calls does). Each side is checked
+ * against the oracle first, as its own row is. */
+#define PAIR_MIN_ROUNDS 7
+#define PAIR_ROUND_BYTES 64e6
+static int pair_one_call; /* --quick: one call a side a round */
+static int pair_setup(void *ctx, char *err, size_t n) {
+  row *r = (row *)ctx;
+  for (int s = 0; s < 2; s++)
+    if (attn_setup(r->pair[s], err, n)) return -1;
+  return 0;
+}
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
+  row *r = (row *)ctx;
+  /* both shapes in the cache at once (finding a cached one never evicts another; building one may) */
+  shape_entry *sh[2];
+  char names[2][160];
+  for (int s = 0; s < 2; s++) {
+    if (shape_acquire(&r->pair[s]->spec, err, n)) return -1;
+    case_name(&r->pair[s]->spec, names[s], sizeof names[s]);
+  }
+  for (int s = 0; s < 2; s++) {
+    sh[s] = NULL;
+    for (int i = 0; i < n_shapes; i++)
+      if (!strcmp(shapes[i].name, names[s])) sh[s] = &shapes[i];
+    if (!sh[s]) {
+      snprintf(err, n, "the two layouts' inputs do not fit the shape cache (%.3g GB) together", SHAPE_CACHE_BYTES * 1e-9);
+      return -1;
+    }
+  }
+  const int64_t rounds = iters > PAIR_MIN_ROUNDS ? iters : PAIR_MIN_ROUNDS;
+  const case_spec *sp = &r->spec;
+  const double kv_bytes = (double)sa_dtype_bytes(sp->kvt, sp->batch * sp->heads_kv * sp->seq_kv * (sp->d + sp->dv));
+  const int64_t calls = pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
+  double *ratio = malloc(sizeof(double) * (size_t)rounds);
+  if (!ratio) {
+    snprintf(err, n, "cannot allocate %lld ratios", (long long)rounds);
+    return -1;
+  }
+  double best[2] = {1e300, 1e300}, total = 0.0;
+  sa_load_mark a, b;
+  const double t_begin = sa_seconds();
+  mark_now(t_begin, &a);
+  for (int64_t k = 0; k < rounds; k++) {
+    double t[2];
+    for (int s = 0; s < 2; s++) {
+      cur = sh[s];
+      const double t0 = sa_seconds();
+      for (int64_t c = 0; c < calls; c++)
+        if (run_once(r->pair[s], err, n)) {
+          free(ratio);
+          return -1;
+        }
+      t[s] = (sa_seconds() - t0) / (double)calls;
+      if (t[s] < best[s]) best[s] = t[s];
+    }
+    ratio[k] = t[1] > 0.0 ? t[0] / t[1] : 0.0;
+    total += t[0] + t[1];
+  }
+  const double t_end = sa_seconds();
+  mark_now(t_end, &b);
+  double foreign, steal;
+  load_over(t_begin, &a, t_end, &b, &foreign, &steal);
+  qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
+  const double med = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+  free(ratio);
+  *seconds = total * (double)iters / (double)rounds; /* per iteration: one call of each layout */
+  const double tokens = (double)(r->spec.seq_q * r->spec.batch);
+  gbs_value(r->bench, "bshd_over_bhsd", med);
+  gbs_value(r->bench, "bshd_over_bhsd_best", best[1] > 0.0 ? best[0] / best[1] : 0.0);
+  gbs_value(r->bench, "bhsd_tokens_per_s", tokens / best[0]);
+  gbs_value(r->bench, "bshd_tokens_per_s", tokens / best[1]);
+  gbs_value(r->bench, "rounds", (double)rounds);
+  gbs_value(r->bench, "foreign_cpu", foreign);
+  gbs_value(r->bench, "steal", steal);
+  return 0;
+}
+
 static int peak_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
   (void)err, (void)n, (void)seconds;
   row *r = (row *)ctx;
@@ -491,6 +582,30 @@ static void register_call(row_kind kind, const sa_variant *v, const case_spec *s
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
   gbs_value(b, "us_per_call", 0.0); /* set by every timed batch (attn_run) */
   gbs_value(b, "foreign_cpu", 0.0);
+  r->bench = b;
+}
+
+/* layout/<variant>/<q>-<kv>/d<d>/q1/kv<N>/h<hq>x<hkv>/causal/t<T>: the decode shape's BHSD and BSHD
+ * calls alternately (pair_run) */
+static void register_pair(const sa_variant *v, const case_spec *s, int threads) {
+  row *r = new_row(ROW_ATTN, threads);
+  r->v = v;
+  r->spec = *s;
+  for (int k = 0; k < 2; k++) {
+    row *side = new_row(ROW_ATTN, threads);
+    side->v = v;
+    side->spec = *s;
+    side->spec.layout = k ? LAYOUT_BSHD : LAYOUT_BHSD;
+    r->pair[k] = side;
+  }
+  char name[256];
+  snprintf(name, sizeof name, "layout/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
+           v->name, sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
+           s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  gbs_bench *b = gbs_register(name, pair_setup, pair_run, r);
+  static const char *const counters[] = {"bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s",
+                                         "bshd_tokens_per_s", "rounds", "foreign_cpu", "steal"};
+  for (int c = 0; c < (int)SA_ARRAY_SIZE(counters); c++) gbs_value(b, counters[c], 0.0); /* set by pair_run */
   r->bench = b;
 }
 
@@ -855,6 +970,10 @@ static void register_decode(const options *o) {
                 (!is_scalar(vars[vi]) || (pi < 0 && gqa_bhsd)))
               register_all_threads(vars[vi], &s);
           if (pi >= 0) continue;
+          if (layout == LAYOUT_BSHD) /* and the two layouts paired, call by call */
+            for (int vi = 0; vi < n_vars; vi++)
+              if (!is_scalar(vars[vi]) && sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, s.kvt))
+                for (int t = 0; t < n_threads; t++) register_pair(vars[vi], &s, threads_of[t]);
           for (int t = 0; t < n_threads; t++) register_row(ROW_NAIVE, NULL, &s, threads_of[t], 0);
           if (gqa_bhsd && o->blas && sa_unfused_available()) register_all_threads(NULL, &s);
         }
@@ -899,6 +1018,7 @@ int main(int argc, char **argv) {
   select_variants(&o);
   register_prefill(&o);
   register_dtypes(&o);
+  pair_one_call = o.quick;
   register_decode(&o);
   register_calls();
 

@@ -19,6 +19,8 @@ ATTN = re.compile(r"^attn/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)
                   r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)(?P<bshd>/bshd)?$")
 CALL = re.compile(r"^call/(?P<variant>[^/]+)/(?P<entry>forward|plan|loop)/d(?P<d>\d+)/kv(?P<skv>\d+)"
                   r"/h(?P<hq>\d+)x(?P<hkv>\d+)/t(?P<t>\d+)$")
+LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
+                    r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 STREAM = re.compile(r"^stream/t(?P<t>\d+)$")
 
@@ -51,7 +53,14 @@ def load(folder):
             best[name] = r
     rows = [best[n] for n in order]
     res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
-           "call": []}
+           "call": [], "layout": []}
+    # layout/ rows (two layouts' calls paired round by round): the median over the repetitions of
+    # each repetition's median ratio, not one repetition's
+    reps = {}
+    for r in runs:
+        name = r.get("run_name", r["name"])
+        if LAYOUT.match(name) and not r.get("error_occurred") and r.get("bshd_over_bhsd"):
+            reps.setdefault(name, []).append(r["bshd_over_bhsd"])
     for r in rows:
         name = r["name"]
         if r.get("error_occurred"):
@@ -67,6 +76,16 @@ def load(folder):
                 g[k] = r.get(k)
             g["ms"] = r.get("real_time")
             res["attn"].append(g)
+            continue
+        m = LAYOUT.match(name)
+        if m:
+            g = m.groupdict()
+            for k in ("d", "sq", "skv", "hq", "hkv", "t"):
+                g[k] = int(g[k])
+            v = sorted(reps.get(name, []))
+            g["ratio"] = (v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])) if v else None
+            g["foreign_cpu"] = r.get("foreign_cpu")
+            res["layout"].append(g)
             continue
         m = CALL.match(name)
         if m:
@@ -89,7 +108,7 @@ def load(folder):
         ISA_RANK.setdefault(isa, i)
     # rows that ran while other processes took more than foreign_cpu_max of the machine
     limit = float(res["context"].get("foreign_cpu_max", FOREIGN_MAX))
-    for a in res["attn"]:
+    for a in res["attn"] + res["layout"]:
         a["busy"] = a.get("foreign_cpu") is not None and a["foreign_cpu"] > limit
     res["foreign_max"] = limit
     # peak_frac against the best peak of the whole run (attn-bench divided by the best seen when
@@ -286,7 +305,11 @@ def layout_tables(res):
     L = ["## Decode by head layout, f32: tokens/s (bw_frac); BSHD / BHSD; over naive_decode\n",
          "d 128, one query row per head. BHSD: K/V `[batch][kv_head][seq][d]`; BSHD: `[batch][seq][kv_head][d]` "
          "(the interleaved cache engines keep). naive_decode: the per-head loop an engine writes, built with "
-         f"-O3 -ffast-math and the {res['context'].get('naive_decode_isa', '?')} folder's flags.\n"]
+         f"-O3 -ffast-math and the {res['context'].get('naive_decode_isa', '?')} folder's flags. "
+         "`bshd/bhsd`: the two rows' tokens/s, measured minutes apart; `bshd/bhsd paired`: the `layout/` "
+         "row, the two layouts' calls alternating round by round in one row (the median of its rounds' "
+         "ratios, the median over its repetitions): what L3 held and the host's bandwidth at the time "
+         "move the first, not the second.\n"]
     seqs = sorted({a["skv"] for a in dec})
     for hq, hkv in shapes:
         rows = [a for a in dec if a["hq"] == hq and a["hkv"] == hkv]
@@ -313,6 +336,13 @@ def layout_tables(res):
                                  f"{a['tokens_per_s'] / b['tokens_per_s']:.2f}")
                 if any(ratio):
                     L.append(f"| {v} | {t} | bshd/bhsd | " + " | ".join(ratio) + " |")
+                paired = []
+                for s in seqs:
+                    p = next((x for x in res.get("layout", []) if x["variant"] == v and x["t"] == t and x["skv"] == s
+                              and x["hq"] == hq and x["hkv"] == hkv and x["kt"] == "f32"), None)
+                    paired.append("" if p is None or p["ratio"] is None else f"{p['ratio']:.2f}{busy_mark(p)}")
+                if any(paired):
+                    L.append(f"| {v} | {t} | bshd/bhsd paired | " + " | ".join(paired) + " |")
                 if v != "naive_decode":
                     for lay in ("bhsd", "bshd"):
                         sp = []

@@ -4,7 +4,9 @@ Every row's name follows the grammar (peak/<isa>/ for an ISA the context's `isas
 table's rows this build has); attn/ rows carry GFLOPS, peak_frac, tokens_per_s, workspace_bytes
 and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the interleaved cache;
 naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
-naive_decode's loop) carry us_per_call; peak/ rows GFLOPS, stream/ rows GBps; no row
+naive_decode's loop) carry us_per_call; layout/ rows (a decode shape's BHSD and BSHD calls paired
+round by round) bshd_over_bhsd and its best-round twin, positive, each side's tokens_per_s, at least
+7 rounds and foreign_cpu; peak/ rows GFLOPS, stream/ rows GBps; no row
 errored; peak_frac lies in (0, 3] (natively and uninstrumented only: under emulation or in a
 sanitizer build, which slows the peak probe 8x but not OpenBLAS, timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
@@ -17,6 +19,7 @@ import sys
 ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
+LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
 
 def main():
     data = json.load(open(sys.argv[1]))
@@ -36,7 +39,7 @@ def main():
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
-    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0}
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0}
     for r in rows:
         n = r["name"]
         if r.get("error_occurred"):
@@ -70,6 +73,16 @@ def main():
                     bad.append(f"{n}: no counter {c}")
             if isinstance(r.get("us_per_call"), (int, float)) and not r["us_per_call"] > 0:
                 bad.append(f"{n}: us_per_call {r['us_per_call']} not positive")
+        elif LAYOUT.match(n):
+            kinds["layout"] += 1
+            for c in ("bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s", "bshd_tokens_per_s"):
+                if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
+                    bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
+            if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= 7):
+                bad.append(f"{n}: rounds {r.get('rounds')!r} below 7")
+            fc = r.get("foreign_cpu")
+            if not (isinstance(fc, (int, float)) and 0 <= fc <= 1):
+                bad.append(f"{n}: foreign_cpu {fc!r} outside [0, 1]")
         elif peak.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
@@ -80,7 +93,7 @@ def main():
                 bad.append(f"{n}: no GBps")
         else:
             bad.append(f"{n}: name outside the grammar")
-    for k in ("attn", "peak", "stream", "decode", "naive", "bshd", "call"):
+    for k in ("attn", "peak", "stream", "decode", "naive", "bshd", "call", "layout"):
         if kinds[k] == 0:
             bad.append(f"no {k} rows")
     for b in bad:
