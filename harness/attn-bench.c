@@ -595,6 +595,7 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
     side->v = v;
     side->spec = *s;
     side->spec.layout = k ? LAYOUT_BSHD : LAYOUT_BHSD;
+    side->stream_fresh = 1; /* no bw_frac here: attn_setup need not measure the stream again */
     r->pair[k] = side;
   }
   char name[256];
