@@ -78,6 +78,11 @@ static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /
 static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 /* lane k = the sum of v[k]'s 4 lanes, in a fixed pairwise order */
 static inline sa_vec sa_vhsum(const sa_vec v[4]) { return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3])); }
+/* sa_vhsum's lane k for one vector (v as v[k]): (e0 + e1) + (e2 + e3) */
+static inline float sa_vhsum1(sa_vec v) {
+  const float32x4_t a = vpaddq_f32(v, v);
+  return vgetq_lane_f32(a, 0) + vgetq_lane_f32(a, 1);
+}
 /* In-register 4x4 transpose: r[i] holds row i; afterwards r[k] holds column k. */
 static inline void sa_vtranspose(sa_vec r[4]) {
   const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
