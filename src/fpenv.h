@@ -8,7 +8,8 @@
  * assume IEEE defaults, so library work runs in exactly those: round to nearest even, no
  * flushing, all exceptions masked. On the way out the caller's whole register is restored,
  * status (sticky exception) flags included, so a call leaves no trace in it.
- * Cost: reading the control register per task, and writing it only when it differs. */
+ * Cost: reading the control register per task, and writing it only when its control bits differ
+ * (entering) or the work raised a flag the caller had not (leaving). */
 #ifndef SA_FPENV_H
 #define SA_FPENV_H
 
@@ -20,9 +21,15 @@
 typedef struct {
   unsigned mxcsr;
 } sa_fpenv;
+#define SA_FPENV_FLAGS 0x3Fu /* the six sticky status flags */
+/* The control bits are set when they differ; the caller's flags are kept: a flag the caller has
+ * raised and the work raises again (inexact, underflow: nearly every caller and every call) then
+ * needs no write on the way out either. Clearing them here cost a second MXCSR write per call
+ * whenever the caller had raised any flag but inexact (0.08 us of a 0.33 us 6-head seq_kv 1 call on
+ * the Xeon, MXCSR writes being serialising). */
 static inline void sa_fpenv_enter(sa_fpenv *saved) {
   saved->mxcsr = _mm_getcsr();
-  if (saved->mxcsr != SA_FPENV_MXCSR) _mm_setcsr(SA_FPENV_MXCSR);
+  if ((saved->mxcsr & ~SA_FPENV_FLAGS) != SA_FPENV_MXCSR) _mm_setcsr(SA_FPENV_MXCSR | (saved->mxcsr & SA_FPENV_FLAGS));
 }
 static inline void sa_fpenv_leave(const sa_fpenv *saved) {
   if (_mm_getcsr() != saved->mxcsr) _mm_setcsr(saved->mxcsr);

@@ -33,6 +33,7 @@ typedef struct {
 } fp_mode;
 static const fp_mode modes[] = {
     {"ieee", 0x1F80, 0x0000},
+    {"ieee+flags", 0x1F80, 0x003F}, /* every flag up: no MXCSR write at either end (src/fpenv.h) */
     {"ftz+daz", 0x1F80 | 0x8000 | 0x0040, 0x0020},                         /* inexact flag already up */
     {"round-to-zero+ftz", 0x1F80 | 0x6000 | 0x8000, 0x0000},
     {"round-up+daz", 0x1F80 | 0x4000 | 0x0040, 0x0010},                   /* underflow flag up */
