@@ -105,7 +105,6 @@ static inline float sa_vhsum1(sa_vec v) {
  * of x/l). Lanes with |x| outside [2^-96, 2^96] and not 0 (subnormal, inf, NaN, huge: underflow
  * or overflow in the residual) divide. Checked bit for bit against the division for every f32 x
  * in that range by 48 divisors in [1, 2^25) (tests/test_exp.c samples it on every build). */
-#define SA_HAVE_VDIV_RECIP 1
 static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) {
   const __m256 q = _mm256_mul_ps(x, y), ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
   const __m256 r = _mm256_fnmadd_ps(q, l, x), zero = _mm256_setzero_ps();

@@ -101,7 +101,6 @@ static inline float sa_vhsum1(sa_vec v) {
  * of x/l). Lanes with |x| outside [2^-96, 2^96] and not 0 (subnormal, inf, NaN, huge: underflow
  * or overflow in the residual) divide. Checked bit for bit against the division for every f32 x
  * in that range by 48 divisors in [1, 2^25) (tests/test_exp.c samples it on every build). */
-#define SA_HAVE_VDIV_RECIP 1
 static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) {
   const __m512 q = _mm512_mul_ps(x, y), ax = _mm512_abs_ps(x), r = _mm512_fnmadd_ps(q, l, x);
   /* r = 0: q is x / l exactly (and keeps the sign of a zero x, which q + 0 y would lose) */
