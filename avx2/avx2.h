@@ -100,21 +100,6 @@ static inline float sa_vhsum1(sa_vec v) {
   const __m256 b = _mm256_add_ps(a, _mm256_permute_ps(a, 0xb1));
   return _mm256_cvtss_f32(_mm256_add_ps(b, _mm256_permute2f128_ps(b, b, 0x01)));
 }
-/* x / l correctly rounded (sa_vdiv's bits) from y = RN(1 / l): q = x y, its residual x - q l
- * exact by one FMA, q + r y (Markstein's theorem: y within half an ulp of 1/l, q within one ulp
- * of x/l). Lanes with |x| outside [2^-96, 2^96] and not 0 (subnormal, inf, NaN, huge: underflow
- * or overflow in the residual) divide. Checked bit for bit against the division for every f32 x
- * in that range by 48 divisors in [1, 2^25) (tests/test_exp.c samples it on every build). */
-static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) {
-  const __m256 q = _mm256_mul_ps(x, y), ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
-  const __m256 r = _mm256_fnmadd_ps(q, l, x), zero = _mm256_setzero_ps();
-  /* r = 0: q is x / l exactly (and keeps the sign of a zero x, which q + 0 y would lose) */
-  const __m256 q1 = _mm256_blendv_ps(_mm256_fmadd_ps(r, y, q), q, _mm256_cmp_ps(r, zero, _CMP_EQ_OQ));
-  const __m256 ok = _mm256_or_ps(_mm256_and_ps(_mm256_cmp_ps(ax, _mm256_set1_ps(0x1p-96f), _CMP_GE_OQ),
-                                               _mm256_cmp_ps(ax, _mm256_set1_ps(0x1p96f), _CMP_LE_OQ)),
-                                 _mm256_cmp_ps(ax, zero, _CMP_EQ_OQ));
-  return _mm256_movemask_ps(ok) == 0xff ? q1 : _mm256_blendv_ps(_mm256_div_ps(x, l), q1, ok);
-}
 /* In-register transpose: r[i] holds row i; afterwards r[k] holds column k. */
 static inline void sa_vtranspose(sa_vec r[8]) {
   __m256 t[8], u[8];

@@ -96,20 +96,6 @@ static inline float sa_vhsum1(sa_vec v) {
   const __m512 c = _mm512_add_ps(b, _mm512_shuffle_f32x4(b, b, 0xb1));
   return _mm512_cvtss_f32(_mm512_add_ps(c, _mm512_shuffle_f32x4(c, c, 0x4e)));
 }
-/* x / l correctly rounded (sa_vdiv's bits) from y = RN(1 / l): q = x y, its residual x - q l
- * exact by one FMA, q + r y (Markstein's theorem: y within half an ulp of 1/l, q within one ulp
- * of x/l). Lanes with |x| outside [2^-96, 2^96] and not 0 (subnormal, inf, NaN, huge: underflow
- * or overflow in the residual) divide. Checked bit for bit against the division for every f32 x
- * in that range by 48 divisors in [1, 2^25) (tests/test_exp.c samples it on every build). */
-static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) {
-  const __m512 q = _mm512_mul_ps(x, y), ax = _mm512_abs_ps(x), r = _mm512_fnmadd_ps(q, l, x);
-  /* r = 0: q is x / l exactly (and keeps the sign of a zero x, which q + 0 y would lose) */
-  const __m512 q1 = _mm512_mask_mov_ps(_mm512_fmadd_ps(r, y, q), _mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_EQ_OQ), q);
-  const __mmask16 ok = (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-96f), _CMP_GE_OQ) &
-                        _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p96f), _CMP_LE_OQ)) |
-                       _mm512_cmp_ps_mask(ax, _mm512_setzero_ps(), _CMP_EQ_OQ);
-  return ok == 0xffff ? q1 : _mm512_mask_blend_ps(ok, _mm512_div_ps(x, l), q1);
-}
 /* In-register transpose: r[i] holds row i; afterwards r[k] holds column k. */
 static inline void sa_vtranspose(sa_vec r[16]) {
   __m512 t[16], u[16];

@@ -91,9 +91,6 @@ static inline sa_finalize_coef sa_finalize_scalars(float m, float l, int has_sin
 }
 
 /* one element of out from its O element */
-/* The l an ISA's sa_vdiv_recip divides by with division's bits (1 <= l <= 2^24; core/flash_driver.inc) */
-static inline int sa_vdiv_recip_applies(float l) { return l >= 1.0f && l <= 0x1p24f; }
-
 static inline float sa_finalize_elem(const sa_finalize_coef *c, float o) {
   return c->zero ? 0.0f : sa_mul_weight(o, c->a) / c->l * c->back;
 }

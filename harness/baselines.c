@@ -26,8 +26,7 @@
   void sa_exp_batch_##isa(const float *x, float *ours, float *sleef, int64_t n);  \
   void sa_exp2_batch_##isa(const float *x, float *ours, float *sleef, int64_t n); \
   float sa_stream_##isa(const float *buf, size_t n);                              \
-  void sa_softmax_row_##isa(float *s, int64_t n);                                \
-  void sa_div_batch_##isa(const float *x, float l, float *out, int64_t n);
+  void sa_softmax_row_##isa(float *s, int64_t n);
 #define SA_FEATURE(id, name, arch, cpuinfo, detect)
 #define SA_ISA(name, folder, arch, features, flags, probes) SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_DECLS(name)))
 #include "src/isas.inc"
@@ -42,14 +41,13 @@ static const sa_probes sa_probe_table[] = {
    sa_exp_batch_##isa,              \
    sa_exp2_batch_##isa,             \
    sa_stream_##isa,                 \
-   sa_softmax_row_##isa,            \
-   sa_div_batch_##isa},
+   sa_softmax_row_##isa},
 #define SA_ISA(name, folder, arch, features, flags, probes) \
   SA_IF(SA_HAVE_##name, SA_IF(probes, SA_PROBE_ROW(name, features)))
 #include "src/isas.inc"
 #undef SA_ISA
 #undef SA_FEATURE
-    {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL}};
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
 
 int sa_probe_sets(const sa_probes **out) {
   *out = sa_probe_table;

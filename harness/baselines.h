@@ -20,7 +20,6 @@ typedef struct {
   void (*exp2)(const float *x, float *ours, float *sleef, int64_t n); /* the same for exp2 */
   float (*stream)(const float *buf, size_t n);
   void (*softmax_row)(float *s, int64_t n);
-  void (*div)(const float *x, float l, float *out, int64_t n); /* x / l as the kernels' finalisation divides */
 } sa_probes;
 
 /* The probe sets this build has (available or not on this CPU). */

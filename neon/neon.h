@@ -83,11 +83,6 @@ static inline float sa_vhsum1(sa_vec v) {
   const float32x4_t a = vpaddq_f32(v, v);
   return vgetq_lane_f32(a, 0) + vgetq_lane_f32(a, 1);
 }
-/* x / l given y = 1 / l (sa_vdiv_recip, core/flash_driver.inc): the division itself here */
-static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) {
-  (void)y;
-  return vdivq_f32(x, l);
-}
 /* In-register 4x4 transpose: r[i] holds row i; afterwards r[k] holds column k. */
 static inline void sa_vtranspose(sa_vec r[4]) {
   const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);

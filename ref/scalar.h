@@ -31,7 +31,6 @@ static inline float sa_vreduce_max(sa_vec v) { return v; }
 static inline float sa_vreduce_add(sa_vec v) { return v; }
 static inline sa_vec sa_vhsum(const sa_vec v[1]) { return v[0]; }
 static inline float sa_vhsum1(sa_vec v) { return v; }
-static inline sa_vec sa_vdiv_recip(sa_vec x, sa_vec l, sa_vec y) { return (void)y, x / l; }
 static inline void sa_vtranspose(sa_vec r[1]) { (void)r; }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { (void)p; }
 static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) { (void)p; }
