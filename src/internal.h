@@ -58,7 +58,7 @@ enum {
   SA_TUNE_K_NEAR = 4          /* beyond L2: K SA_DIRECT_K_AHEAD_NEAR keys ahead instead of SA_DIRECT_K_AHEAD, and
                                * a head read alone fetches no V during S; 4-row groups with f32 K/V beyond L3
                                * also fetch K and V into L2 ahead; GQA groups side by side with f32 K/V
-                               * fetch K a short stretch of its row ahead (job->k_near, core/flash_direct.inc) */
+                               * beyond 16 MiB fetch K 2 KiB ahead (job->k_near, core/flash_direct.inc) */
 };
 unsigned sa_cpu_tuning(void);
 /* Comma-separated names of the bits in `f` ("avx2,fma,f16c"); returns buf. */
