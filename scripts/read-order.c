@@ -32,7 +32,8 @@ typedef struct {
 } cache;
 
 /* acc's lanes held in a local array the loop keeps in a register (acc itself could alias p: summed
- * through memory, a cache-resident read was bound by the adds, 9.5 GB/s at 1 thread) */
+ * through memory, a cache-resident read was bound by the adds, 9.5 GB/s at 1 thread against 25.4;
+ * from DRAM both read alike, Xeon f6m207, 32768 keys x 8 heads d128: 14.5 and 15.2 GB/s) */
 static void row(const float *p, long d, float *acc) {
   float a[LANES];
   for (int l = 0; l < LANES; l++) a[l] = acc[l];
