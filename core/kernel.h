@@ -50,7 +50,9 @@ typedef struct sa_job {
   /* outputs (strides in floats) */
   float *out;
   int64_t o_sb, o_sh, o_ss;
-  float *lse; /* may be NULL */
+  float *lse;   /* may be NULL */
+  int64_t l_sh; /* lse floats between query heads (rows are 1 apart, batches heads_q l_sh): seq_q, or a ragged
+                 * batch's packed row count */
   /* score pipeline */
   float scale; /* resolved: never 0 */
   simdattn_causal causal;
@@ -66,6 +68,7 @@ typedef struct sa_job {
   int64_t n_chunks;     /* key chunks (split-KV); 1 = unsplit */
   int64_t chunk_len;    /* keys per chunk (the last may be shorter) */
   int64_t max_chunks;   /* chunks the split aimed at (n_chunks <= it; no shorter seq_kv aims higher) */
+  int64_t chunks_per_task; /* consecutive key chunks of one (heads, b, row block) a task runs one after the other */
   int64_t heads_per_task; /* consecutive kv heads one task runs (src/ sa_group_heads: only in direct mode,
                            * for kernels that accept it); 1 otherwise */
   int64_t heads_as_rows;  /* heads_per_task > 1 and rows == 1: a task's heads are its rows (row r: head
@@ -89,6 +92,14 @@ typedef struct sa_job {
   atomic_int *pack_state;
   int64_t n_kv_blocks; /* ceil(seq_kv / block_kv); key blocks start at multiples of block_kv */
   size_t pack_block_bytes;
+  /* A paged K/V cache (src/ resolves one sequence of a ragged batch into a job of batch 1): key
+   * `key` of kv head hk lies in cache block pages[key / page_size] at slot key % page_size, the
+   * block ks.b (vs.b) bytes from the previous one (sa_k_row). NULL: rows key * ks.s apart. */
+  const int32_t *pages;
+  int64_t page_size;
+  int page_shift;  /* log2(page_size) when it is a power of two, else -1 */
+  int packed_only; /* chunk-invariant mode (SIMDATTN_CHUNK_INVARIANT): every row through the packed path, keys
+                    * never split, so a row's arithmetic is a function of its own position and keys only */
 } sa_job;
 
 /* a direct-mode task's several kv heads run side by side, each with its own state (not as rows) */
@@ -168,18 +179,28 @@ static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t 
   }
   row->q = j->q + b * j->qs.b + h * j->qs.h + i * j->qs.s;
   row->out = j->out + b * j->o_sb + h * j->o_sh + i * j->o_ss;
-  row->lse = j->lse ? j->lse + (b * j->heads_q + h) * j->seq_q + i : NULL;
+  row->lse = j->lse ? j->lse + (b * j->heads_q + h) * j->l_sh + i : NULL;
   row->mask = j->mask ? j->mask + b * j->m_sb + h * j->m_sh + i * j->m_sq : NULL;
   row->slope = j->alibi ? j->alibi[h] : 0.0f;
   row->has_sink = j->sinks != NULL;
   row->sink = j->sinks ? j->sinks[h] : 0.0f;
 }
 
+/* The byte offset of key `key`'s row in a paged cache (j->pages set; key < seq_kv: the table is
+ * read only for the blocks that hold the sequence's keys), block stride bs and slot stride ss */
+static inline int64_t sa_page_offset(const sa_job *j, int64_t key, int64_t bs, int64_t ss) {
+  int64_t blk, slot;
+  if (j->page_shift >= 0) blk = key >> j->page_shift, slot = key & (j->page_size - 1);
+  else blk = key / j->page_size, slot = key - blk * j->page_size;
+  return (int64_t)j->pages[blk] * bs + slot * ss;
+}
 /* Row `key` of K or V for (b, hk). */
 static inline const char *sa_k_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
+  if (j->pages) return j->k + hk * j->ks.h + sa_page_offset(j, key, j->ks.b, j->ks.s);
   return j->k + b * j->ks.b + hk * j->ks.h + key * j->ks.s;
 }
 static inline const char *sa_v_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
+  if (j->pages) return j->v + hk * j->vs.h + sa_page_offset(j, key, j->vs.b, j->vs.s);
   return j->v + b * j->vs.b + hk * j->vs.h + key * j->vs.s;
 }
 static inline float *sa_partial_row(const sa_job *j, int64_t b, int64_t hk, int64_t c, int64_t r) {

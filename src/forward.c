@@ -45,7 +45,17 @@ static int sa_interleaved(const sa_job *j) {
 }
 /* direct-mode decode whose task may take several kv heads (sa_group_heads) */
 static int sa_may_group_heads(const sa_job *j, const sa_kernel *k) {
-  return k->max_heads_per_task > 1 && j->heads_kv >= 2 && j->n_row_blocks == 1 && j->rows <= k->tiles.direct_rows;
+  return k->max_heads_per_task > 1 && j->heads_kv >= 2 && j->n_row_blocks == 1 && j->rows <= k->tiles.direct_rows &&
+         !j->packed_only;
+}
+
+/* Key chunks for a sequence of `tasks` (kv head, row block) tasks: constants and the shape */
+static int64_t sa_split_chunks(const sa_job *j, const sa_kernel *k, int64_t tasks) {
+  const sa_tiles *t = &k->tiles;
+  if (j->packed_only || t->chunk_kv <= 0 || tasks <= 0 || tasks >= SA_SPLIT_BELOW || j->seq_kv < 2 * t->chunk_kv ||
+      j->seq_kv < SA_SPLIT_KEYS_PER_ROW * j->rows)
+    return 1;
+  return sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / t->chunk_kv);
 }
 
 void sa_plan(sa_job *j, const sa_kernel *k) {
@@ -61,17 +71,24 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
                            (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
   j->kv_bytes = (double)j->batch * seq_bytes;
   int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
-  if (sa_may_group_heads(j, k) && sa_interleaved(j) && seq_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES)
+  if (sa_may_group_heads(j, k) && seq_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES)
     tasks = ceil_div(j->heads_kv, k->max_heads_per_task); /* whole-row tasks (one row block) */
-  const sa_tiles *t = &k->tiles;
-  if (t->chunk_kv > 0 && tasks > 0 && tasks < SA_SPLIT_BELOW && j->seq_kv >= 2 * t->chunk_kv &&
-      j->seq_kv >= SA_SPLIT_KEYS_PER_ROW * j->rows) {
-    const int64_t n = sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / t->chunk_kv);
-    j->max_chunks = sa_max64(n, 1);
-    if (n > 1) {
-      j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), t->block_kv > 0 ? t->block_kv : 1);
-      j->n_chunks = ceil_div(j->seq_kv, j->chunk_len);
-    }
+  const int64_t n = sa_split_chunks(j, k, tasks);
+  j->max_chunks = sa_max64(n, 1);
+  if (n > 1) {
+    j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), k->tiles.block_kv > 0 ? k->tiles.block_kv : 1);
+    j->n_chunks = ceil_div(j->seq_kv, j->chunk_len);
+  }
+  /* The split counts whole-row tasks whatever the layout (a sequence's bits are the same in any
+   * layout, contiguous or paged: include/simdattn.h). Heads read one by one (a head-major cache)
+   * need no whole-row tasks: a task runs several consecutive chunks of its head, each exactly as
+   * its own task would (the same bits), so that it streams as long a stretch of K and V as the
+   * per-head count gave. Xeon (family 6 model 207), scripts/bench-pair against the per-layout rule,
+   * 32x8 heads d128 f32 BHSD seq_kv 8192: paired medians 0.99 (1 thread), 1.00 (2). */
+  j->chunks_per_task = 1;
+  if (j->n_chunks > 1 && !sa_interleaved(j)) {
+    const int64_t alone = sa_split_chunks(j, k, j->heads_kv * j->n_row_blocks);
+    j->chunks_per_task = ceil_div(j->n_chunks, sa_max64(alone, 1));
   }
 }
 
@@ -80,7 +97,9 @@ static int64_t sa_head_groups(const sa_job *j) {
   return hg == 1 ? j->heads_kv : (j->heads_kv + hg - 1) / hg;
 }
 
-int64_t sa_task_count(const sa_job *j) { return j->batch * sa_head_groups(j) * j->n_row_blocks * j->n_chunks; }
+/* Tasks of one key chunk (or one group of chunks_per_task chunks) */
+static int64_t sa_chunk_tasks(const sa_job *j) { return j->batch * sa_head_groups(j) * j->n_row_blocks; }
+int64_t sa_task_count(const sa_job *j) { return sa_chunk_tasks(j) * ceil_div(j->n_chunks, j->chunks_per_task); }
 
 /* Heads per task for `workers` workers (job->heads_per_task, job->heads_as_rows). Direct mode only.
  * - A head with one packed row (plain multi-head decode: group 1, seq_q 1) whose K and V fit in L2
@@ -118,7 +137,7 @@ static void sa_group_heads(sa_job *j, const sa_kernel *k, int workers) {
   j->heads_prefetch = 0;
   j->group_v_ahead = j->rows > 1 && (sa_cpu_tuning() & SA_TUNE_GROUP_V_AHEAD);
   j->k_near = (sa_cpu_tuning() & SA_TUNE_K_NEAR) != 0;
-  j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes;
+  j->direct_short = j->rows == 1 && j->kv_bytes <= sa_direct_short_max_bytes && !j->pages;
   if (!sa_may_group_heads(j, k)) return;
   const int interleaved = sa_interleaved(j);
   const int as_rows = j->rows == 1 && j->kv_bytes <= sa_heads_as_rows_max_bytes;
@@ -167,11 +186,17 @@ typedef struct {
   size_t ws_bytes;
 } run_ctx;
 
+/* Task `index`: chunks [cg chunks_per_task, ...) of one (heads, b, row block), each as its own task */
 static void run_task(void *ctx, int64_t index, int worker) {
   const run_ctx *rc = (const run_ctx *)ctx;
-  sa_task t;
-  sa_task_at(rc->job, index, &t);
-  rc->kernel->run(rc->job, &t, rc->ws + (size_t)worker * rc->ws_bytes);
+  const sa_job *j = rc->job;
+  const int64_t inner = sa_chunk_tasks(j), cg = index / inner, at = index - cg * inner;
+  const int64_t c1 = sa_min64(j->n_chunks, (cg + 1) * j->chunks_per_task);
+  for (int64_t c = cg * j->chunks_per_task; c < c1; c++) {
+    sa_task t;
+    sa_task_at(j, c * inner + at, &t);
+    rc->kernel->run(j, &t, rc->ws + (size_t)worker * rc->ws_bytes);
+  }
 }
 
 /* Phase 2 of a split job: merge the chunks of the rows of one (b, kv head, row block). */
@@ -288,7 +313,7 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
   run_ctx rc = {j, v->kernel, ws, L->worker_bytes};
   sa_parallel_run(opt, count, L->workers, run_task, &rc);
   if (j->n_chunks > 1) {
-    const int64_t merges = count / j->n_chunks;
+    const int64_t merges = sa_chunk_tasks(j);
     sa_parallel_run(opt, merges, sa_parallel_workers(opt, merges), merge_task, &rc);
   }
 }

@@ -292,6 +292,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->m_sq = stride_of(p->seq_q, p->mask_stride_q);
   j->out = p->out;
   j->lse = p->lse;
+  j->l_sh = p->seq_q;
   j->scale = p->scale != 0.0f ? p->scale : scale >= 0.0f ? scale : 1.0f / sqrtf((float)d);
   j->causal = p->causal;
   j->window = p->window;
@@ -301,7 +302,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->sinks = p->sinks;
   /* the task grid, filled by sa_plan; the harness's order; shared packing, filled by the run */
   j->rows = j->block_rows = j->n_row_blocks = j->chunk_len = j->max_chunks = 0;
-  j->n_chunks = j->heads_per_task = 1;
+  j->n_chunks = j->heads_per_task = j->chunks_per_task = 1;
   j->heads_as_rows = 0;
   j->kv_bytes = 0.0;
   j->partial = NULL;
@@ -314,9 +315,13 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->pack_state = NULL;
   j->n_kv_blocks = 0;
   j->pack_block_bytes = 0;
+  j->pages = NULL;
+  j->page_size = 0;
+  j->page_shift = -1;
+  j->packed_only = 0;
 }
 #if UINTPTR_MAX == UINT64_MAX && !defined(__ILP32__)
-_Static_assert(sizeof(sa_job) == 432, "sa_job changed: resolve() sets every field, set the new one there");
+_Static_assert(sizeof(sa_job) == 472, "sa_job changed: resolve() sets every field, set the new one there");
 #endif
 
 /* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
