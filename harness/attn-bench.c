@@ -253,7 +253,7 @@ static int run_once(row *r, char *err, size_t n) {
     }
     return 0;
   }
-  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL};
+  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
   const simdattn_status st = simdattn_forward(p, &opt);
   if (st != SIMDATTN_OK) {
     snprintf(err, n, "simdattn_forward: %s", simdattn_last_error());
@@ -271,7 +271,7 @@ static size_t workspace_of(const row *r, const simdattn_problem *p) {
   sa_job j;
   if (sa_validate(p, &j) != SIMDATTN_OK) return 0;
   sa_plan(&j, r->v->kernel);
-  const simdattn_options opt = {r->threads, NULL, NULL, NULL};
+  const simdattn_options opt = {r->threads, NULL, NULL, NULL, 0};
   return sa_workspace_bytes(&j, r->v, sa_parallel_workers(&opt, sa_task_count(&j)));
 }
 
@@ -303,7 +303,7 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     }
   }
   if (r->plan && !r->planned) { /* planned once, as an engine would, with its workspace */
-    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL};
+    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
     if (simdattn_plan_create(&cur->cd.p, &opt, &r->planned) != SIMDATTN_OK) {
       snprintf(err, n, "simdattn_plan_create: %s", simdattn_last_error());
       return -1;

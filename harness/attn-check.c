@@ -147,7 +147,7 @@ static void run_case(const case_spec *spec, const sa_variant *const *vars, int n
       continue;
     }
     case_reset_outputs(&cd);
-    const simdattn_options opt = {0, v->name, NULL, NULL};
+    const simdattn_options opt = {0, v->name, NULL, NULL, 0};
     const simdattn_status status = simdattn_forward(&cd.p, &opt);
     sa_gather(&cd.p, &truth, got, got_lse);
     const sa_verdict e = sa_judge(&truth, got, got_lse);

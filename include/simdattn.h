@@ -30,9 +30,9 @@ extern "C" {
 
 /* The version (CMakeLists.txt reads these three lines: one source for the header, the library's
  * simdattn_version(), the CMake package and the .pc file). SIMDATTN_VERSION_NUMBER is comparable:
- * #if SIMDATTN_VERSION_NUMBER >= 200 (0.2.0). */
+ * #if SIMDATTN_VERSION_NUMBER >= 300 (0.3.0). */
 #define SIMDATTN_VERSION_MAJOR 0
-#define SIMDATTN_VERSION_MINOR 2
+#define SIMDATTN_VERSION_MINOR 3
 #define SIMDATTN_VERSION_PATCH 0
 #define SIMDATTN_VERSION_NUMBER (SIMDATTN_VERSION_MAJOR * 10000 + SIMDATTN_VERSION_MINOR * 100 + SIMDATTN_VERSION_PATCH)
 
@@ -57,6 +57,35 @@ typedef struct {
   int64_t stride_batch, stride_head, stride_seq; /* in elements; the head_dim elements of one row are contiguous */
 } simdattn_tensor;
 
+/* A ragged batch (the shape serving engines call: vLLM's query_start_loc / seq_lens / block_table,
+ * FlashAttention's varlen cu_seqlens_q / cu_seqlens_k / block_table). With problem.varlen set:
+ *   batch   the number of sequences R; sequence r is exactly today's problem of seq_q = q_len[r] =
+ *           cu_seqlens_q[r + 1] - cu_seqlens_q[r] and seq_kv = kv_len[r] (causal alignment, window,
+ *           softcap, alibi, sinks, GQA/MQA, head_dim_v all per sequence; mask is refused);
+ *   seq_q   the packed query rows: q and out hold seq_q rows (stride_seq apart; stride_batch unused),
+ *           sequence r owning rows [cu_seqlens_q[r], cu_seqlens_q[r + 1]); lse is [heads_q][seq_q];
+ *   seq_kv  the most keys any sequence has (kv_len[r] <= seq_kv);
+ *   k, v    contiguous (block_size 0): packed rows as q, sequence r's keys at rows
+ *           [cu_seqlens_kv[r], cu_seqlens_kv[r] + kv_len[r]) (stride_batch unused); or paged
+ *           (block_size >= 1): a cache of num_blocks blocks of block_size slots, stride_batch between
+ *           blocks, stride_seq between slots, stride_head between kv heads — vLLM's CPU layout
+ *           [num_blocks][heads_kv][block_size][d] and FlashAttention's [num_blocks][block_size][heads_kv][d]
+ *           alike — where key j of sequence r lies in block block_table[r * block_table_stride +
+ *           j / block_size], slot j % block_size. Blocks no sequence's table names are never read.
+ * Every index is checked before anything is written (SIMDATTN_ERR_INVALID names the sequence, the
+ * position and the value). A sequence's out and lse are bitwise those it gets alone, in any batch,
+ * at any position, with any threads, contiguous or paged at any block size, and through
+ * simdattn_forward as a dense problem of batch 1 (README, "Ragged batches and paged caches"). */
+typedef struct {
+  const int32_t *cu_seqlens_q;  /* [batch + 1]: non-decreasing, cu_seqlens_q[batch] <= seq_q */
+  const int32_t *seqlens_kv;    /* [batch]: kv_len[r]; NULL: cu_seqlens_kv[r + 1] - cu_seqlens_kv[r] (contiguous only) */
+  const int32_t *cu_seqlens_kv; /* [batch + 1]: contiguous K/V rows of each sequence; NULL when paged */
+  const int32_t *block_table;   /* paged: [batch][block_table_stride] block indices in [0, num_blocks) */
+  int64_t block_table_stride;   /* entries per sequence in block_table (>= the blocks kv_len[r] needs) */
+  int64_t block_size;           /* 0: contiguous K/V; >= 1: paged, slots per block */
+  int64_t num_blocks;           /* paged: blocks in the cache */
+} simdattn_varlen;
+
 typedef struct {
   int64_t batch, heads_q, heads_kv; /* heads_q % heads_kv == 0; query head h reads kv head h / (heads_q / heads_kv) (GQA/MQA) */
   int64_t seq_q, seq_kv;
@@ -75,6 +104,7 @@ typedef struct {
   uint32_t struct_size;      /* SIMDATTN_PROBLEM_SIZE, or 0 (a caller built against 0.1): see "ABI" below */
   const float *alibi_slopes; /* optional [heads_q]: adds slope[h] * (j - i'), i' the aligned query position */
   const float *sinks;        /* optional [heads_q]: one extra logit per head that joins the softmax denominator only */
+  const simdattn_varlen *varlen; /* optional (0.3): a ragged batch, contiguous or paged K/V (see simdattn_varlen) */
   /* new members only here, at the end */
 } simdattn_problem;
 
@@ -100,7 +130,14 @@ typedef struct {
   const char *variant;           /* NULL: best for this CPU and problem (env SIMDATTN_VARIANT overrides NULL); else a registry name */
   simdattn_parallel_fn parallel; /* optional: run the library's independent tasks on the caller's own thread pool */
   void *parallel_pool;
+  unsigned flags; /* (0.3) SIMDATTN_* option bits below; 0: none */
 } simdattn_options;
+
+/* Chunk invariance (opt-in): a query row's out and lse are a function of its own q, position and
+ * keys only — a prompt computed in chunks over its cached prefix (chunked prefill) gives the bits
+ * it gets in one call, and a decode row the bits of that row inside a prefill. Every row then runs
+ * the prefill path and keys are never split (its cost: README, "Ragged batches and paged caches"). */
+#define SIMDATTN_CHUNK_INVARIANT 1u
 
 SIMDATTN_API simdattn_status simdattn_forward(const simdattn_problem *p,
                                               const simdattn_options *opt /* NULL = defaults */);
@@ -133,6 +170,32 @@ SIMDATTN_API const char *simdattn_plan_variant(const simdattn_plan *plan);
 SIMDATTN_API simdattn_status simdattn_plan_execute(const simdattn_plan *plan, const simdattn_problem *p,
                                                    void *workspace, size_t workspace_size);
 SIMDATTN_API void simdattn_plan_destroy(simdattn_plan *plan); /* NULL is allowed */
+
+/* ---- writing new K/V rows into a paged cache (vLLM's reshape_and_cache, SGLang's set_kv_buffer) ----
+ * Row t of k and v (t < n_rows: k [n_rows][heads_kv][head_dim] through its stride_seq and
+ * stride_head, stride_batch unused; v likewise with head_dim_v) goes to cache slot slots[t]: block
+ * slots[t] / block_size, slot slots[t] % block_size, converted to the cache's dtype (rounded to
+ * nearest even). A slot of -1 skips the row (vLLM's padding); any other slot outside [0, num_blocks
+ * block_size) is SIMDATTN_ERR_INVALID naming the row and the value, with nothing written. The
+ * caches are addressed as a paged problem's k and v (stride_batch between blocks, stride_seq
+ * between slots, stride_head between kv heads). Two rows naming one slot: the later row wins. */
+typedef struct {
+  void *data;
+  simdattn_dtype dtype;
+  int64_t stride_block, stride_head, stride_slot; /* in elements */
+} simdattn_cache;
+
+typedef struct {
+  int64_t n_rows, heads_kv, head_dim, head_dim_v; /* head_dim_v 0 means head_dim */
+  simdattn_tensor k, v;                           /* the new rows (f32, f16 or bf16) */
+  const int32_t *slots;                           /* [n_rows] */
+  simdattn_cache k_cache, v_cache;
+  int64_t block_size, num_blocks;
+  uint32_t struct_size; /* SIMDATTN_KV_APPEND_SIZE (= sizeof(simdattn_kv_append_args)) */
+} simdattn_kv_append_args;
+#define SIMDATTN_KV_APPEND_SIZE ((uint32_t)sizeof(simdattn_kv_append_args))
+
+SIMDATTN_API simdattn_status simdattn_kv_append(const simdattn_kv_append_args *a);
 
 /* Thread-local: why the last failing call on this thread failed ("seq_q must be >= 0, got -3").
  * "" after a successful call. Never NULL. */

@@ -318,6 +318,119 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
   }
 }
 
+/* ---- ragged batches: one job per sequence (problem.varlen) ----
+ * Each sequence is its own job of batch 1, planned from its own shape exactly as simdattn_forward
+ * plans it (so its bits are the ones it gets alone); the jobs' tasks run as one list (sequence by
+ * sequence, a task found by binary search), then their merges. The workspace: the jobs and their
+ * task offsets (a plan's caller workspace; simdattn_forward allocates them), the workers' tiles
+ * (the largest any job needs), each split job's partials, and shared packing for the jobs that fit
+ * the budget (whether a job packs shared never changes a bit). */
+typedef struct {
+  sa_job *jobs;
+  int64_t n;
+  int64_t *start;  /* [n + 1] each job's first task */
+  int64_t *mstart; /* [n + 1] each job's first merge task */
+  const sa_kernel *kernel;
+  char *ws; /* the workers' tiles */
+  size_t ws_bytes;
+} sa_multi;
+
+typedef struct {
+  int workers;
+  size_t worker_bytes, partial, pack, state; /* bytes of each section */
+} sa_multi_sizes;
+
+static size_t sa_multi_meta_bytes(int64_t n) {
+  return sa_align_bytes(sizeof(sa_job) * (size_t)n) + 2 * sa_align_bytes(sizeof(int64_t) * (size_t)(n + 1));
+}
+static void sa_multi_meta(sa_multi *m, char *meta, int64_t n) {
+  m->n = n;
+  m->jobs = (sa_job *)meta;
+  m->start = (int64_t *)(meta + sa_align_bytes(sizeof(sa_job) * (size_t)n));
+  m->mstart = (int64_t *)((char *)m->start + sa_align_bytes(sizeof(int64_t) * (size_t)(n + 1)));
+}
+
+/* Plans every job (the grid from its own shape, then its heads per task for the run's workers) */
+static void sa_multi_plan(sa_multi *m, const simdattn_options *opt) {
+  int64_t tasks = 0;
+  for (int64_t r = 0; r < m->n; r++) {
+    sa_plan(&m->jobs[r], m->kernel);
+    tasks += sa_task_count(&m->jobs[r]);
+  }
+  const int workers = sa_parallel_workers(opt, tasks);
+  m->start[0] = m->mstart[0] = 0;
+  for (int64_t r = 0; r < m->n; r++) {
+    sa_job *j = &m->jobs[r];
+    sa_group_heads(j, m->kernel, workers);
+    m->start[r + 1] = m->start[r] + sa_task_count(j);
+    m->mstart[r + 1] = m->mstart[r] + (j->n_chunks > 1 ? sa_chunk_tasks(j) : 0);
+  }
+}
+
+/* The sections' sizes, and with base (the workspace after the workers' tiles) each job's partials
+ * and shared packing there; jobs pack shared while their blocks fit pack_budget and state_budget. */
+static sa_multi_sizes sa_multi_assign(sa_multi *m, const simdattn_options *opt, size_t pack_budget,
+                                      size_t state_budget, char *base) {
+  sa_multi_sizes z = {0, 0, 0, 0, 0};
+  const sa_kernel *k = m->kernel;
+  const int64_t total = m->start[m->n];
+  z.workers = total > 0 ? sa_parallel_workers(opt, total) : 0;
+  for (int64_t r = 0; r < m->n; r++)
+    if (sa_task_count(&m->jobs[r]) > 0) z.worker_bytes = sa_max_size(z.worker_bytes, sa_align_bytes(k->workspace(&m->jobs[r])));
+  for (int64_t r = 0; r < m->n; r++) z.partial += sa_partial_bytes(&m->jobs[r], m->jobs[r].n_chunks);
+  size_t poff = 0, koff = z.partial, pack = 0, state = 0;
+  for (int64_t r = 0; r < m->n; r++) {
+    sa_job *j = &m->jobs[r];
+    const size_t pb = sa_partial_bytes(j, j->n_chunks);
+    if (base) j->partial = pb ? (float *)(base + poff) : NULL, j->pack = NULL, j->pack_state = NULL;
+    poff += pb;
+    const size_t kb = sa_shared_pack_bytes(j, k), sb = sa_pack_state_bytes(j, k);
+    if (!kb || pack + kb > pack_budget || state + sb > state_budget) continue;
+    if (base) {
+      j->n_kv_blocks = (j->seq_kv + k->tiles.block_kv - 1) / k->tiles.block_kv;
+      j->pack_block_bytes = k->pack_block_bytes(j);
+      j->pack = base + koff + pack;
+      j->pack_state = (atomic_int *)(base + koff + pack_budget + state);
+      for (int64_t b = 0; b < j->heads_kv * j->n_kv_blocks; b++) atomic_init(&j->pack_state[b], 0);
+    }
+    pack += kb, state += sb;
+  }
+  z.pack = pack, z.state = state; /* what the jobs take: states lie pack_budget bytes after the packs' start */
+  return z;
+}
+
+static int64_t sa_multi_find(const int64_t *start, int64_t n, int64_t index) {
+  int64_t lo = 0, hi = n - 1; /* the last job starting at or before index (a job without tasks never is) */
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (start[mid] <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+static void multi_task(void *ctx, int64_t index, int worker) {
+  const sa_multi *m = (const sa_multi *)ctx;
+  const int64_t r = sa_multi_find(m->start, m->n, index);
+  const run_ctx rc = {&m->jobs[r], m->kernel, m->ws, m->ws_bytes};
+  run_task((void *)&rc, index - m->start[r], worker);
+}
+static void multi_merge(void *ctx, int64_t index, int worker) {
+  const sa_multi *m = (const sa_multi *)ctx;
+  const int64_t r = sa_multi_find(m->mstart, m->n, index);
+  const run_ctx rc = {&m->jobs[r], m->kernel, m->ws, m->ws_bytes};
+  merge_task((void *)&rc, index - m->mstart[r], worker);
+}
+static void sa_multi_run(sa_multi *m, const simdattn_options *opt, const sa_multi_sizes *z) {
+  const int64_t total = m->start[m->n], merges = m->mstart[m->n];
+  if (total > 0) sa_parallel_run(opt, total, z->workers, multi_task, m);
+  if (merges > 0) sa_parallel_run(opt, merges, sa_parallel_workers(opt, merges), multi_merge, m);
+}
+
+/* The jobs of a validated ragged problem (base: its resolved job) into m's metadata */
+static void sa_multi_jobs(sa_multi *m, const simdattn_problem *p, const sa_job *base) {
+  for (int64_t r = 0; r < m->n; r++) sa_varlen_job(p, base, r, &m->jobs[r]);
+}
+
 static int sa_debug(void);
 
 /* simdattn_forward's workspace: allocated for the call, and kept (one buffer for the process, up
@@ -434,10 +547,51 @@ static simdattn_status sa_prepare(const simdattn_problem *caller, const simdattn
   simdattn_status st = sa_import_problem(caller, buf, p);
   if (st != SIMDATTN_OK) return st;
   sa_import_options(caller, caller_opt, o);
-  if ((st = buffers ? sa_validate(*p, j) : sa_validate_shape(*p, j)) != SIMDATTN_OK) return st;
+  int64_t kv_rows;
+  if ((*p)->varlen) st = sa_validate_varlen(*p, buffers, j, &kv_rows, NULL, 0);
+  else st = buffers ? sa_validate(*p, j) : sa_validate_shape(*p, j);
+  if (st != SIMDATTN_OK) return st;
   if (o->n_threads < 0)
     return sa_fail(SIMDATTN_ERR_INVALID, "options.n_threads must be >= 0 (0 = all), got %d", o->n_threads);
+  if (o->flags & ~SIMDATTN_CHUNK_INVARIANT)
+    return sa_fail(SIMDATTN_ERR_INVALID, "options.flags has bits this library does not know: 0x%x (known: 0x%x)",
+                   o->flags & ~SIMDATTN_CHUNK_INVARIANT, SIMDATTN_CHUNK_INVARIANT);
+  j->packed_only = (o->flags & SIMDATTN_CHUNK_INVARIANT) != 0;
   return sa_choose_variant(j, o, v);
+}
+
+/* simdattn_forward of a ragged problem: the jobs' metadata and the workspace allocated for the call */
+static simdattn_status sa_varlen_forward(const simdattn_problem *p, const sa_job *base, const sa_variant *v,
+                                         const simdattn_options *opt) {
+  const int64_t n = p->batch;
+  if (n == 0) return SIMDATTN_OK;
+  const size_t meta_bytes = sa_multi_meta_bytes(n);
+  char *meta = aligned_alloc(SA_ALIGN, meta_bytes);
+  if (!meta) return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %lld sequences", meta_bytes, (long long)n);
+  sa_multi m;
+  sa_multi_meta(&m, meta, n);
+  m.kernel = v->kernel;
+  sa_multi_jobs(&m, p, base);
+  sa_multi_plan(&m, opt);
+  const sa_multi_sizes z = sa_multi_assign(&m, opt, SA_SHARED_PACK_MAX, SIZE_MAX, NULL);
+  const size_t tiles = z.worker_bytes * (size_t)z.workers, total = tiles + z.partial + z.pack + z.state;
+  char *buf = total ? sa_ws_take(total) : NULL;
+  if (total && !buf) {
+    free(meta);
+    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
+                   "packed K/V blocks %zu)", total, z.workers, z.worker_bytes, z.partial, z.pack + z.state);
+  }
+  char *ws = buf ? buf + SA_ALIGN : NULL;
+  sa_multi_assign(&m, opt, z.pack, z.state, ws ? ws + tiles : NULL);
+  m.ws = ws;
+  m.ws_bytes = z.worker_bytes;
+  if (sa_debug())
+    fprintf(stderr, "simdattn: %lld sequences, %lld tasks on %d thread%s, workspace %zu bytes\n", (long long)n,
+            (long long)m.start[n], z.workers, z.workers == 1 ? "" : "s", total);
+  sa_multi_run(&m, opt, &z);
+  if (buf) sa_ws_give(buf);
+  free(meta);
+  return SIMDATTN_OK;
 }
 
 static simdattn_status forward_in_env(const simdattn_problem *caller, const simdattn_options *caller_opt,
@@ -450,7 +604,7 @@ static simdattn_status forward_in_env(const simdattn_problem *caller, const simd
   simdattn_status st = sa_prepare(caller, caller_opt, 1, &buf, &p, &o, &j, &v);
   if (st != SIMDATTN_OK) return st;
   j.ref_order = ref_order;
-  if ((st = sa_execute(&j, v, &o)) != SIMDATTN_OK) return st;
+  if ((st = p->varlen ? sa_varlen_forward(p, &j, v, &o) : sa_execute(&j, v, &o)) != SIMDATTN_OK) return st;
   sa_clear_error();
   return SIMDATTN_OK;
 }
@@ -474,7 +628,9 @@ const char *simdattn_best_variant(const simdattn_problem *caller) {
   simdattn_problem buf;
   const simdattn_problem *p;
   sa_job j;
-  if (sa_import_problem(caller, &buf, &p) != SIMDATTN_OK || sa_validate(p, &j) != SIMDATTN_OK) return NULL;
+  int64_t kv_rows;
+  if (sa_import_problem(caller, &buf, &p) != SIMDATTN_OK) return NULL;
+  if ((p->varlen ? sa_validate_varlen(p, 1, &j, &kv_rows, NULL, 0) : sa_validate(p, &j)) != SIMDATTN_OK) return NULL;
   const sa_variant *v;
   return sa_choose_variant(&j, NULL, &v) == SIMDATTN_OK ? v->name : NULL;
 }
@@ -486,7 +642,38 @@ struct simdattn_plan {
   const sa_variant *v;
   simdattn_options opt; /* the caller's options, the variant resolved */
   size_t workspace_bytes;
+  simdattn_varlen varlen;          /* a ragged plan: the planned varlen (shape.varlen points here) */
+  size_t pack_budget, state_budget; /* a ragged plan's shared packing, in its workspace */
 };
+
+/* A ragged plan's workspace: metadata for up to batch sequences, the workers' tiles of any sequence
+ * shape the plan serves (one query row to all seq_q, no key to seq_kv), the split partials of batch
+ * sequences each as split as a sequence can be, and the shared packing of one longest sequence. */
+static size_t sa_varlen_bound(simdattn_plan *pl) {
+  const sa_kernel *k = pl->v->kernel;
+  const int64_t R = pl->shape.batch, qmax = pl->shape.seq_q, kvmax = pl->shape.seq_kv;
+  sa_job j = pl->job;
+  j.batch = 1;
+  size_t wb = 0, part = 0;
+  for (int64_t q = 1; q <= qmax; q = q < 64 ? q + 1 : q * 2 > qmax && q < qmax ? qmax : q * 2)
+    for (int e = 0; e < 2; e++) {
+      sa_job t = j;
+      t.seq_q = q;
+      t.seq_kv = e ? kvmax : 0;
+      sa_plan(&t, k);
+      sa_group_heads(&t, k, 1);
+      wb = sa_max_size(wb, sa_align_bytes(k->workspace(&t)));
+      if (e) part = sa_max_size(part, sa_partial_bytes(&t, t.max_chunks));
+    }
+  const int workers = sa_parallel_workers(&pl->opt, INT64_MAX / 4);
+  sa_job t = j;
+  t.seq_q = qmax;
+  t.seq_kv = kvmax;
+  sa_plan(&t, k);
+  pl->pack_budget = sa_shared_pack_bytes(&t, k);
+  pl->state_budget = sa_pack_state_bytes(&t, k);
+  return sa_multi_meta_bytes(R) + wb * (size_t)workers + part * (size_t)R + pl->pack_budget + pl->state_budget;
+}
 
 simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simdattn_options *caller_opt,
                                      simdattn_plan **plan) {
@@ -507,7 +694,11 @@ simdattn_status simdattn_plan_create(const simdattn_problem *caller, const simda
   pl->v = v;
   pl->opt = *opt;
   pl->opt.variant = v->name;
-  pl->workspace_bytes = sa_workspace_bound(&j, v, &pl->opt);
+  if (p->varlen) {
+    pl->varlen = *p->varlen;
+    pl->shape.varlen = &pl->varlen;
+    pl->workspace_bytes = sa_varlen_bound(pl);
+  } else pl->workspace_bytes = sa_workspace_bound(&j, v, &pl->opt);
   if (sa_debug())
     fprintf(stderr, "simdattn: plan: variant %s, n_threads %d%s, workspace %zu bytes (seq_kv up to %lld)\n", v->name,
             pl->opt.n_threads, pl->opt.parallel ? " (caller's pool)" : "", pl->workspace_bytes, (long long)p->seq_kv);
@@ -522,6 +713,46 @@ const char *simdattn_plan_variant(const simdattn_plan *plan) { return plan ? pla
 
 void simdattn_plan_destroy(simdattn_plan *plan) { free(plan); }
 
+static simdattn_status sa_check_workspace(const simdattn_plan *pl, const void *workspace, size_t workspace_size) {
+  if (workspace_size < pl->workspace_bytes)
+    return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
+                   pl->workspace_bytes, workspace_size);
+  if (pl->workspace_bytes && !workspace) return sa_fail(SIMDATTN_ERR_INVALID, "workspace must not be NULL");
+  if ((uintptr_t)workspace % SIMDATTN_WORKSPACE_ALIGN != 0)
+    return sa_fail(SIMDATTN_ERR_INVALID, "workspace (%p) must be aligned to SIMDATTN_WORKSPACE_ALIGN (%d bytes)",
+                   workspace, SIMDATTN_WORKSPACE_ALIGN);
+  return SIMDATTN_OK;
+}
+
+/* A ragged problem on its plan: every check, then the jobs in the caller's workspace */
+static simdattn_status execute_varlen(const simdattn_plan *pl, const simdattn_problem *p, void *workspace,
+                                      size_t workspace_size) {
+  sa_job base;
+  simdattn_status st = sa_validate_varlen_planned(&pl->shape, p, workspace, workspace_size, &base);
+  if (st != SIMDATTN_OK || (st = sa_check_workspace(pl, workspace, workspace_size)) != SIMDATTN_OK) return st;
+  base.packed_only = pl->job.packed_only;
+  const int64_t n = p->batch;
+  if (n > 0) {
+    sa_multi m;
+    char *ws = (char *)workspace;
+    sa_multi_meta(&m, ws, n);
+    m.kernel = pl->v->kernel;
+    sa_multi_jobs(&m, p, &base);
+    sa_multi_plan(&m, &pl->opt);
+    const sa_multi_sizes z = sa_multi_assign(&m, &pl->opt, pl->pack_budget, pl->state_budget, NULL);
+    const size_t meta = sa_multi_meta_bytes(n), tiles = z.worker_bytes * (size_t)z.workers;
+    if (meta + tiles + z.partial + pl->pack_budget + pl->state_budget > pl->workspace_bytes)
+      return sa_fail(SIMDATTN_ERR_INVALID, "internal: %lld sequences need %zu bytes of workspace, the plan %zu",
+                     (long long)n, meta + tiles + z.partial + pl->pack_budget + pl->state_budget, pl->workspace_bytes);
+    sa_multi_assign(&m, &pl->opt, pl->pack_budget, pl->state_budget, ws + meta + tiles);
+    m.ws = ws + meta;
+    m.ws_bytes = z.worker_bytes;
+    sa_multi_run(&m, &pl->opt, &z);
+  }
+  sa_clear_error();
+  return SIMDATTN_OK;
+}
+
 static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *caller, void *workspace,
                                       size_t workspace_size) {
   if (!pl) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
@@ -529,6 +760,7 @@ static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_pr
   const simdattn_problem *p;
   simdattn_status st = sa_import_problem(caller, &buf, &p);
   if (st != SIMDATTN_OK) return st;
+  if (pl->shape.varlen) return execute_varlen(pl, p, workspace, workspace_size);
   sa_job j;
   if ((st = sa_validate_planned(&pl->shape, &pl->job, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
   if (workspace_size < pl->workspace_bytes)

@@ -117,6 +117,18 @@ simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j);
 simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_job *j0, const simdattn_problem *p,
                                     const void *ws, size_t ws_size, sa_job *j);
 
+/* A ragged problem (p->varlen set): its index arrays when `buffers` (every sequence's query rows,
+ * key count and, paged, block-table entries), then the problem as one dense sequence of the packed
+ * rows with the K/V cache's strides; *kv_rows: contiguous K/V rows the sequences use. */
+simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_job *j, int64_t *kv_rows, const void *ws,
+                                   size_t ws_size);
+/* A ragged problem on a plan made for `planned`: the plan's shape (batch, seq_q and seq_kv at most
+ * its), then sa_validate_varlen with the workspace [ws, ws + ws_size) kept clear of every tensor. */
+simdattn_status sa_validate_varlen_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
+                                           size_t ws_size, sa_job *j);
+/* Sequence r of a validated ragged problem as a job of batch 1 (base: sa_validate_varlen's). */
+void sa_varlen_job(const simdattn_problem *p, const sa_job *base, int64_t r, sa_job *j);
+
 /* ---- planning and running (forward.c, parallel.c) ---- */
 /* Picks the variant for p under opt (named, SIMDATTN_VARIANT, or auto). */
 simdattn_status sa_choose_variant(const sa_job *j, const simdattn_options *opt, const sa_variant **out);

@@ -240,18 +240,21 @@ static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t
 
 /* Strides, offsets and (with `buffers`) pointers of every tensor; out's rows disjoint; with
  * `buffers`, no output overlapping an input or the other output. */
-static simdattn_status check_tensors(const simdattn_problem *p, int buffers) {
+static simdattn_status check_tensors(const simdattn_problem *p, int buffers, const int64_t *kv_ext, const void *ws,
+                                     size_t ws_size) {
   tensor_view tv[N_VIEWS];
   simdattn_status st;
   for (int t = Q; t <= SINKS; t++) {
     make_view(p, t, &tv[t]);
+    if (kv_ext && (t == K || t == V)) /* a ragged batch's K/V: the packed rows or the paged cache */
+      for (int a = 0; a < 3; a++) tv[t].ext[a] = kv_ext[a];
     if ((st = check_tensor(&tv[t], buffers)) != SIMDATTN_OK) return st;
   }
   if ((st = check_out_disjoint(&tv[OUT])) != SIMDATTN_OK) return st;
   if (!buffers) return SIMDATTN_OK;
   sa_span r[N_VIEWS];
   for (int t = 0; t < WS; t++) r[t].lo = tv[t].lo, r[t].hi = tv[t].hi;
-  return check_overlaps(r, NULL, 0);
+  return check_overlaps(r, ws, ws_size);
 }
 
 /* The job of a valid problem: defaults applied, strides of extent-1 dimensions zeroed (never
@@ -328,9 +331,131 @@ _Static_assert(sizeof(sa_job) == 472, "sa_job changed: resolve() sets every fiel
 static simdattn_status validate(const simdattn_problem *p, int buffers, sa_job *j) {
   if (!p) return BAD("problem must not be NULL");
   simdattn_status st;
-  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, buffers)) != SIMDATTN_OK) return st;
+  if (p->varlen) return sa_fail(SIMDATTN_ERR_INVALID, "internal: a ragged problem reached the dense validation");
+  if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, buffers, NULL, NULL, 0)) != SIMDATTN_OK) return st;
   resolve(p, j, -1.0f);
   return SIMDATTN_OK;
+}
+
+/* ---- ragged batches (problem.varlen) ---- */
+/* The problem as one dense sequence of seq_q packed rows (batch 1, no varlen): what q, out, lse and
+ * the score pipeline are checked and resolved as. */
+static void varlen_shadow(const simdattn_problem *p, simdattn_problem *d) {
+  *d = *p;
+  d->varlen = NULL;
+  d->batch = 1;
+}
+
+simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_job *j, int64_t *kv_rows, const void *ws,
+                                   size_t ws_size) {
+  const simdattn_varlen *vl = p->varlen;
+  const int64_t R = p->batch;
+  *kv_rows = 0;
+  if (R < 0) return BAD("batch (the number of sequences with varlen) must be >= 0, got %" PRId64, R);
+  if (p->mask)
+    return BAD("mask must be NULL with varlen (a ragged batch has no one [seq_q][seq_kv] mask; causal, window, "
+               "alibi_slopes and softcap apply per sequence)");
+  if (vl->block_size < 0) return BAD("varlen.block_size must be >= 0 (0: contiguous K/V), got %" PRId64, vl->block_size);
+  const int paged = vl->block_size > 0;
+  if (paged && vl->num_blocks < 0) return BAD("varlen.num_blocks must be >= 0, got %" PRId64, vl->num_blocks);
+  if (paged && vl->block_table_stride < 0)
+    return BAD("varlen.block_table_stride must be >= 0, got %" PRId64, vl->block_table_stride);
+  if (paged && vl->cu_seqlens_kv)
+    return BAD("varlen.cu_seqlens_kv must be NULL for a paged cache (block_size %" PRId64 "): keys come from "
+               "block_table and seqlens_kv",
+               vl->block_size);
+  simdattn_problem d;
+  varlen_shadow(p, &d);
+  simdattn_status st;
+  if ((st = check_shape(&d)) != SIMDATTN_OK) return st;
+  int64_t kv_ext[3] = {1, p->heads_kv, p->seq_kv};
+  if (buffers && R > 0) { /* the index arrays, before anything is read through them */
+    const int32_t *cq = vl->cu_seqlens_q, *lk = vl->seqlens_kv, *ck = vl->cu_seqlens_kv;
+    if (!cq) return BAD("varlen.cu_seqlens_q must not be NULL (batch %" PRId64 ")", R);
+    if (cq[0] < 0) return BAD("varlen.cu_seqlens_q[0] must be >= 0, got %d", cq[0]);
+    if (paged && !lk) return BAD("varlen.seqlens_kv must not be NULL for a paged cache");
+    if (!paged && !ck) return BAD("varlen.cu_seqlens_kv must not be NULL for contiguous K/V (block_size 0)");
+    if (!paged && ck[0] < 0) return BAD("varlen.cu_seqlens_kv[0] must be >= 0, got %d", ck[0]);
+    for (int64_t r = 0; r < R; r++) {
+      if (cq[r + 1] < cq[r])
+        return BAD("varlen.cu_seqlens_q must be non-decreasing: sequence %" PRId64 " has cu_seqlens_q[%" PRId64
+                   "] = %d < cu_seqlens_q[%" PRId64 "] = %d",
+                   r, r + 1, cq[r + 1], r, cq[r]);
+      if (cq[r + 1] > p->seq_q)
+        return BAD("sequence %" PRId64 ": its query rows [%d, %d) pass the %" PRId64
+                   " packed rows (seq_q): cu_seqlens_q[%" PRId64 "] = %d",
+                   r, cq[r], cq[r + 1], p->seq_q, r + 1, cq[r + 1]);
+      int64_t kv;
+      if (!paged) {
+        if (ck[r + 1] < ck[r])
+          return BAD("varlen.cu_seqlens_kv must be non-decreasing: sequence %" PRId64 " has cu_seqlens_kv[%" PRId64
+                     "] = %d < cu_seqlens_kv[%" PRId64 "] = %d",
+                     r, r + 1, ck[r + 1], r, ck[r]);
+        kv = (int64_t)ck[r + 1] - ck[r];
+        if (lk && (lk[r] < 0 || lk[r] > kv))
+          return BAD("sequence %" PRId64 ": varlen.seqlens_kv[%" PRId64 "] must be in [0, %" PRId64
+                     "] (its rows in cu_seqlens_kv), got %d",
+                     r, r, kv, lk[r]);
+        if (lk) kv = lk[r];
+        if ((int64_t)ck[r + 1] > *kv_rows) *kv_rows = ck[r + 1];
+      } else {
+        kv = lk[r];
+        if (kv < 0) return BAD("sequence %" PRId64 ": varlen.seqlens_kv[%" PRId64 "] must be >= 0, got %d", r, r, lk[r]);
+      }
+      if (kv > p->seq_kv)
+        return BAD("sequence %" PRId64 ": kv_len %" PRId64 " passes seq_kv (%" PRId64 ", the most keys a sequence has)",
+                   r, kv, p->seq_kv);
+      if (paged && kv > 0) {
+        const int64_t nb = (kv + vl->block_size - 1) / vl->block_size;
+        if (nb > vl->block_table_stride)
+          return BAD("sequence %" PRId64 ": kv_len %" PRId64 " needs %" PRId64 " blocks of %" PRId64
+                     ", but a row of block_table holds %" PRId64 " (block_table_stride)",
+                     r, kv, nb, vl->block_size, vl->block_table_stride);
+        if (!vl->block_table) return BAD("varlen.block_table must not be NULL (sequence %" PRId64 " has keys)", r);
+        const int32_t *row = vl->block_table + r * vl->block_table_stride;
+        for (int64_t b = 0; b < nb; b++)
+          if (row[b] < 0 || row[b] >= vl->num_blocks)
+            return BAD("sequence %" PRId64 ": block_table[%" PRId64 "][%" PRId64 "] = %d is outside [0, %" PRId64
+                       ") (num_blocks)",
+                       r, r, b, row[b], vl->num_blocks);
+      }
+    }
+  }
+  if (paged) kv_ext[0] = vl->num_blocks, kv_ext[2] = vl->block_size;
+  else kv_ext[2] = buffers ? *kv_rows : p->seq_kv;
+  if ((st = check_tensors(&d, buffers, kv_ext, ws, ws_size)) != SIMDATTN_OK) return st;
+  resolve(&d, j, -1.0f);
+  /* K and V strides of the cache (or the packed rows), whatever a sequence's own seq_kv */
+  j->ks = strides_bytes(&p->k, kv_ext[0], p->heads_kv, kv_ext[2]);
+  j->vs = strides_bytes(&p->v, kv_ext[0], p->heads_kv, kv_ext[2]);
+  if (!paged) j->ks.s = stride_bytes(2, p->k.stride_seq, p->k.dtype), j->vs.s = stride_bytes(2, p->v.stride_seq, p->v.dtype);
+  j->page_size = vl->block_size;
+  j->page_shift = -1;
+  if (paged && (vl->block_size & (vl->block_size - 1)) == 0) j->page_shift = __builtin_ctzll((unsigned long long)vl->block_size);
+  return SIMDATTN_OK;
+}
+
+/* Sequence r of a validated ragged problem as a job of batch 1 (base: sa_validate_varlen's) */
+void sa_varlen_job(const simdattn_problem *p, const sa_job *base, int64_t r, sa_job *j) {
+  const simdattn_varlen *vl = p->varlen;
+  const int64_t q0 = vl->cu_seqlens_q[r], q_len = vl->cu_seqlens_q[r + 1] - q0;
+  const int paged = vl->block_size > 0;
+  const int64_t kv = vl->seqlens_kv ? vl->seqlens_kv[r] : (int64_t)vl->cu_seqlens_kv[r + 1] - vl->cu_seqlens_kv[r];
+  *j = *base;
+  j->batch = 1;
+  j->seq_q = q_len;
+  j->seq_kv = kv;
+  j->diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : kv - q_len;
+  j->q = base->q + q0 * base->qs.s;
+  j->out = base->out + q0 * base->o_ss;
+  j->lse = base->lse ? base->lse + q0 : NULL; /* [heads_q][seq_q]: l_sh = the packed rows */
+  if (paged) {
+    j->pages = kv > 0 ? vl->block_table + r * vl->block_table_stride : NULL;
+    if (!j->pages) j->ks.b = j->vs.b = 0;
+  } else {
+    j->k = base->k + (int64_t)vl->cu_seqlens_kv[r] * base->ks.s;
+    j->v = base->v + (int64_t)vl->cu_seqlens_kv[r] * base->vs.s;
+  }
 }
 simdattn_status sa_validate(const simdattn_problem *p, sa_job *j) { return validate(p, 1, j); }
 simdattn_status sa_validate_shape(const simdattn_problem *p, sa_job *j) { return validate(p, 0, j); }
@@ -445,12 +570,55 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_jo
   return SIMDATTN_OK;
 }
 
+/* A ragged problem executed on a plan made for `planned` (both with varlen): the same shape but
+ * for batch, seq_q and seq_kv, each at most the planned one, and the same block_size; then every
+ * check of sa_validate_varlen (the index arrays are new on every call). */
+simdattn_status sa_validate_varlen_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
+                                           size_t ws_size, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  if (!p->varlen) return BAD("varlen is NULL, but the plan was made with it (its presence is part of the shape)");
+  static const char *const what[3] = {"batch", "seq_q", "seq_kv"};
+  const int64_t want[3] = {planned->batch, planned->seq_q, planned->seq_kv}, got[3] = {p->batch, p->seq_q, p->seq_kv};
+  for (int a = 0; a < 3; a++)
+    if (got[a] < 0 || got[a] > want[a])
+      return BAD("%s must be in [0, %" PRId64 "] (the plan's largest), got %" PRId64, what[a], want[a], got[a]);
+  SA_SAME(heads_q, "%" PRId64);
+  SA_SAME(heads_kv, "%" PRId64);
+  SA_SAME(head_dim, "%" PRId64);
+  SA_SAME(head_dim_v, "%" PRId64);
+  SA_SAME(q.dtype, "%d");
+  SA_SAME(k.dtype, "%d");
+  SA_SAME(v.dtype, "%d");
+  SA_SAME(q.stride_head, "%" PRId64);
+  SA_SAME(q.stride_seq, "%" PRId64);
+  SA_SAME(k.stride_batch, "%" PRId64);
+  SA_SAME(k.stride_head, "%" PRId64);
+  SA_SAME(k.stride_seq, "%" PRId64);
+  SA_SAME(v.stride_batch, "%" PRId64);
+  SA_SAME(v.stride_head, "%" PRId64);
+  SA_SAME(v.stride_seq, "%" PRId64);
+  SA_SAME(out_stride_head, "%" PRId64);
+  SA_SAME(out_stride_seq, "%" PRId64);
+  SA_SAME(scale, "%g");
+  SA_SAME(causal, "%d");
+  SA_SAME(window, "%" PRId64);
+  SA_SAME(softcap, "%g");
+  SA_SAME(varlen->block_size, "%" PRId64);
+  SA_SAME_PRESENCE(lse);
+  SA_SAME_PRESENCE(alibi_slopes);
+  SA_SAME_PRESENCE(sinks);
+  int64_t kv_rows;
+  return sa_validate_varlen(p, 1, j, &kv_rows, ws, ws_size);
+}
+
 /* ---- ABI: the caller's structs as this library reads them (include/simdattn.h, "ABI") ---- */
 #if UINTPTR_MAX == UINT64_MAX /* the 0.1 layouts on LP64: struct_size sits in their padding */
 _Static_assert(offsetof(simdattn_problem, softcap) == 264 && offsetof(simdattn_problem, struct_size) == 268 &&
                    offsetof(simdattn_problem, alibi_slopes) == 272 && offsetof(simdattn_problem, sinks) == 280,
                "simdattn_problem's 0.1 members moved: the ABI is frozen");
-_Static_assert(sizeof(simdattn_tensor) == 40 && sizeof(simdattn_options) == 32, "frozen 0.1 layouts changed");
+_Static_assert(sizeof(simdattn_tensor) == 40 && offsetof(simdattn_options, flags) == 32 &&
+                   offsetof(simdattn_problem, varlen) == 288,
+               "frozen 0.1 and 0.2 layouts changed");
 #endif
 #define SA_PROBLEM_SIZE_0_1 ((size_t)offsetof(simdattn_problem, sinks) + sizeof(const float *))
 
@@ -481,9 +649,12 @@ simdattn_status sa_import_problem(const simdattn_problem *in, simdattn_problem *
   return SIMDATTN_OK;
 }
 
+/* 0.1 and 0.2 options end at parallel_pool; 0.3 (a problem that holds varlen) adds flags */
+#define SA_PROBLEM_SIZE_0_2 ((size_t)offsetof(simdattn_problem, varlen))
+#define SA_OPTIONS_SIZE_0_2 ((size_t)offsetof(simdattn_options, flags))
 void sa_import_options(const simdattn_problem *p, const simdattn_options *in, simdattn_options *out) {
-  /* versioned with the problem (p->struct_size); no member has been added since 0.1 */
-  (void)p;
+  /* versioned with the problem (p->struct_size: 0 is the 0.1 layout) */
   memset(out, 0, sizeof *out);
-  if (in) memcpy(out, in, sizeof *out);
+  const size_t size = p && p->struct_size > SA_PROBLEM_SIZE_0_2 ? sizeof *out : SA_OPTIONS_SIZE_0_2;
+  if (in) memcpy(out, in, size);
 }

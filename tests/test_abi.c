@@ -62,7 +62,7 @@ int main(void) {
   CHECK(old_caller_run(q, k, v, out_old, lse_old, H, S, D, 1) == SIMDATTN_OK, "the 0.1 caller: %s",
         simdattn_last_error());
   simdattn_problem p = make(out_new, lse_new);
-  const simdattn_options one = {1, NULL, NULL, NULL};
+  const simdattn_options one = {1, NULL, NULL, NULL, 0};
   CHECK(simdattn_forward(&p, &one) == SIMDATTN_OK, "struct_size %u: %s", p.struct_size, simdattn_last_error());
   p = make(out_zero, lse_zero);
   p.struct_size = 0;

@@ -128,9 +128,9 @@ int main(void) {
         "NULL problem: '%s'", simdattn_last_error());
   /* options */
   p = good();
-  simdattn_options o = {-1, NULL, NULL, NULL};
+  simdattn_options o = {-1, NULL, NULL, NULL, 0};
   expect(&p, &o, SIMDATTN_ERR_INVALID, "n_threads", "-1", "n_threads -1");
-  o = (simdattn_options){0, "no_such_variant", NULL, NULL};
+  o = (simdattn_options){0, "no_such_variant", NULL, NULL, 0};
   expect(&p, &o, SIMDATTN_ERR_INVALID, "options.variant", "no_such_variant", "unknown variant");
 
   /* success clears the message and writes only what it should */
@@ -145,7 +145,7 @@ int main(void) {
   memcpy(out2, out, sizeof out);
   memcpy(lse2, lse, sizeof lse);
   p.scale = 1.0f / sqrtf((float)D);
-  const simdattn_options defaults = {0, NULL, NULL, NULL};
+  const simdattn_options defaults = {0, NULL, NULL, NULL, 0};
   CHECK(simdattn_forward(&p, &defaults) == SIMDATTN_OK, "explicit scale: %s", simdattn_last_error());
   CHECK(memcmp(out, out2, sizeof out) == 0 && memcmp(lse, lse2, sizeof lse) == 0,
         "scale 0 must equal 1/sqrt(head_dim) exactly, and NULL options the zero options");

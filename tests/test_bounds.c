@@ -63,7 +63,7 @@ static void one(const simdattn_variant_info *info, case_spec spec) {
     return;
   }
   simdattn_problem p = cd.p;
-  const simdattn_options opt = {1, info->name, NULL, NULL};
+  const simdattn_options opt = {1, info->name, NULL, NULL, 0};
   case_reset_outputs(&cd);
   CHECK(simdattn_forward(&p, &opt) == SIMDATTN_OK, "%s %s: %s", info->name, cd.name, simdattn_last_error());
   const int64_t dv = p.head_dim_v ? p.head_dim_v : p.head_dim;

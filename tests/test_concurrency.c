@@ -28,7 +28,7 @@ static void *worker(void *arg) {
   for (int r = 0; r < ROUNDS; r++) {
     case_reset_outputs(&j->cd);
     test_pool pool = {2 + r % 2, 0};
-    simdattn_options opt = {j->n_threads, j->variant, NULL, NULL};
+    simdattn_options opt = {j->n_threads, j->variant, NULL, NULL, 0};
     if (r % 2) { /* odd rounds through the caller's own pool */
       opt.parallel = test_pool_parallel;
       opt.parallel_pool = &pool;
@@ -71,7 +71,7 @@ int main(void) {
     j->n_threads = 1 + w % 2;
     j->error_msg_ok = 1;
     CHECK(case_build(&s, 11, &j->cd) == 0, "build");
-    const simdattn_options alone = {1, j->variant, NULL, NULL};
+    const simdattn_options alone = {1, j->variant, NULL, NULL, 0};
     CHECK(simdattn_forward(&j->cd.p, &alone) == SIMDATTN_OK, "%s", simdattn_last_error());
     j->want_out = malloc(j->cd.out_len * sizeof(float));
     j->want_lse = malloc(j->cd.lse_len * sizeof(float));

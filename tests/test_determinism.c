@@ -105,7 +105,7 @@ int main(void) {
       }
       float *o1 = malloc(cd.out_len * sizeof(float)), *l1 = malloc(cd.lse_len * sizeof(float));
       float *o2 = malloc(cd.out_len * sizeof(float)), *l2 = malloc(cd.lse_len * sizeof(float));
-      simdattn_options opt = {1, info.name, NULL, NULL};
+      simdattn_options opt = {1, info.name, NULL, NULL, 0};
       CHECK(simdattn_forward(&cd.p, &opt) == SIMDATTN_OK, "%s %s: %s", info.name, cd.name, simdattn_last_error());
       snapshot(&cd, o1, l1);
       const int threads[] = {2, 3, 0, 1, 5};
@@ -120,7 +120,7 @@ int main(void) {
       for (int pt = 1; pt <= 4; pt += 3) {
         test_pool pool = {pt, 0};
         case_reset_outputs(&cd);
-        const simdattn_options hook = {8, info.name, test_pool_parallel, &pool};
+        const simdattn_options hook = {8, info.name, test_pool_parallel, &pool, 0};
         CHECK(simdattn_forward(&cd.p, &hook) == SIMDATTN_OK, "%s", simdattn_last_error());
         snapshot(&cd, o2, l2);
         CHECK(!memcmp(o1, o2, cd.out_len * sizeof(float)) && !memcmp(l1, l2, cd.lse_len * sizeof(float)),
@@ -130,7 +130,7 @@ int main(void) {
       }
       if (cd.p.batch > 1) {
         case_reset_outputs(&cd);
-        const simdattn_options alone = {2, info.name, NULL, NULL};
+        const simdattn_options alone = {2, info.name, NULL, NULL, 0};
         CHECK(run_entries_alone(&cd, &alone) == 0, "%s %s alone: %s", info.name, cd.name, simdattn_last_error());
         snapshot(&cd, o2, l2);
         CHECK(!memcmp(o1, o2, cd.out_len * sizeof(float)) && !memcmp(l1, l2, cd.lse_len * sizeof(float)),

@@ -71,7 +71,7 @@ static void check_feature(const char *arch, const char *name, const char *cpuinf
 
 static simdattn_status run(const char *variant) {
   case_reset_outputs(&cd);
-  const simdattn_options opt = {1, variant, NULL, NULL};
+  const simdattn_options opt = {1, variant, NULL, NULL, 0};
   return simdattn_forward(&cd.p, &opt);
 }
 

@@ -172,7 +172,7 @@ static void run_variant_case(const simdattn_variant_info *info, case_spec spec, 
   float *want = malloc(cd.out_len * sizeof(float)), *want_lse = malloc(cd.lse_len * sizeof(float));
 
   case_reset_outputs(&cd);
-  const simdattn_options one = {1, info->name, NULL, NULL};
+  const simdattn_options one = {1, info->name, NULL, NULL, 0};
   CHECK(simdattn_forward(&cd.p, &one) == SIMDATTN_OK, "%s %s: %s", info->name, cd.name, simdattn_last_error());
   sa_gather(&cd.p, &truth, got, got_lse);
   const sa_verdict v = sa_judge(&truth, got, got_lse);
@@ -193,7 +193,7 @@ static void run_variant_case(const simdattn_variant_info *info, case_spec spec, 
       pool.mode = &modes[m];
       atomic_init(&pool.mode_kept, 1);
       const simdattn_options opt = {how == 1 || how == 3 ? 2 : 1, info->name, how == 2 ? mode_pool_parallel : NULL,
-                                    how == 2 ? &pool : NULL};
+                                    how == 2 ? &pool : NULL, 0};
       simdattn_plan *plan = NULL;
       void *ws = NULL;
       size_t ws_size = 0;

@@ -29,7 +29,7 @@ static void one_pass(case_data *cds, const case_spec *specs, int n) {
       if (case_fit_dtypes(&s, info.dtypes) || s.qt != specs[c].qt || s.kvt != specs[c].kvt) continue; /* no twins */
       test_pool pool = {2, 0};
       for (int mode = 0; mode < 3; mode++) {
-        simdattn_options opt = {mode == 1 ? 2 : 1, info.name, NULL, NULL};
+        simdattn_options opt = {mode == 1 ? 2 : 1, info.name, NULL, NULL, 0};
         if (mode == 2) {
           opt.parallel = test_pool_parallel;
           opt.parallel_pool = &pool;

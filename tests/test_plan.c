@@ -121,7 +121,7 @@ static void check_equal(const sa_variant *v, case_spec spec) {
     CHECK(0, "build %s", spec.group);
     return;
   }
-  const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
+  const simdattn_options opts[3] = {{1, v->name, NULL, NULL, 0}, {2, v->name, NULL, NULL, 0}, {0, v->name, inline_pool, NULL, 0}};
   for (int o = 0; o < 3; o++) {
     case_reset_outputs(&cd);
     CHECK(simdattn_forward(&cd.p, &opts[o]) == SIMDATTN_OK, "%s %s: %s", v->name, cd.name, simdattn_last_error());
@@ -164,7 +164,7 @@ static void check_growing(const sa_variant *v, int64_t hq, int64_t hkv, case_lay
     CHECK(0, "build");
     return;
   }
-  const simdattn_options opt = {2, v->name, NULL, NULL};
+  const simdattn_options opt = {2, v->name, NULL, NULL, 0};
   simdattn_plan *plan = NULL;
   CHECK(simdattn_plan_create(&cd.p, &opt, &plan) == SIMDATTN_OK, "%s plan: %s", v->name, simdattn_last_error());
   workspace w = {0};
@@ -213,7 +213,7 @@ static void check_concurrent(void) {
   spec.heads_kv = 2;
   spec.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
   runner r[2];
-  const simdattn_options opt = {1, NULL, NULL, NULL};
+  const simdattn_options opt = {1, NULL, NULL, NULL, 0};
   for (int t = 0; t < 2; t++) {
     CHECK(case_build(&spec, 3, &r[t].cd) == 0, "build");
     r[t].errors = 0;
@@ -270,7 +270,7 @@ static void check_errors(void) {
   spec.mask = MASK_FULL;
   spec.sinks = 1;
   CHECK(case_build(&spec, 9, &bad_cd) == 0, "build");
-  const simdattn_options opt = {1, NULL, NULL, NULL};
+  const simdattn_options opt = {1, NULL, NULL, NULL, 0};
   CHECK(simdattn_plan_create(&bad_cd.p, &opt, &bad_plan) == SIMDATTN_OK, "plan: %s", simdattn_last_error());
   CHECK(ws_make(&bad_ws, simdattn_plan_workspace_size(bad_plan)) == 0, "workspace");
   const simdattn_problem good = bad_cd.p;
@@ -339,10 +339,10 @@ static void check_errors(void) {
             strstr(simdattn_last_error(), "head_dim"),
         "plan_create of a bad shape: '%s'", simdattn_last_error());
   CHECK(simdattn_plan_create(&good, NULL, NULL) == SIMDATTN_ERR_INVALID, "plan_create without a place for the plan");
-  simdattn_options neg = {-1, NULL, NULL, NULL};
+  simdattn_options neg = {-1, NULL, NULL, NULL, 0};
   CHECK(simdattn_plan_create(&good, &neg, &pl) == SIMDATTN_ERR_INVALID && strstr(simdattn_last_error(), "n_threads"),
         "negative n_threads: '%s'", simdattn_last_error());
-  simdattn_options unknown = {1, "avx9_f32_flash_q1k1", NULL, NULL};
+  simdattn_options unknown = {1, "avx9_f32_flash_q1k1", NULL, NULL, 0};
   CHECK(simdattn_plan_create(&good, &unknown, &pl) == SIMDATTN_ERR_INVALID &&
             strstr(simdattn_last_error(), "avx9_f32_flash_q1k1"),
         "unknown variant: '%s'", simdattn_last_error());
@@ -368,7 +368,7 @@ static void check_no_allocation(void) {
   printf("allocation count: not checked under the sanitizers (their allocator)\n");
 #else
   static const int64_t shapes[][4] = {{1, 4096, 32, 8}, {1, 256, 6, 6}, {300, 300, 2, 2}, {1, 1, 6, 6}};
-  const simdattn_options opts[3] = {{1, NULL, NULL, NULL}, {2, NULL, NULL, NULL}, {0, NULL, inline_pool, NULL}};
+  const simdattn_options opts[3] = {{1, NULL, NULL, NULL, 0}, {2, NULL, NULL, NULL, 0}, {0, NULL, inline_pool, NULL, 0}};
   for (int s = 0; s < (int)SA_ARRAY_SIZE(shapes); s++)
     for (int o = 0; o < 3; o++) {
       case_spec spec = case_default("alloc", shapes[s][0], shapes[s][1]);
@@ -447,7 +447,7 @@ static int run_grouped(case_data *cd, const simdattn_options *o, grouping g, siz
 static void check_grouped_heads(const sa_variant *v) {
   static const int64_t shapes[][3] = {{8, 8, 300}, {8, 2, 77}, {16, 4, 1100}, {6, 3, 1}, {32, 32, 160},
                                       {6, 6, 1},   {5, 5, 40}, {3, 3, 1100},  {7, 7, 7}, {4, 4, 16}};
-  const simdattn_options opts[3] = {{1, v->name, NULL, NULL}, {2, v->name, NULL, NULL}, {0, v->name, inline_pool, NULL}};
+  const simdattn_options opts[3] = {{1, v->name, NULL, NULL, 0}, {2, v->name, NULL, NULL, 0}, {0, v->name, inline_pool, NULL, 0}};
   /* the first two ways run heads side by side: interleaved caches only */
   const grouping one = {INFINITY, -1.0, -1.0},
                  ways[5] = {{0.0, -1.0, -1.0}, {0.0, -1.0, INFINITY}, {INFINITY, INFINITY, -1.0},

@@ -38,7 +38,7 @@ static size_t flash_bytes(const sa_variant *v, int64_t seq, int threads, int64_t
   size_t bytes = 0;
   if (*ok) {
     sa_plan(&j, v->kernel);
-    const simdattn_options opt = {threads, NULL, NULL, NULL};
+    const simdattn_options opt = {threads, NULL, NULL, NULL, 0};
     bytes = sa_workspace_bytes(&j, v, sa_parallel_workers(&opt, sa_task_count(&j)));
   }
   return bytes;
