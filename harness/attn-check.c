@@ -16,6 +16,7 @@
 
 #include "cases.h"
 #include "equiv.h"
+#include "varlen.h"
 #include "ref/ref.h"
 #include "src/internal.h"
 
@@ -177,6 +178,104 @@ static void run_case(const case_spec *spec, const sa_variant *const *vars, int n
   case_free(&cd);
 }
 
+/* One ragged or paged case (harness/varlen.h): each sequence judged against the oracle on its own
+ * dense case with the unchanged rule; nothing written outside the sequences' rows; every sequence
+ * bitwise equal to simdattn_forward of it alone (a dense batch of 1) and the plan API bitwise equal
+ * to simdattn_forward of the whole batch. */
+static void run_varlen_case(const varlen_spec *spec, const sa_variant *const *vars, int n_vars, uint64_t seed,
+                            const char *filter, check_stats *st) {
+  char name[200];
+  varlen_name(spec, name, sizeof name);
+  if (filter && !strstr(name, filter)) return;
+  const case_spec *b = &spec->base;
+  int any = 0;
+  for (int t = 0; t < n_vars; t++) any |= sa_variant_accepts_dtypes(vars[t], b->qt, b->kvt, b->kvt);
+  if (!any) return;
+  varlen_data vd;
+  sa_truth truth[VL_MAX_SEQS];
+  memset(truth, 0, sizeof truth);
+  if (varlen_build(spec, seed, &vd) != 0) {
+    printf("FAIL %-28s %s  cannot build the case\n", "-", name);
+    st->failed++;
+    varlen_free(&vd);
+    return;
+  }
+  int64_t most = 1;
+  for (int r = 0; r < spec->n; r++) {
+    const int64_t rows = b->heads_q * spec->q_len[r];
+    if (rows > most) most = rows;
+    if (rows && sa_truth_build(&vd.seq[r].p, NULL, rows, b->lse, &truth[r])) {
+      printf("FAIL %-28s %s  cannot build sequence %d's oracle: %s\n", "-", name, r, simdattn_last_error());
+      st->failed++;
+      goto done;
+    }
+  }
+  float *got = malloc(sizeof(float) * (size_t)(most * b->dv + 1)), *got_lse = malloc(sizeof(float) * (size_t)(most + 1));
+  float *keep_out = malloc(sizeof(float) * vd.out_len), *keep_lse = malloc(sizeof(float) * vd.lse_len);
+  for (int t = 0; t < n_vars && got && got_lse && keep_out && keep_lse; t++) {
+    const sa_variant *v = vars[t];
+    if (!sa_variant_accepts_dtypes(v, b->qt, b->kvt, b->kvt)) continue;
+    if (!sa_variant_available(v)) {
+      st->skipped++;
+      continue;
+    }
+    varlen_reset_outputs(&vd);
+    const simdattn_options opt = {0, v->name, NULL, NULL, 0};
+    const simdattn_status status = simdattn_forward(&vd.p, &opt);
+    char why[240] = "";
+    sa_verdict worst = {0, 0, 1, 0, 1};
+    double wbo = 0, wbl = 0;
+    int ok = status == SIMDATTN_OK;
+    if (!ok) snprintf(why, sizeof why, "  status %d: %s", (int)status, simdattn_last_error());
+    if (ok && !varlen_guards_intact(&vd)) ok = 0, snprintf(why, sizeof why, "  wrote outside its sequences' rows");
+    for (int r = 0; r < spec->n && ok; r++) {
+      if (!spec->q_len[r]) continue;
+      varlen_gather(&vd, r, got, got_lse);
+      const sa_verdict e = sa_judge(&truth[r], got, got_lse);
+      if (e.ratio >= worst.ratio) worst = e, wbo = truth[r].budget_out, wbl = truth[r].budget_lse;
+      if (!e.exact) ok = 0, snprintf(why, sizeof why, "  sequence %d: a 0 / inf / NaN element of the oracle not matched", r);
+      else if (!e.pass) ok = 0, snprintf(why, sizeof why, "  sequence %d over its budget", r);
+    }
+    if (ok) memcpy(keep_out, vd.out_buf, sizeof(float) * vd.out_len), memcpy(keep_lse, vd.lse_buf, sizeof(float) * vd.lse_len);
+    for (int r = 0; r < spec->n && ok; r++) { /* alone, as a dense batch of 1 */
+      if (!spec->q_len[r]) continue;
+      case_reset_outputs(&vd.seq[r]);
+      if (simdattn_forward(&vd.seq[r].p, &opt) != SIMDATTN_OK || !varlen_same_bits(&vd, r))
+        ok = 0, snprintf(why, sizeof why, "  sequence %d's bits differ from simdattn_forward of it alone", r);
+    }
+    if (ok) { /* the plan API: the same bits */
+      simdattn_plan *plan = NULL;
+      void *ws = NULL;
+      if (simdattn_plan_create(&vd.p, &opt, &plan) != SIMDATTN_OK) {
+        ok = 0, snprintf(why, sizeof why, "  simdattn_plan_create: %s", simdattn_last_error());
+      } else {
+        const size_t bytes = simdattn_plan_workspace_size(plan);
+        ws = bytes ? aligned_alloc(SIMDATTN_WORKSPACE_ALIGN, (bytes + 63) / 64 * 64) : NULL;
+        varlen_reset_outputs(&vd);
+        if (simdattn_plan_execute(plan, &vd.p, ws, bytes) != SIMDATTN_OK)
+          ok = 0, snprintf(why, sizeof why, "  simdattn_plan_execute: %s", simdattn_last_error());
+        else if (memcmp(keep_out, vd.out_buf, sizeof(float) * vd.out_len) ||
+                 memcmp(keep_lse, vd.lse_buf, sizeof(float) * vd.lse_len))
+          ok = 0, snprintf(why, sizeof why, "  simdattn_plan_execute's bits differ from simdattn_forward's");
+      }
+      free(ws);
+      simdattn_plan_destroy(plan);
+    }
+    printf("%s %-28s %s  out_err %.3g budget %.3g lse_err %.3g budget %.3g ratio %.3f%s\n", ok ? "PASS" : "FAIL",
+           v->name, name, worst.err_out, wbo, worst.err_lse, wbl, worst.ratio, why);
+    if (ok) st->passed++;
+    else st->failed++;
+  }
+  free(got);
+  free(got_lse);
+  free(keep_out);
+  free(keep_lse);
+done:
+  for (int r = 0; r < spec->n; r++)
+    if (b->heads_q > 0 && spec->q_len[r] > 0) sa_truth_free(&truth[r]);
+  varlen_free(&vd);
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attn-check [--quick] [--variant NAME]... [--require NAME]... [--seed N]\n"
@@ -313,6 +412,11 @@ int main(int argc, char **argv) {
       run_case(&twin, same, n_same, seed, filter, verbose, &st);
     }
   }
+  varlen_spec *vgrid;
+  const int n_varlen = varlen_grid(&vgrid);
+  printf("attn-check: %d ragged and paged cases\n", n_varlen);
+  for (int c = 0; c < n_varlen; c += stride) run_varlen_case(&vgrid[c], vars, n_vars, seed, filter, &st);
+  free(vgrid);
   passed = st.passed, failed += st.failed, skipped = st.skipped;
   free(grid);
   printf("%ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
