@@ -122,11 +122,16 @@ int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
   const int64_t hq = b->heads_q, hkv = b->heads_kv, d = b->d, dv = b->dv;
   const simdattn_dtype qt = b->qt, kt = b->kvt;
   const int64_t qrow = sa_dtype_bytes(qt, hq * d), krow = sa_dtype_bytes(kt, d), vrow = sa_dtype_bytes(kt, dv);
-  /* each sequence's dense case */
+  /* each sequence's dense case, seeded by the case's name without its K/V form: the same data
+   * ragged or paged, in either layout, at any block size */
+  varlen_spec plain = *s;
+  plain.kind = VL_RAGGED, plain.gaps = 0, plain.block_size = 0, plain.shared_prefix = 0;
+  char data_name[200];
+  varlen_name(&plain, data_name, sizeof data_name);
   for (int r = 0; r < s->n; r++) {
     case_spec c = *b;
     char group[240];
-    snprintf(group, sizeof group, "%s/seq%d", vd->name, r);
+    snprintf(group, sizeof group, "%s/seq%d", data_name, r);
     c.group = group;
     c.batch = 1, c.seq_q = s->q_len[r], c.seq_kv = s->kv_len[r];
     if (case_build(&c, seed, &vd->seq[r]) != 0) return -1;
