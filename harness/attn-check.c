@@ -16,9 +16,9 @@
 
 #include "cases.h"
 #include "equiv.h"
-#include "varlen.h"
 #include "ref/ref.h"
 #include "src/internal.h"
+#include "varlen.h"
 
 /* Does row (b, h, i) see key `key`? (causal rule, window, mask; the NaN cases have finite scores) */
 static int sees(const sa_job *j, int64_t b, int64_t h, int64_t i, int64_t key) {
@@ -210,7 +210,8 @@ static void run_varlen_case(const varlen_spec *spec, const sa_variant *const *va
       goto done;
     }
   }
-  float *got = malloc(sizeof(float) * (size_t)(most * b->dv + 1)), *got_lse = malloc(sizeof(float) * (size_t)(most + 1));
+  float *got = malloc(sizeof(float) * (size_t)(most * b->dv + 1)),
+        *got_lse = malloc(sizeof(float) * (size_t)(most + 1));
   float *keep_out = malloc(sizeof(float) * vd.out_len), *keep_lse = malloc(sizeof(float) * vd.lse_len);
   for (int t = 0; t < n_vars && got && got_lse && keep_out && keep_lse; t++) {
     const sa_variant *v = vars[t];
@@ -233,10 +234,13 @@ static void run_varlen_case(const varlen_spec *spec, const sa_variant *const *va
       varlen_gather(&vd, r, got, got_lse);
       const sa_verdict e = sa_judge(&truth[r], got, got_lse);
       if (e.ratio >= worst.ratio) worst = e, wbo = truth[r].budget_out, wbl = truth[r].budget_lse;
-      if (!e.exact) ok = 0, snprintf(why, sizeof why, "  sequence %d: a 0 / inf / NaN element of the oracle not matched", r);
+      if (!e.exact)
+        ok = 0, snprintf(why, sizeof why, "  sequence %d: a 0 / inf / NaN element of the oracle not matched", r);
       else if (!e.pass) ok = 0, snprintf(why, sizeof why, "  sequence %d over its budget", r);
     }
-    if (ok) memcpy(keep_out, vd.out_buf, sizeof(float) * vd.out_len), memcpy(keep_lse, vd.lse_buf, sizeof(float) * vd.lse_len);
+    if (ok)
+      memcpy(keep_out, vd.out_buf, sizeof(float) * vd.out_len),
+          memcpy(keep_lse, vd.lse_buf, sizeof(float) * vd.lse_len);
     for (int r = 0; r < spec->n && ok; r++) { /* alone, as a dense batch of 1 */
       if (!spec->q_len[r]) continue;
       case_reset_outputs(&vd.seq[r]);

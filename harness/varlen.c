@@ -160,8 +160,7 @@ int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
   vd->q = zalloc((size_t)(rows * qrow));
   if (!vd->q) return -1;
   for (int64_t t = 0; t < rows * hq * d; t++) sa_store_f32(vd->q, qt, t, &(float){NAN}, 1);
-  for (int r = 0; r < s->n; r++)
-    memcpy((char *)vd->q + vd->cu_q[r] * qrow, vd->seq[r].q, (size_t)(s->q_len[r] * qrow));
+  for (int r = 0; r < s->n; r++) memcpy((char *)vd->q + vd->cu_q[r] * qrow, vd->seq[r].q, (size_t)(s->q_len[r] * qrow));
   /* K and V */
   const int64_t ks_row = hkv * d, vs_row = hkv * dv; /* elements of a key's row of every head */
   int64_t kv_elems_k, kv_elems_v;

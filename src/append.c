@@ -53,7 +53,9 @@ static simdattn_status extent(const char *name, const void *data, simdattn_dtype
   return SIMDATTN_OK;
 }
 
-static int overlaps(const span *a, const span *b) { return a->lo < a->hi && b->lo < b->hi && a->lo < b->hi && b->lo < a->hi; }
+static int overlaps(const span *a, const span *b) {
+  return a->lo < a->hi && b->lo < b->hi && a->lo < b->hi && b->lo < a->hi;
+}
 
 static simdattn_status append(const simdattn_kv_append_args *a) {
   if (!a) return BAD("args must not be NULL");

@@ -369,14 +369,15 @@ static void sa_multi_plan(sa_multi *m, const simdattn_options *opt) {
 
 /* The sections' sizes, and with base (the workspace after the workers' tiles) each job's partials
  * and shared packing there; jobs pack shared while their blocks fit pack_budget and state_budget. */
-static sa_multi_sizes sa_multi_assign(sa_multi *m, const simdattn_options *opt, size_t pack_budget,
-                                      size_t state_budget, char *base) {
+static sa_multi_sizes sa_multi_assign(sa_multi *m, const simdattn_options *opt, size_t pack_budget, size_t state_budget,
+                                      char *base) {
   sa_multi_sizes z = {0, 0, 0, 0, 0};
   const sa_kernel *k = m->kernel;
   const int64_t total = m->start[m->n];
   z.workers = total > 0 ? sa_parallel_workers(opt, total) : 0;
   for (int64_t r = 0; r < m->n; r++)
-    if (sa_task_count(&m->jobs[r]) > 0) z.worker_bytes = sa_max_size(z.worker_bytes, sa_align_bytes(k->workspace(&m->jobs[r])));
+    if (sa_task_count(&m->jobs[r]) > 0)
+      z.worker_bytes = sa_max_size(z.worker_bytes, sa_align_bytes(k->workspace(&m->jobs[r])));
   for (int64_t r = 0; r < m->n; r++) z.partial += sa_partial_bytes(&m->jobs[r], m->jobs[r].n_chunks);
   size_t poff = 0, koff = z.partial, pack = 0, state = 0;
   for (int64_t r = 0; r < m->n; r++) {
@@ -567,7 +568,8 @@ static simdattn_status sa_varlen_forward(const simdattn_problem *p, const sa_job
   if (n == 0) return SIMDATTN_OK;
   const size_t meta_bytes = sa_multi_meta_bytes(n);
   char *meta = aligned_alloc(SA_ALIGN, meta_bytes);
-  if (!meta) return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %lld sequences", meta_bytes, (long long)n);
+  if (!meta)
+    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes for %lld sequences", meta_bytes, (long long)n);
   sa_multi m;
   sa_multi_meta(&m, meta, n);
   m.kernel = v->kernel;
@@ -578,8 +580,10 @@ static simdattn_status sa_varlen_forward(const simdattn_problem *p, const sa_job
   char *buf = total ? sa_ws_take(total) : NULL;
   if (total && !buf) {
     free(meta);
-    return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
-                   "packed K/V blocks %zu)", total, z.workers, z.worker_bytes, z.partial, z.pack + z.state);
+    return sa_fail(SIMDATTN_ERR_NOMEM,
+                   "cannot allocate %zu bytes of workspace (%d workers x %zu, partials %zu, "
+                   "packed K/V blocks %zu)",
+                   total, z.workers, z.worker_bytes, z.partial, z.pack + z.state);
   }
   char *ws = buf ? buf + SA_ALIGN : NULL;
   sa_multi_assign(&m, opt, z.pack, z.state, ws ? ws + tiles : NULL);
@@ -642,7 +646,7 @@ struct simdattn_plan {
   const sa_variant *v;
   simdattn_options opt; /* the caller's options, the variant resolved */
   size_t workspace_bytes;
-  simdattn_varlen varlen;          /* a ragged plan: the planned varlen (shape.varlen points here) */
+  simdattn_varlen varlen;           /* a ragged plan: the planned varlen (shape.varlen points here) */
   size_t pack_budget, state_budget; /* a ragged plan's shared packing, in its workspace */
 };
 

@@ -353,15 +353,18 @@ simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_jo
   *kv_rows = 0;
   if (R < 0) return BAD("batch (the number of sequences with varlen) must be >= 0, got %" PRId64, R);
   if (p->mask)
-    return BAD("mask must be NULL with varlen (a ragged batch has no one [seq_q][seq_kv] mask; causal, window, "
-               "alibi_slopes and softcap apply per sequence)");
-  if (vl->block_size < 0) return BAD("varlen.block_size must be >= 0 (0: contiguous K/V), got %" PRId64, vl->block_size);
+    return BAD(
+        "mask must be NULL with varlen (a ragged batch has no one [seq_q][seq_kv] mask; causal, window, "
+        "alibi_slopes and softcap apply per sequence)");
+  if (vl->block_size < 0)
+    return BAD("varlen.block_size must be >= 0 (0: contiguous K/V), got %" PRId64, vl->block_size);
   const int paged = vl->block_size > 0;
   if (paged && vl->num_blocks < 0) return BAD("varlen.num_blocks must be >= 0, got %" PRId64, vl->num_blocks);
   if (paged && vl->block_table_stride < 0)
     return BAD("varlen.block_table_stride must be >= 0, got %" PRId64, vl->block_table_stride);
   if (paged && vl->cu_seqlens_kv)
-    return BAD("varlen.cu_seqlens_kv must be NULL for a paged cache (block_size %" PRId64 "): keys come from "
+    return BAD("varlen.cu_seqlens_kv must be NULL for a paged cache (block_size %" PRId64
+               "): keys come from "
                "block_table and seqlens_kv",
                vl->block_size);
   simdattn_problem d;
@@ -400,7 +403,8 @@ simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_jo
         if ((int64_t)ck[r + 1] > *kv_rows) *kv_rows = ck[r + 1];
       } else {
         kv = lk[r];
-        if (kv < 0) return BAD("sequence %" PRId64 ": varlen.seqlens_kv[%" PRId64 "] must be >= 0, got %d", r, r, lk[r]);
+        if (kv < 0)
+          return BAD("sequence %" PRId64 ": varlen.seqlens_kv[%" PRId64 "] must be >= 0, got %d", r, r, lk[r]);
       }
       if (kv > p->seq_kv)
         return BAD("sequence %" PRId64 ": kv_len %" PRId64 " passes seq_kv (%" PRId64 ", the most keys a sequence has)",
@@ -428,10 +432,12 @@ simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_jo
   /* K and V strides of the cache (or the packed rows), whatever a sequence's own seq_kv */
   j->ks = strides_bytes(&p->k, kv_ext[0], p->heads_kv, kv_ext[2]);
   j->vs = strides_bytes(&p->v, kv_ext[0], p->heads_kv, kv_ext[2]);
-  if (!paged) j->ks.s = stride_bytes(2, p->k.stride_seq, p->k.dtype), j->vs.s = stride_bytes(2, p->v.stride_seq, p->v.dtype);
+  if (!paged)
+    j->ks.s = stride_bytes(2, p->k.stride_seq, p->k.dtype), j->vs.s = stride_bytes(2, p->v.stride_seq, p->v.dtype);
   j->page_size = vl->block_size;
   j->page_shift = -1;
-  if (paged && (vl->block_size & (vl->block_size - 1)) == 0) j->page_shift = __builtin_ctzll((unsigned long long)vl->block_size);
+  if (paged && (vl->block_size & (vl->block_size - 1)) == 0)
+    j->page_shift = __builtin_ctzll((unsigned long long)vl->block_size);
   return SIMDATTN_OK;
 }
 
