@@ -230,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     simdattn_variant_info info;
     simdattn_variant_get(t, &info);
     if (!info.available || !(info.dtypes >> s.qt & 1u) || !(info.dtypes >> s.kvt & 1u)) continue;
-    const simdattn_options one = {1, info.name, NULL, NULL}, two = {2, info.name, NULL, NULL};
+    const simdattn_options one = {1, info.name, NULL, NULL, 0}, two = {2, info.name, NULL, NULL, 0};
     case_reset_outputs(&cd);
     if (simdattn_forward(&cd.p, &one) != SIMDATTN_OK) {
       snprintf(why, sizeof why, "status not OK on a valid problem: %s", simdattn_last_error());

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (feat & 4) p.alibi_slopes = arena + ALIBI_AT;
   if (feat & 8) p.sinks = arena + SINKS_AT;
   p.causal = (simdattn_causal)(feat >> 4 & 1 ? SIMDATTN_CAUSAL_BOTTOM_RIGHT : SIMDATTN_CAUSAL_NONE);
-  simdattn_options opt = {1, NULL, NULL, NULL};
+  simdattn_options opt = {1, NULL, NULL, NULL, 0};
   char variant_name[24];
   const simdattn_problem valid = p;
   int problem_changed = 0;
@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   simdattn_plan_destroy(plan);
   if (problem_changed) {
-    const simdattn_options one = {1, NULL, NULL, NULL};
+    const simdattn_options one = {1, NULL, NULL, NULL, 0};
     if (simdattn_plan_create(&valid, &one, &plan) != SIMDATTN_OK) {
       fprintf(stderr, "fuzz_invalid: the valid problem cannot be planned: %s\n", simdattn_last_error());
       abort();
