@@ -31,6 +31,7 @@
 #include "gbench_shim.h"
 #include "load.h"
 #include "src/internal.h"
+#include "varlen.h"
 
 #ifndef SIMDATTN_COMPILER
 #define SIMDATTN_COMPILER "unknown"
@@ -65,7 +66,9 @@ typedef struct row {
   gbs_bench *bench;
   double stream_div; /* decode rows: the best stream read seen at startup or just before the row */
   int stream_fresh;
-  struct row *pair[2]; /* a layout/ row: its BHSD and BSHD rows, run alternately (not registered) */
+  struct row *pair[2];      /* a layout/ row: its BHSD and BSHD rows, run alternately (not registered) */
+  const varlen_spec *vspec; /* a ragged or paged row (paged decode, ragged/, step/): problem.varlen */
+  unsigned flags;           /* options.flags (`/chunkinv` rows: SIMDATTN_CHUNK_INVARIANT) */
 } row;
 
 /* ---- the run's measured limits ---- */
@@ -240,9 +243,111 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
   return 0;
 }
 
+/* ---- ragged and paged rows: their problems (harness/varlen.h), in a cache of their own ----
+ * Each is checked before timing as the dense rows are, through its sequences: every sequence's
+ * dense forward against the float64 oracle (spot rows), and the ragged call's rows bitwise equal
+ * to those dense forwards (the library's promise, which attn-check and tests/test_varlen hold). */
+#define VSHAPE_MAX 3
+typedef struct {
+  char name[200];
+  varlen_data vd;
+  sa_truth truth[VL_MAX_SEQS];
+  uint64_t used;
+} vshape_entry;
+static vshape_entry vshapes[VSHAPE_MAX];
+static int n_vshapes;
+static vshape_entry *vcur;
+
+static void vshape_drop(int i) {
+  for (int r = 0; r < vshapes[i].vd.spec.n; r++)
+    if (vshapes[i].vd.spec.q_len[r]) sa_truth_free(&vshapes[i].truth[r]);
+  varlen_free(&vshapes[i].vd);
+  if (vcur == &vshapes[n_vshapes - 1]) vcur = &vshapes[i];
+  vshapes[i] = vshapes[--n_vshapes];
+}
+static int vshape_acquire(const varlen_spec *s, char *err, size_t n) {
+  char name[200];
+  varlen_name(s, name, sizeof name);
+  for (int i = 0; i < n_vshapes; i++)
+    if (!strcmp(vshapes[i].name, name)) {
+      vcur = &vshapes[i];
+      vcur->used = ++shape_clock;
+      return 0;
+    }
+  vcur = NULL;
+  while (n_vshapes == VSHAPE_MAX) {
+    int lru = 0;
+    for (int i = 1; i < n_vshapes; i++)
+      if (vshapes[i].used < vshapes[lru].used) lru = i;
+    vshape_drop(lru);
+  }
+  vshape_entry *e = &vshapes[n_vshapes];
+  memset(e, 0, sizeof *e);
+  if (varlen_build(s, seed, &e->vd)) {
+    varlen_free(&e->vd);
+    snprintf(err, n, "cannot allocate the inputs of %s", name);
+    return -1;
+  }
+  for (int r = 0; r < s->n; r++) {
+    if (!s->q_len[r]) continue;
+    int64_t spot[SPOT_ROWS];
+    const simdattn_problem *p = &e->vd.seq[r].p;
+    const int64_t rows = p->heads_q * p->seq_q, k = sa_spread_rows(p, rows < SPOT_ROWS ? rows : SPOT_ROWS, spot);
+    if (sa_truth_build(p, spot, k, 0, &e->truth[r])) {
+      for (int t = 0; t < r; t++)
+        if (s->q_len[t]) sa_truth_free(&e->truth[t]);
+      varlen_free(&e->vd);
+      snprintf(err, n, "cannot compute the oracle for %s", name);
+      return -1;
+    }
+  }
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->used = ++shape_clock;
+  vcur = &vshapes[n_vshapes++];
+  fprintf(stderr, "attn-bench: %s: oracle on %d spread rows of each sequence\n", name, SPOT_ROWS);
+  return 0;
+}
+static void vshape_release(void) {
+  while (n_vshapes) vshape_drop(n_vshapes - 1);
+  vcur = NULL;
+}
+/* the row's check: each sequence's dense forward within the rule, the ragged call's rows its bits */
+static int vshape_check(row *r, char *err, size_t n) {
+  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+  varlen_data *vd = &vcur->vd;
+  varlen_reset_outputs(vd);
+  if (simdattn_forward(&vd->p, &opt) != SIMDATTN_OK) {
+    snprintf(err, n, "simdattn_forward: %s", simdattn_last_error());
+    return -1;
+  }
+  for (int s = 0; s < vd->spec.n; s++) {
+    if (!vd->spec.q_len[s]) continue;
+    case_data *cd = &vd->seq[s];
+    case_reset_outputs(cd);
+    if (simdattn_forward(&cd->p, &opt) != SIMDATTN_OK) {
+      snprintf(err, n, "simdattn_forward of sequence %d: %s", s, simdattn_last_error());
+      return -1;
+    }
+    float *got = malloc(sizeof(float) * (size_t)(vcur->truth[s].n * cd->spec.dv + 1));
+    sa_gather(&cd->p, &vcur->truth[s], got, NULL);
+    const sa_verdict v = sa_judge(&vcur->truth[s], got, NULL);
+    free(got);
+    if (!v.pass) {
+      snprintf(err, n, "sequence %d fails the equivalence rule against the oracle: err %.3g, budget %.3g", s, v.err_out,
+               vcur->truth[s].budget_out);
+      return -1;
+    }
+    if (!varlen_same_bits(vd, s)) {
+      snprintf(err, n, "sequence %d's bits in the ragged call differ from its dense forward's", s);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* Runs the row's implementation once on the current shape. */
 static int run_once(row *r, char *err, size_t n) {
-  simdattn_problem *p = &cur->cd.p;
+  simdattn_problem *p = r->vspec ? &vcur->vd.p : &cur->cd.p;
   if (r->kind == ROW_BLAS) return sa_unfused_run(p, blas_ws, r->threads, err, n);
   if (r->kind == ROW_NAIVE) return sa_naive_decode_run(p, naive_ws, r->threads, err, n);
   if (r->plan) {
@@ -253,7 +358,7 @@ static int run_once(row *r, char *err, size_t n) {
     }
     return 0;
   }
-  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, r->flags};
   const simdattn_status st = simdattn_forward(p, &opt);
   if (st != SIMDATTN_OK) {
     snprintf(err, n, "simdattn_forward: %s", simdattn_last_error());
@@ -281,6 +386,30 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     snprintf(err, n, "%s", r->why);
     return -1;
   }
+  if (r->vspec) { /* a ragged or paged row */
+    if (vshape_acquire(r->vspec, err, n)) return -1;
+    if (r->spec.seq_q == 1 && !r->stream_fresh) {
+      const double now = sa_stream_measure(&stream_buf, r->threads, 0.1);
+      if (now > r->stream_div) r->stream_div = now;
+      r->stream_fresh = 1;
+    }
+    if (r->checked) return 0;
+    r->checked = 1;
+    if (vshape_check(r, r->why, sizeof r->why) == 0) {
+      /* the workspace the library takes for the call: a plan's for this problem */
+      const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+      simdattn_plan *plan = NULL;
+      const size_t ws =
+          simdattn_plan_create(&vcur->vd.p, &opt, &plan) == SIMDATTN_OK ? simdattn_plan_workspace_size(plan) : 0;
+      simdattn_plan_destroy(plan);
+      gbs_value(r->bench, "workspace_bytes", (double)ws);
+      return 0;
+    }
+    r->failed = 1;
+    snprintf(err, n, "%s", r->why);
+    fprintf(stderr, "attn-bench: ERROR %s\n", r->why);
+    return -1;
+  }
   if (shape_acquire(&r->spec, err, n)) return -1;
   if (r->kind == ROW_BLAS && sa_unfused_workspace(&cur->cd.p) > blas_ws_bytes) {
     const size_t need = (sa_unfused_workspace(&cur->cd.p) + 63) / 64 * 64;
@@ -303,7 +432,7 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     }
   }
   if (r->plan && !r->planned) { /* planned once, as an engine would, with its workspace */
-    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, r->flags};
     if (simdattn_plan_create(&cur->cd.p, &opt, &r->planned) != SIMDATTN_OK) {
       snprintf(err, n, "simdattn_plan_create: %s", simdattn_last_error());
       return -1;
@@ -445,7 +574,8 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
     for (int i = 0; i < n_shapes; i++)
       if (!strcmp(shapes[i].name, names[s])) sh[s] = &shapes[i];
     if (!sh[s]) {
-      snprintf(err, n, "the two layouts' inputs do not fit the shape cache (%.3g GB) together", SHAPE_CACHE_BYTES * 1e-9);
+      snprintf(err, n, "the two layouts' inputs do not fit the shape cache (%.3g GB) together",
+               SHAPE_CACHE_BYTES * 1e-9);
       return -1;
     }
   }
@@ -536,16 +666,19 @@ static row *new_row(row_kind kind, int threads) {
 static const char *baseline_name(row_kind kind) { return kind == ROW_NAIVE ? "naive_decode" : "blas_unfused"; }
 
 /* v NULL: the baseline `kind` (ROW_BLAS or ROW_NAIVE) */
-static void register_row(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan) {
+static void register_row_flags(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan,
+                               unsigned flags) {
   row *r = new_row(v ? ROW_ATTN : kind, threads);
   r->v = v;
   r->spec = *s;
   r->plan = plan;
+  r->flags = flags;
   char name[256];
-  snprintf(name, sizeof name, "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s",
+  snprintf(name, sizeof name,
+           "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s%s",
            v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
            s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
-           s->layout == LAYOUT_BSHD ? "/bshd" : "");
+           s->layout == LAYOUT_BSHD ? "/bshd" : "", flags & SIMDATTN_CHUNK_INVARIANT ? "/chunkinv" : "");
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
@@ -559,9 +692,18 @@ static void register_row(row_kind kind, const sa_variant *v, const case_spec *s,
   }
   r->bench = b;
 }
+static void register_row(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan) {
+  register_row_flags(kind, v, s, threads, plan, 0);
+}
 
 static void register_attn(const sa_variant *v, const case_spec *s, int threads) {
   register_row(ROW_BLAS, v, s, threads, 0);
+}
+
+/* attn/...same name.../chunkinv: the row with options.flags = SIMDATTN_CHUNK_INVARIANT (every row
+ * through the prefill path, keys never split), beside the row without */
+static void register_chunkinv(const sa_variant *v, const case_spec *s, int threads) {
+  register_row_flags(ROW_BLAS, v, s, threads, 0, SIMDATTN_CHUNK_INVARIANT);
 }
 
 /* call/<variant>/<forward|plan>/d<d>/kv<N>/h<hq>x<hkv>/t<T> and call/naive_decode/loop/...: the
@@ -603,8 +745,9 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
            v->name, sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
            s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
   gbs_bench *b = gbs_register(name, pair_setup, pair_run, r);
-  static const char *const counters[] = {"bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s",
-                                         "bshd_tokens_per_s", "rounds", "foreign_cpu", "steal"};
+  static const char *const counters[] = {
+      "bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s", "bshd_tokens_per_s", "rounds", "foreign_cpu",
+      "steal"};
   for (int c = 0; c < (int)SA_ARRAY_SIZE(counters); c++) gbs_value(b, counters[c], 0.0); /* set by pair_run */
   r->bench = b;
 }
@@ -785,8 +928,8 @@ static void blas_core_reexec(char **argv) {
   if (!want || getenv(BLAS_CHOSE_ENV)) return;
   if (setenv(BLAS_CHOSE_ENV, sa_unfused_corename(), 1) || setenv("OPENBLAS_CORETYPE", want, 1)) return;
   execv("/proc/self/exe", argv);
-  fprintf(stderr, "attn-bench: could not run again with OPENBLAS_CORETYPE=%s: blas_unfused runs OpenBLAS's %s\n",
-          want, sa_unfused_corename());
+  fprintf(stderr, "attn-bench: could not run again with OPENBLAS_CORETYPE=%s: blas_unfused runs OpenBLAS's %s\n", want,
+          sa_unfused_corename());
   unsetenv("OPENBLAS_CORETYPE");
   unsetenv(BLAS_CHOSE_ENV);
 }
@@ -803,8 +946,7 @@ static void blas_core_context(void) {
              sa_unfused_corename(), set, chose);
   else if (set && *set)
     snprintf(buf, sizeof buf, "%s: OPENBLAS_CORETYPE=%s from the environment", sa_unfused_corename(), set);
-  else
-    snprintf(buf, sizeof buf, "%s: OpenBLAS's own choice", sa_unfused_corename());
+  else snprintf(buf, sizeof buf, "%s: OpenBLAS's own choice", sa_unfused_corename());
   gbs_context("blas_coretype", buf);
   if (chose && set) fprintf(stderr, "attn-bench: blas_unfused: %s\n", buf);
 }
@@ -994,6 +1136,118 @@ static void register_calls(void) {
   }
 }
 
+/* ---- ragged and paged rows ----
+ * attn/<variant>/<q>-<kv>/d128/q1/kv<N>/h32x8/causal/t<T>/paged<bs> (vLLM's cache layout) and
+ * .../bshd/paged<bs> (FlashAttention's): one sequence's decode from a paged cache with a shuffled
+ * block table, beside the contiguous BHSD row of the same bytes (its name without the suffix);
+ * ragged/<variant>/f32-f32/d128/n8/q37-2048/h<h>x<h>/causal/t<T>: a prefill batch of eight whole
+ * prompts of 37 to 2048 tokens (contiguous K/V), beside the dense q2048 causal row of the same
+ * heads; step/<variant>/f32-f32/d128/n32/h32x8/t<T>: a serving step over a paged cache (block size
+ * 16): 31 decode sequences with 1024 to 8192 cached keys and one 512-query chunk over a 4096-key
+ * prefix. Counters as the dense rows' (GFLOPS over every sequence's visible pairs; tokens_per_s
+ * their query rows; decode rows GBps and bw_frac). */
+static varlen_spec vrow_specs[64];
+static int n_vrow_specs;
+static double varlen_flops(const varlen_spec *v) {
+  double f = 0;
+  for (int r = 0; r < v->n; r++) {
+    case_spec c = v->base;
+    c.batch = 1, c.seq_q = v->q_len[r], c.seq_kv = v->kv_len[r];
+    f += flops_of(&c);
+  }
+  return f;
+}
+static void register_varlen_row(const sa_variant *v, const varlen_spec *vs, const char *name, int threads) {
+  row *r = new_row(ROW_ATTN, threads);
+  r->v = v;
+  r->vspec = vs;
+  r->spec = vs->base;
+  int64_t tokens = 0;
+  for (int s = 0; s < vs->n; s++) tokens += vs->q_len[s];
+  r->spec.seq_q = tokens; /* 1: a decode row (GBps, bw_frac) */
+  gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
+  gbs_rate(b, "GFLOPS", varlen_flops(vs), 1e-9);
+  gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v->isa, threads));
+  gbs_rate(b, "tokens_per_s", (double)tokens, 1.0);
+  gbs_value(b, "foreign_cpu", 0.0);
+  if (vs->n == 1 && vs->q_len[0] == 1) {
+    const case_spec *c = &vs->base;
+    gbs_rate(b, "GBps", (double)sa_dtype_bytes(c->kvt, c->heads_kv * vs->kv_len[0] * (c->d + c->dv)), 1e-9);
+    r->stream_div = stream_gbps[tix(threads)];
+    gbs_ratio_ref(b, "bw_frac", "GBps", &r->stream_div);
+  }
+  r->bench = b;
+}
+static varlen_spec *new_vspec(varlen_kind kind, int64_t bs, int n, int64_t hq, int64_t hkv) {
+  varlen_spec *v = &vrow_specs[n_vrow_specs++];
+  memset(v, 0, sizeof *v);
+  v->tag = "bench";
+  v->kind = kind;
+  v->block_size = bs;
+  v->n = n;
+  v->base = case_default("bench", 0, 0);
+  v->base.heads_q = hq, v->base.heads_kv = hkv, v->base.d = v->base.dv = 128;
+  v->base.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+  v->base.layout = LAYOUT_BSHD;
+  v->base.lse = 0;
+  return v;
+}
+static int simd_f32(const sa_variant *v) {
+  return !is_scalar(v) && sa_variant_accepts_dtypes(v, SIMDATTN_F32, SIMDATTN_F32, SIMDATTN_F32);
+}
+static void register_varlen(const options *o) {
+  static const int64_t lens_default[] = {512, 2048, 8192, 32768}, lens_quick[] = {2048};
+  const int64_t *lens = o->quick ? lens_quick : lens_default;
+  const int n_lens = o->quick ? 1 : 4;
+  static const struct {
+    varlen_kind kind;
+    int64_t bs;
+  } forms[] = {{VL_PAGED_VLLM, 16}, {VL_PAGED_VLLM, 1}, {VL_PAGED_FA, 16}};
+  char name[256];
+  for (int si = 0; si < n_lens; si++)
+    for (int f = 0; f < 3; f++) {
+      varlen_spec *vs = new_vspec(forms[f].kind, forms[f].bs, 1, 32, 8);
+      vs->q_len[0] = 1, vs->kv_len[0] = lens[si];
+      for (int vi = 0; vi < n_vars; vi++)
+        for (int t = 0; t < n_threads && simd_f32(vars[vi]); t++) {
+          snprintf(name, sizeof name, "attn/%s/f32-f32/d128/q1/kv%" PRId64 "/h32x8/causal/t%d%s/paged%" PRId64,
+                   vars[vi]->name, lens[si], threads_of[t], forms[f].kind == VL_PAGED_FA ? "/bshd" : "", forms[f].bs);
+          register_varlen_row(vars[vi], vs, name, threads_of[t]);
+        }
+    }
+  /* a ragged prefill batch, with the heads of the dense q2048 causal row */
+  static const int64_t q[8] = {37, 100, 256, 512, 700, 1024, 1500, 2048};
+  const case_spec dense = prefill_shape(2048, 128, 1);
+  varlen_spec *vs = new_vspec(VL_RAGGED, 0, 8, dense.heads_q, dense.heads_kv);
+  for (int r = 0; r < 8; r++) vs->q_len[r] = vs->kv_len[r] = q[r];
+  for (int vi = 0; vi < n_vars; vi++)
+    for (int t = 0; t < n_threads && simd_f32(vars[vi]); t++) {
+      snprintf(name, sizeof name, "ragged/%s/f32-f32/d128/n8/q37-2048/h%" PRId64 "x%" PRId64 "/causal/t%d",
+               vars[vi]->name, dense.heads_q, dense.heads_kv, threads_of[t]);
+      register_varlen_row(vars[vi], vs, name, threads_of[t]);
+      if (o->quick) register_attn(vars[vi], &dense, threads_of[t]); /* its dense row, in the sweep already */
+    }
+  /* the chunk-invariant mode's cost: GQA decode (BHSD, f32) at every length, causal prefill at 2048 */
+  for (int vi = 0; vi < n_vars; vi++)
+    for (int t = 0; t < n_threads && simd_f32(vars[vi]); t++) {
+      for (int si = 0; si < n_lens; si++) {
+        const case_spec d = decode_shape(lens[si], 8, LAYOUT_BHSD);
+        register_chunkinv(vars[vi], &d, threads_of[t]);
+      }
+      register_chunkinv(vars[vi], &dense, threads_of[t]);
+    }
+  /* a serving step: 31 decode sequences and a chunk of prefill, paged */
+  if (o->quick) return;
+  vs = new_vspec(VL_PAGED_VLLM, 16, 32, 32, 8);
+  for (int r = 0; r < 31; r++) vs->q_len[r] = 1, vs->kv_len[r] = 1024 + (int64_t)r * 7168 / 30;
+  vs->q_len[31] = 512, vs->kv_len[31] = 4096 + 512;
+  for (int vi = 0; vi < n_vars; vi++)
+    for (int t = 0; t < n_threads && simd_f32(vars[vi]); t++) {
+      snprintf(name, sizeof name, "step/%s/f32-f32/d128/n32/h32x8/t%d", vars[vi]->name, threads_of[t]);
+      register_varlen_row(vars[vi], vs, name, threads_of[t]);
+    }
+}
+
 int main(int argc, char **argv) {
   blas_core_reexec(argv);
   options o;
@@ -1021,9 +1275,10 @@ int main(int argc, char **argv) {
   pair_one_call = o.quick;
   register_decode(&o);
   register_calls();
-
+  register_varlen(&o);
   const int rc = gbs_run(o.gb_argc, o.gb_argv);
   shape_release();
+  vshape_release();
   for (int t = 0; t < n_rows; t++) {
     simdattn_plan_destroy(rows[t].planned);
     free(rows[t].ws);

@@ -22,6 +22,11 @@ CALL = re.compile(r"^call/(?P<variant>[^/]+)/(?P<entry>forward|plan|loop)/d(?P<d
 LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
                     r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
+# ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
+# and the ragged/ and step/ batches
+SUFFIXED = re.compile(r"^(?P<base>attn/.+/t\d+(/bshd)?)/(?P<suffix>paged\d+|chunkinv)$")
+BATCH = re.compile(r"^(?P<kind>ragged|step)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9]+-[a-z0-9]+)/d(?P<d>\d+)/n(?P<n>\d+)"
+                   r"(/q(?P<q>[0-9-]+))?/h(?P<hq>\d+)x(?P<hkv>\d+)(/(?P<mask>full|causal))?/t(?P<t>\d+)$")
 STREAM = re.compile(r"^stream/t(?P<t>\d+)$")
 
 
@@ -53,7 +58,7 @@ def load(folder):
             best[name] = r
     rows = [best[n] for n in order]
     res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
-           "call": [], "layout": []}
+           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}}
     # layout/ rows (two layouts' calls paired round by round): the median over the repetitions of
     # each repetition's median ratio, not one repetition's
     reps = {}
@@ -65,6 +70,19 @@ def load(folder):
         name = r["name"]
         if r.get("error_occurred"):
             res["errors"].append((name, r.get("error_message", "")))
+            continue
+        res["by_name"][name] = r
+        m = SUFFIXED.match(name)
+        if m:
+            res["suffixed"][name] = (m["base"], m["suffix"], r)
+            continue
+        m = BATCH.match(name)
+        if m:
+            g = m.groupdict()
+            g["name"] = name
+            for k in ("GFLOPS", "peak_frac", "tokens_per_s", "foreign_cpu"):
+                g[k] = r.get(k)
+            res["batch"].append(g)
             continue
         m = ATTN.match(name)
         if m:
@@ -386,6 +404,66 @@ def call_table(res):
     return L
 
 
+def varlen_tables(res):
+    """Paged decode against the contiguous row of the same bytes, the ragged prefill batch against
+    the dense call of its longest sequence, the serving step, and the chunk-invariant mode's cost."""
+    L = []
+    by = res["by_name"]
+    def rate(r, k="tokens_per_s"):
+        return r.get(k) if r and not r.get("error_occurred") else None
+    paged = [(n, b, suf, r) for n, (b, suf, r) in res["suffixed"].items() if suf.startswith("paged")]
+    if paged:
+        L.append("## Ragged batches and paged caches\n")
+        L.append("Paged decode (one sequence, 32x8 heads, d128, f32, shuffled blocks): tokens/s of the paged row over "
+                 "the contiguous head-major (BHSD) row of the same bytes, same run (`paged16`, `paged1`: vLLM's "
+                 "`[block][head][slot][d]`; `bshd/paged16`: FlashAttention's `[block][slot][head][d]`); targets "
+                 ">= 0.95 at block size 16, >= 0.8 at 1.\n")
+        cols = sorted({("bshd/" if b.endswith("/bshd") else "") + suf for n, b, suf, r in paged},
+                      key=lambda c: (c.startswith("bshd"), -int(c.split("paged")[1])))
+        keys = sorted({(b.replace("/bshd", ""),) for n, b, suf, r in paged})
+        L.append("| contiguous row | tokens/s | " + " | ".join(cols) + " |")
+        L.append("|---|---|" + "---|" * len(cols))
+        for (base,) in keys:
+            c = rate(by.get(base))
+            cells = []
+            for col in cols:
+                name = base + ("/bshd" if col.startswith("bshd/") else "") + "/" + col.split("/")[-1]
+                p = rate(by.get(name))
+                cells.append("" if p is None or not c else f"{p / c:.2f}")
+            L.append(f"| `{base}` | {fmt(c) if c else ''} | " + " | ".join(cells) + " |")
+        L.append("")
+    for g in res["batch"]:
+        if g["kind"] != "ragged":
+            continue
+        if not any(l.startswith("## Ragged") for l in L):
+            L.append("## Ragged batches and paged caches\n")
+        dense = by.get(f"attn/{g['variant']}/{g['dt']}/d{g['d']}/q2048/kv2048/h{g['hq']}x{g['hkv']}/causal/t{g['t']}")
+        dpf = dense.get("peak_frac") if dense and not dense.get("error_occurred") else None
+        pk = run_peak(res, isa_of(g["variant"]), int(g["t"]))
+        gp = g["GFLOPS"] / pk if pk and g.get("GFLOPS") else g.get("peak_frac")
+        dp = dense["GFLOPS"] / pk if pk and dense and dense.get("GFLOPS") else dpf
+        L.append(f"- `{g['name']}`: peak_frac {fmt(gp, 3) if gp else '?'} against the dense q2048 causal row's "
+                 f"{fmt(dp, 3) if dp else '?'}: **{gp / dp:.2f}x** (target >= 0.9)" if gp and dp else f"- `{g['name']}`")
+    steps = [g for g in res["batch"] if g["kind"] == "step"]
+    if steps:
+        L.append("\nServing step (31 decode sequences with 1024-8192 cached keys and a 512-query chunk over a "
+                 "4096-key prefix; paged, block size 16; 32x8 heads d128 f32):\n")
+        L.append("| row | tokens/s | GFLOPS |\n|---|---|---|")
+        for g in steps:
+            L.append(f"| `{g['name']}` | {fmt(g['tokens_per_s'])} | {fmt(g['GFLOPS'])} |")
+    chunk = [(n, b, r) for n, (b, suf, r) in res["suffixed"].items() if suf == "chunkinv"]
+    if chunk:
+        L.append("\nThe chunk-invariant mode (`options.flags = SIMDATTN_CHUNK_INVARIANT`): tokens/s with it over "
+                 "without, same run.\n")
+        L.append("| row | without | with | with / without |\n|---|---|---|---|")
+        for n, b, r in sorted(chunk):
+            c, w = rate(by.get(b)), rate(r)
+            L.append(f"| `{b}` | {fmt(c) if c else ''} | {fmt(w) if w else ''} | "
+                     f"{'' if not c or not w else f'{w / c:.2f}'} |")
+    L.append("")
+    return L
+
+
 def write_report(res, out_dir):
     c = res["context"]
     L = []
@@ -495,6 +573,7 @@ def write_report(res, out_dir):
                 cells.append("" if a is None else human_bytes(a["workspace_bytes"]))
             L.append(f"| {v} | " + " | ".join(cells) + " |")
         L.append("")
+    L.extend(varlen_tables(res))
     if res["errors"]:
         L.append("## Rows reported as errors (never timed)\n")
         for name, msg in res["errors"]:

@@ -14,7 +14,7 @@
 
 #include "cases.h"
 
-#define VL_MAX_SEQS 12
+#define VL_MAX_SEQS 32
 
 typedef enum { VL_RAGGED, VL_PAGED_VLLM, VL_PAGED_FA } varlen_kind;
 

@@ -16,7 +16,9 @@ import json
 import re
 import sys
 
-ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?$")
+ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?(/paged\d+|/chunkinv)?$")
+RAGGED = re.compile(r"^(ragged/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/q\d+-\d+/h\d+x\d+/(full|causal)/t\d+"
+                    r"|step/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/h\d+x\d+/t\d+)$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
 LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
@@ -39,7 +41,7 @@ def main():
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
-    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0}
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0, "paged": 0, "ragged": 0}
     for r in rows:
         n = r["name"]
         if r.get("error_occurred"):
@@ -50,6 +52,7 @@ def main():
             kinds["blas"] += "/blas_unfused/" in n
             kinds["naive"] += "/naive_decode/" in n
             kinds["bshd"] += n.endswith("/bshd")
+            kinds["paged"] += "/paged" in n
             need = ["GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"]
             if "/q1/" in n:
                 kinds["decode"] += 1
@@ -60,6 +63,14 @@ def main():
             fc = r.get("foreign_cpu")
             if isinstance(fc, (int, float)) and not 0 <= fc <= 1:
                 bad.append(f"{n}: foreign_cpu {fc} outside [0, 1]")
+            pf = r.get("peak_frac")
+            if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
+                bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
+        elif RAGGED.match(n):
+            kinds["ragged"] += 1
+            for c in ("GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"):
+                if not isinstance(r.get(c), (int, float)):
+                    bad.append(f"{n}: no counter {c}")
             pf = r.get("peak_frac")
             if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
                 bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
@@ -93,7 +104,7 @@ def main():
                 bad.append(f"{n}: no GBps")
         else:
             bad.append(f"{n}: name outside the grammar")
-    for k in ("attn", "peak", "stream", "decode", "naive", "bshd", "call", "layout"):
+    for k in ("attn", "peak", "stream", "decode", "naive", "bshd", "call", "layout", "paged", "ragged"):
         if kinds[k] == 0:
             bad.append(f"no {k} rows")
     for b in bad:

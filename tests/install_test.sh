@@ -23,6 +23,7 @@ cmake -S "$src/examples" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_
 cmake --build "$work/cmake" >>"$work/ex.log"
 "$work/cmake/example"
 "$work/cmake/decode"
+"$work/cmake/serving"
 
 # 2. pkg-config
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

@@ -324,7 +324,13 @@ static void test_validation(void) {
       else if (c == 7) {
         static const float m = 0.0f;
         p.mask = &m, expect = "mask must be NULL with varlen";
-      } else if (c == 8) break;
+      } else if (c == 8) {
+        const simdattn_options bad = {1, NULL, NULL, NULL, 0x80};
+        CHECK(simdattn_forward(&p, &bad) == SIMDATTN_ERR_INVALID && strstr(simdattn_last_error(), "options.flags"),
+              "unknown flags: '%s'", simdattn_last_error());
+        CHECK(varlen_guards_intact(&vd), "unknown flags wrote");
+        continue;
+      } else if (c == 9) break;
       else continue;
       const simdattn_status st = simdattn_forward(&p, &opt);
       CHECK(st == SIMDATTN_ERR_INVALID && strstr(simdattn_last_error(), expect),
