@@ -66,8 +66,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench-pair: bad shape, layout, dtype or rounds\n");
     return 2;
   }
-  const size_t es = dt == SIMDATTN_F32 ? 4 : 2, n = (size_t)(hkv * kv * d);
-  float *q = malloc(sizeof(float) * (size_t)(hq * d)), *out = malloc(sizeof(float) * (size_t)(hq * d));
+  /* BENCH_PAIR_BATCH=B: a dense batch of B sequences of that shape (default 1) */
+  const char *batch_env = getenv("BENCH_PAIR_BATCH");
+  const int64_t B = batch_env && *batch_env ? atoll(batch_env) : 1;
+  if (B < 1 || B > 4096) {
+    fprintf(stderr, "bench-pair: BENCH_PAIR_BATCH must be 1-4096, not %s\n", batch_env);
+    return 2;
+  }
+  const size_t es = dt == SIMDATTN_F32 ? 4 : 2, n = (size_t)(B * hkv * kv * d);
+  float *q = malloc(sizeof(float) * (size_t)(B * hq * d)), *out = malloc(sizeof(float) * (size_t)(B * hq * d));
   /* K and V start `offset` bytes past a page (BENCH_PAIR_OFFSET, 0-4095; default 64: where glibc's
    * aligned_alloc and posix_memalign of 64 put a large block, i.e. attn-bench's inputs and PyTorch's
    * CPU tensors; malloc's is 16, mmap's 0). The offset changes comparisons: Zen 5, 32x8 heads d128
@@ -85,20 +92,21 @@ int main(int argc, char **argv) {
   unsigned char *k = k_page ? k_page + offset : NULL, *v = v_page ? v_page + offset : NULL;
   double *ratio = malloc(sizeof(double) * (size_t)rounds);
   if (!q || !out || !k || !v || !ratio) return 2;
-  for (int64_t i = 0; i < hq * d; i++) q[i] = (float)(i % 13) * 0.01f;
+  for (int64_t i = 0; i < B * hq * d; i++) q[i] = (float)(i % 13) * 0.01f;
   for (size_t i = 0; i < n; i++) { /* small values of every dtype: 0x3c00 is 1.0 in f16, 0x3f80 in bf16 */
     const float f = (float)(i % 97) * 0.01f;
     const uint16_t h = (uint16_t)((dt == SIMDATTN_F16 ? 0x2c00 : 0x3c00) + i % 97);
     if (es == 4) memcpy(k + 4 * i, &f, 4), memcpy(v + 4 * i, &f, 4);
     else memcpy(k + 2 * i, &h, 2), memcpy(v + 2 * i, &h, 2);
   }
-  simdattn_problem p = {.struct_size = SIMDATTN_PROBLEM_SIZE, .batch = 1, .heads_q = hq, .heads_kv = hkv,
+  simdattn_problem p = {.struct_size = SIMDATTN_PROBLEM_SIZE, .batch = B, .heads_q = hq, .heads_kv = hkv,
                         .seq_q = 1, .seq_kv = kv, .head_dim = d, .causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT,
                         .out = out, .out_stride_batch = hq * d, .out_stride_head = d, .out_stride_seq = d};
   p.q = (simdattn_tensor){q, SIMDATTN_F32, hq * d, d, d};
   /* head-major (BHSD) or interleaved (BSHD) views of the same buffers */
-  const simdattn_tensor k_bhsd = {k, dt, 0, kv * d, d}, v_bhsd = {v, dt, 0, kv * d, d};
-  const simdattn_tensor k_bshd = {k, dt, 0, d, hkv * d}, v_bshd = {v, dt, 0, d, hkv * d};
+  const int64_t sb = hkv * kv * d; /* a sequence's K (or V) */
+  const simdattn_tensor k_bhsd = {k, dt, sb, kv * d, d}, v_bhsd = {v, dt, sb, kv * d, d};
+  const simdattn_tensor k_bshd = {k, dt, sb, d, hkv * d}, v_bshd = {v, dt, sb, d, hkv * d};
   p.k = bshd ? k_bshd : k_bhsd;
   p.v = bshd ? v_bshd : v_bhsd;
   simdattn_problem pp[2] = {p, p};
@@ -125,6 +133,7 @@ int main(int argc, char **argv) {
     for (int s = 0; s < 2; s++) best[s] = t[s] < best[s] ? t[s] : best[s];
   }
   qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
+  if (B > 1) printf("batch %lld, ", (long long)B);
   printf("h%lldx%lld d%lld kv%lld %s %s t%d: A %.2f GB/s, B %.2f GB/s (best of %d); B speedup: paired median %.3f "
          "(quartiles %.3f %.3f), best %.3f\n",
          (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads,

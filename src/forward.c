@@ -39,8 +39,12 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static size_t sa_max_size(size_t a, size_t b) { return a > b ? a : b; }
-/* K or V rows of consecutive kv heads side by side (BSHD): a row's head stride below its key stride */
+/* K or V rows of consecutive kv heads side by side (BSHD): a row's head stride below its key stride;
+ * or a paged cache whose blocks hold less than a page of one head's rows (vLLM's layout at block
+ * size 1 or 2: read head by head, each key's row would be a short piece of a block, blocks apart) */
+#define SA_PAGED_HEAD_RUN_MIN 4096
 static int sa_interleaved(const sa_job *j) {
+  if (j->pages && j->page_size * sa_dtype_bytes(j->k_dtype, j->d) < SA_PAGED_HEAD_RUN_MIN) return j->heads_kv > 1;
   return (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
 }
 /* direct-mode decode whose task may take several kv heads (sa_group_heads) */
@@ -328,8 +332,13 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
 typedef struct {
   sa_job *jobs;
   int64_t n;
-  int64_t *start;  /* [n + 1] each job's first task */
-  int64_t *mstart; /* [n + 1] each job's first merge task */
+  struct sa_order {
+    double work;
+    int64_t job;
+  } *order;        /* [n] the jobs in the order their tasks run: the most work first (the threads then
+                    * finish together: a long prompt's tasks last would leave one thread running it) */
+  int64_t *start;  /* [n + 1] the first task of the job at each position of that order */
+  int64_t *mstart; /* [n + 1] each job's first merge task (job order) */
   const sa_kernel *kernel;
   char *ws; /* the workers' tiles */
   size_t ws_bytes;
@@ -341,13 +350,25 @@ typedef struct {
 } sa_multi_sizes;
 
 static size_t sa_multi_meta_bytes(int64_t n) {
-  return sa_align_bytes(sizeof(sa_job) * (size_t)n) + 2 * sa_align_bytes(sizeof(int64_t) * (size_t)(n + 1));
+  return sa_align_bytes(sizeof(sa_job) * (size_t)n) + sa_align_bytes(sizeof(struct sa_order) * (size_t)n) +
+         2 * sa_align_bytes(sizeof(int64_t) * (size_t)(n + 1));
 }
 static void sa_multi_meta(sa_multi *m, char *meta, int64_t n) {
   m->n = n;
   m->jobs = (sa_job *)meta;
-  m->start = (int64_t *)(meta + sa_align_bytes(sizeof(sa_job) * (size_t)n));
+  m->order = (struct sa_order *)(meta + sa_align_bytes(sizeof(sa_job) * (size_t)n));
+  m->start = (int64_t *)((char *)m->order + sa_align_bytes(sizeof(struct sa_order) * (size_t)n));
   m->mstart = (int64_t *)((char *)m->start + sa_align_bytes(sizeof(int64_t) * (size_t)(n + 1)));
+}
+/* a job's work, roughly: its heads' visible (query, key) pairs, a key at least per query row (decode
+ * reads every key once whatever its rows) */
+static double sa_job_work(const sa_job *j) {
+  const double pairs = j->causal != SIMDATTN_CAUSAL_NONE ? 0.5 : 1.0;
+  return (double)j->heads_q * ((double)j->seq_q * (double)j->seq_kv * pairs + (double)j->seq_kv);
+}
+static int sa_by_work(const void *a, const void *b) {
+  const struct sa_order *x = (const struct sa_order *)a, *y = (const struct sa_order *)b;
+  return x->work > y->work ? -1 : x->work < y->work ? 1 : (x->job > y->job) - (x->job < y->job);
 }
 
 /* Plans every job (the grid from its own shape, then its heads per task for the run's workers) */
@@ -362,9 +383,12 @@ static void sa_multi_plan(sa_multi *m, const simdattn_options *opt) {
   for (int64_t r = 0; r < m->n; r++) {
     sa_job *j = &m->jobs[r];
     sa_group_heads(j, m->kernel, workers);
-    m->start[r + 1] = m->start[r] + sa_task_count(j);
+    m->order[r].job = r;
+    m->order[r].work = sa_job_work(j);
     m->mstart[r + 1] = m->mstart[r] + (j->n_chunks > 1 ? sa_chunk_tasks(j) : 0);
   }
+  if (workers > 1 && m->n > 1) qsort(m->order, (size_t)m->n, sizeof *m->order, sa_by_work);
+  for (int64_t r = 0; r < m->n; r++) m->start[r + 1] = m->start[r] + sa_task_count(&m->jobs[m->order[r].job]);
 }
 
 /* The sections' sizes, and with base (the workspace after the workers' tiles) each job's partials
@@ -411,9 +435,9 @@ static int64_t sa_multi_find(const int64_t *start, int64_t n, int64_t index) {
 }
 static void multi_task(void *ctx, int64_t index, int worker) {
   const sa_multi *m = (const sa_multi *)ctx;
-  const int64_t r = sa_multi_find(m->start, m->n, index);
-  const run_ctx rc = {&m->jobs[r], m->kernel, m->ws, m->ws_bytes};
-  run_task((void *)&rc, index - m->start[r], worker);
+  const int64_t at = sa_multi_find(m->start, m->n, index);
+  const run_ctx rc = {&m->jobs[m->order[at].job], m->kernel, m->ws, m->ws_bytes};
+  run_task((void *)&rc, index - m->start[at], worker);
 }
 static void multi_merge(void *ctx, int64_t index, int worker) {
   const sa_multi *m = (const sa_multi *)ctx;
