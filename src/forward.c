@@ -672,6 +672,7 @@ struct simdattn_plan {
   size_t workspace_bytes;
   simdattn_varlen varlen;           /* a ragged plan: the planned varlen (shape.varlen points here) */
   size_t pack_budget, state_budget; /* a ragged plan's shared packing, in its workspace */
+  int32_t varlen_table_stub;        /* a paged plan's stand-in for a table row while bounding */
 };
 
 /* A ragged plan's workspace: metadata for up to batch sequences, the workers' tiles of any sequence
@@ -682,6 +683,9 @@ static size_t sa_varlen_bound(simdattn_plan *pl) {
   const int64_t R = pl->shape.batch, qmax = pl->shape.seq_q, kvmax = pl->shape.seq_kv;
   sa_job j = pl->job;
   j.batch = 1;
+  /* a paged sequence's job has its table row (how its heads are read depends on it); this one's is
+   * never dereferenced: planning reads no data */
+  if (pl->varlen.block_size > 0) j.pages = &pl->varlen_table_stub;
   size_t wb = 0, part = 0;
   for (int64_t q = 1; q <= qmax; q = q < 64 ? q + 1 : q * 2 > qmax && q < qmax ? qmax : q * 2)
     for (int e = 0; e < 2; e++) {

@@ -244,6 +244,40 @@ static void test_invariance(const char *variant) {
   if (have_ref) free_bits(&ref, MN);
 }
 
+/* A plan of decode sequences only (no packing budget to hide in) over a cache whose blocks hold a
+ * short piece of each head (block size 1: heads run side by side, several per task): its workspace
+ * bound holds, and its bits are simdattn_forward's */
+static void test_plan_decode(const char *variant) {
+  const int64_t q[4] = {1, 1, 1, 1}, kv[4] = {3000, 2000, 1500, 100};
+  varlen_spec s = spec_of("plan-decode", 4, q, kv);
+  s.kind = VL_PAGED_VLLM, s.block_size = 1;
+  varlen_data vd;
+  if (varlen_build(&s, 5, &vd) != 0) {
+    CHECK(0, "cannot build plan-decode");
+    varlen_free(&vd);
+    return;
+  }
+  for (int threads = 1; threads <= 2; threads++) {
+    const simdattn_options opt = {threads, variant, NULL, NULL, 0};
+    varlen_reset_outputs(&vd);
+    CHECK(simdattn_forward(&vd.p, &opt) == SIMDATTN_OK, "plan-decode forward: %s", simdattn_last_error());
+    seq_bits b;
+    take_bits(&vd, &b);
+    simdattn_plan *plan = NULL;
+    CHECK(simdattn_plan_create(&vd.p, &opt, &plan) == SIMDATTN_OK, "plan-decode plan: %s", simdattn_last_error());
+    const size_t bytes = plan ? simdattn_plan_workspace_size(plan) : 0;
+    void *ws = bytes ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
+    varlen_reset_outputs(&vd);
+    CHECK(plan && simdattn_plan_execute(plan, &vd.p, ws, bytes) == SIMDATTN_OK, "%s plan-decode execute: %s", variant,
+          simdattn_last_error());
+    for (int r = 0; r < 4; r++) CHECK(same_seq(&vd, r, &b, r), "%s plan-decode sequence %d", variant, r);
+    free(ws);
+    simdattn_plan_destroy(plan);
+    free_bits(&b, 4);
+  }
+  varlen_free(&vd);
+}
+
 /* Chunk invariance: one prompt of 300 rows over 300 keys (bottom-right) whole, as chunks of
  * 100, 150 and 50 over their prefixes, and as decode rows, in one paged cache */
 static void test_chunks(const char *variant) {
@@ -432,6 +466,7 @@ int main(int argc, char **argv) {
     if (!strcmp(info.name, "ref")) continue;             /* one row at a time, no tiles, no key split: attn-check */
     test_invariance(info.name);
     test_chunks(info.name);
+    test_plan_decode(info.name);
   }
   return check_report("test_varlen");
 }
