@@ -794,14 +794,9 @@ static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_pr
   if (st != SIMDATTN_OK) return st;
   if (pl->shape.varlen) return execute_varlen(pl, p, workspace, workspace_size);
   sa_job j;
-  if ((st = sa_validate_planned(&pl->shape, &pl->job, p, workspace, workspace_size, &j)) != SIMDATTN_OK) return st;
-  if (workspace_size < pl->workspace_bytes)
-    return sa_fail(SIMDATTN_ERR_INVALID, "workspace_size must be >= %zu (simdattn_plan_workspace_size), got %zu",
-                   pl->workspace_bytes, workspace_size);
-  if (pl->workspace_bytes && !workspace) return sa_fail(SIMDATTN_ERR_INVALID, "workspace must not be NULL");
-  if ((uintptr_t)workspace % SIMDATTN_WORKSPACE_ALIGN != 0)
-    return sa_fail(SIMDATTN_ERR_INVALID, "workspace (%p) must be aligned to SIMDATTN_WORKSPACE_ALIGN (%d bytes)",
-                   workspace, SIMDATTN_WORKSPACE_ALIGN);
+  if ((st = sa_validate_planned(&pl->shape, &pl->job, p, workspace, workspace_size, &j)) != SIMDATTN_OK ||
+      (st = sa_check_workspace(pl, workspace, workspace_size)) != SIMDATTN_OK)
+    return st;
   sa_plan(&j, pl->v->kernel);
   const sa_layout L = sa_layout_of(&j, pl->v, &pl->opt);
   if (L.total > pl->workspace_bytes) /* the bound's promise broken: refuse, never overrun */

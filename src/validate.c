@@ -520,21 +520,16 @@ static void resolve_planned(const sa_job *j0, const simdattn_problem *p, sa_job 
   j->sinks = p->sinks;
 }
 
-simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_job *j0, const simdattn_problem *p,
-                                    const void *ws, size_t ws_size, sa_job *j) {
-  if (!p) return BAD("problem must not be NULL");
-  SA_SAME(batch, "%" PRId64);
+/* The fields every plan fixes, dense or ragged (SA_SAME: equal to the planned problem's) */
+static inline __attribute__((always_inline)) simdattn_status same_shape(const simdattn_problem *planned,
+                                                                       const simdattn_problem *p) {
   SA_SAME(heads_q, "%" PRId64);
   SA_SAME(heads_kv, "%" PRId64);
-  SA_SAME(seq_q, "%" PRId64);
-  if (p->seq_kv < 0 || p->seq_kv > planned->seq_kv)
-    return BAD("seq_kv must be in [0, %" PRId64 "] (the plan's largest), got %" PRId64, planned->seq_kv, p->seq_kv);
   SA_SAME(head_dim, "%" PRId64);
   SA_SAME(head_dim_v, "%" PRId64);
   SA_SAME(q.dtype, "%d");
   SA_SAME(k.dtype, "%d");
   SA_SAME(v.dtype, "%d");
-  SA_SAME(q.stride_batch, "%" PRId64);
   SA_SAME(q.stride_head, "%" PRId64);
   SA_SAME(q.stride_seq, "%" PRId64);
   SA_SAME(k.stride_batch, "%" PRId64);
@@ -543,20 +538,34 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_jo
   SA_SAME(v.stride_batch, "%" PRId64);
   SA_SAME(v.stride_head, "%" PRId64);
   SA_SAME(v.stride_seq, "%" PRId64);
-  SA_SAME(out_stride_batch, "%" PRId64);
   SA_SAME(out_stride_head, "%" PRId64);
   SA_SAME(out_stride_seq, "%" PRId64);
   SA_SAME(scale, "%g");
   SA_SAME(causal, "%d");
   SA_SAME(window, "%" PRId64);
+  SA_SAME(softcap, "%g");
+  SA_SAME_PRESENCE(lse);
+  SA_SAME_PRESENCE(alibi_slopes);
+  SA_SAME_PRESENCE(sinks);
+  return SIMDATTN_OK;
+}
+
+simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_job *j0, const simdattn_problem *p,
+                                    const void *ws, size_t ws_size, sa_job *j) {
+  if (!p) return BAD("problem must not be NULL");
+  SA_SAME(batch, "%" PRId64);
+  SA_SAME(seq_q, "%" PRId64);
+  if (p->seq_kv < 0 || p->seq_kv > planned->seq_kv)
+    return BAD("seq_kv must be in [0, %" PRId64 "] (the plan's largest), got %" PRId64, planned->seq_kv, p->seq_kv);
+  SA_SAME(q.stride_batch, "%" PRId64);
+  SA_SAME(out_stride_batch, "%" PRId64);
   SA_SAME(mask_stride_batch, "%" PRId64);
   SA_SAME(mask_stride_head, "%" PRId64);
   SA_SAME(mask_stride_q, "%" PRId64);
-  SA_SAME(softcap, "%g");
-  SA_SAME_PRESENCE(lse);
   SA_SAME_PRESENCE(mask);
-  SA_SAME_PRESENCE(alibi_slopes);
-  SA_SAME_PRESENCE(sinks);
+  SA_SAME_PRESENCE(varlen);
+  simdattn_status st = same_shape(planned, p);
+  if (st != SIMDATTN_OK) return st;
   if (p->mask && p->mask_stride_q != 0 && p->mask_stride_q < p->seq_kv) /* can only hold more: seq_kv shrank */
     return BAD("mask_stride_q must be 0 (broadcast) or >= seq_kv (%" PRId64 "), got %" PRId64, p->seq_kv,
                p->mask_stride_q);
@@ -564,7 +573,6 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_jo
    * int64): what is new is the pointers, so only their ranges are checked (the views whole and
    * check_tensor per call were a third of a small decode call's fixed cost) */
   sa_span r[N_VIEWS];
-  simdattn_status st;
 #pragma GCC unroll 8
   for (int t = Q; t <= SINKS; t++) { /* unrolled: each view's make_view folds to the fields read */
     tensor_view x;
@@ -588,31 +596,9 @@ simdattn_status sa_validate_varlen_planned(const simdattn_problem *planned, cons
   for (int a = 0; a < 3; a++)
     if (got[a] < 0 || got[a] > want[a])
       return BAD("%s must be in [0, %" PRId64 "] (the plan's largest), got %" PRId64, what[a], want[a], got[a]);
-  SA_SAME(heads_q, "%" PRId64);
-  SA_SAME(heads_kv, "%" PRId64);
-  SA_SAME(head_dim, "%" PRId64);
-  SA_SAME(head_dim_v, "%" PRId64);
-  SA_SAME(q.dtype, "%d");
-  SA_SAME(k.dtype, "%d");
-  SA_SAME(v.dtype, "%d");
-  SA_SAME(q.stride_head, "%" PRId64);
-  SA_SAME(q.stride_seq, "%" PRId64);
-  SA_SAME(k.stride_batch, "%" PRId64);
-  SA_SAME(k.stride_head, "%" PRId64);
-  SA_SAME(k.stride_seq, "%" PRId64);
-  SA_SAME(v.stride_batch, "%" PRId64);
-  SA_SAME(v.stride_head, "%" PRId64);
-  SA_SAME(v.stride_seq, "%" PRId64);
-  SA_SAME(out_stride_head, "%" PRId64);
-  SA_SAME(out_stride_seq, "%" PRId64);
-  SA_SAME(scale, "%g");
-  SA_SAME(causal, "%d");
-  SA_SAME(window, "%" PRId64);
-  SA_SAME(softcap, "%g");
   SA_SAME(varlen->block_size, "%" PRId64);
-  SA_SAME_PRESENCE(lse);
-  SA_SAME_PRESENCE(alibi_slopes);
-  SA_SAME_PRESENCE(sinks);
+  const simdattn_status st = same_shape(planned, p);
+  if (st != SIMDATTN_OK) return st;
   int64_t kv_rows;
   return sa_validate_varlen(p, 1, j, &kv_rows, ws, ws_size);
 }
