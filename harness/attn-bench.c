@@ -247,13 +247,25 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
  * Each is checked before timing as the dense rows are, through its sequences: every sequence's
  * dense forward against the float64 oracle (spot rows), and the ragged call's rows bitwise equal
  * to those dense forwards (the library's promise, which attn-check and tests/test_varlen hold). */
-#define VSHAPE_MAX 3
+#define VSHAPE_MAX 16
 typedef struct {
   char name[200];
   varlen_data vd;
   sa_truth truth[VL_MAX_SEQS];
+  size_t bytes;
   uint64_t used;
 } vshape_entry;
+static size_t vshapes_bytes;
+/* the inputs of a ragged or paged problem: each sequence's dense case and the packed or paged copy */
+static size_t vshape_bytes(const varlen_spec *s) {
+  double b = 0;
+  for (int r = 0; r < s->n; r++) {
+    case_spec c = s->base;
+    c.batch = 1, c.seq_q = s->q_len[r], c.seq_kv = s->kv_len[r];
+    b += 2.0 * (double)shape_bytes(&c);
+  }
+  return (size_t)b;
+}
 static vshape_entry vshapes[VSHAPE_MAX];
 static int n_vshapes;
 static vshape_entry *vcur;
@@ -262,6 +274,7 @@ static void vshape_drop(int i) {
   for (int r = 0; r < vshapes[i].vd.spec.n; r++)
     if (vshapes[i].vd.spec.q_len[r]) sa_truth_free(&vshapes[i].truth[r]);
   varlen_free(&vshapes[i].vd);
+  vshapes_bytes -= vshapes[i].bytes;
   if (vcur == &vshapes[n_vshapes - 1]) vcur = &vshapes[i];
   vshapes[i] = vshapes[--n_vshapes];
 }
@@ -275,7 +288,8 @@ static int vshape_acquire(const varlen_spec *s, char *err, size_t n) {
       return 0;
     }
   vcur = NULL;
-  while (n_vshapes == VSHAPE_MAX) {
+  const size_t bytes = vshape_bytes(s); /* at most half the dense shapes' budget, beside it */
+  while (n_vshapes && (n_vshapes == VSHAPE_MAX || vshapes_bytes + bytes > SHAPE_CACHE_BYTES / 2)) {
     int lru = 0;
     for (int i = 1; i < n_vshapes; i++)
       if (vshapes[i].used < vshapes[lru].used) lru = i;
@@ -303,6 +317,8 @@ static int vshape_acquire(const varlen_spec *s, char *err, size_t n) {
   }
   snprintf(e->name, sizeof e->name, "%s", name);
   e->used = ++shape_clock;
+  e->bytes = bytes;
+  vshapes_bytes += bytes;
   vcur = &vshapes[n_vshapes++];
   fprintf(stderr, "attn-bench: %s: oracle on %d spread rows of each sequence\n", name, SPOT_ROWS);
   return 0;
