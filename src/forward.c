@@ -22,6 +22,13 @@
  * 1024 with one head (measured). */
 #define SA_SPLIT_BELOW 16
 #define SA_SPLIT_TARGET 64
+/* Whole-row tasks (SA_SPLIT_INTERLEAVED_MIN_BYTES below) aim at fewer chunks: 64 chunks of 512 keys
+ * cost a head-major 32x32-head decode at seq_kv 32768 2-3% (their states and merges) against 16 of
+ * 2048 (Xeon, scripts/bench-pair, paired medians: 32x32 heads BHSD 1.01x, BSHD 1.00x (1 thread) and
+ * 0.99x (2), 32x8 BSHD 1.03x, all against the rule before, which split only interleaved caches) */
+#ifndef SA_SPLIT_TARGET_ROWS
+#define SA_SPLIT_TARGET_ROWS 16
+#endif
 #define SA_SPLIT_KEYS_PER_ROW 4
 /* An interleaved cache (BSHD) beyond L2 is read by tasks of up to max_heads_per_task kv heads side
  * by side (sa_group_heads), each key's rows of those heads together. For the split it counts as
@@ -54,12 +61,12 @@ static int sa_may_group_heads(const sa_job *j, const sa_kernel *k) {
 }
 
 /* Key chunks for a sequence of `tasks` (kv head, row block) tasks: constants and the shape */
-static int64_t sa_split_chunks(const sa_job *j, const sa_kernel *k, int64_t tasks) {
+static int64_t sa_split_chunks(const sa_job *j, const sa_kernel *k, int64_t tasks, int64_t target) {
   const sa_tiles *t = &k->tiles;
   if (j->packed_only || t->chunk_kv <= 0 || tasks <= 0 || tasks >= SA_SPLIT_BELOW || j->seq_kv < 2 * t->chunk_kv ||
       j->seq_kv < SA_SPLIT_KEYS_PER_ROW * j->rows)
     return 1;
-  return sa_min64(ceil_div(SA_SPLIT_TARGET, tasks), j->seq_kv / t->chunk_kv);
+  return sa_min64(ceil_div(target, tasks), j->seq_kv / t->chunk_kv);
 }
 
 void sa_plan(sa_job *j, const sa_kernel *k) {
@@ -74,10 +81,12 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
   const double seq_bytes = (double)j->heads_kv * (double)j->seq_kv *
                            (double)(sa_dtype_bytes(j->k_dtype, j->d) + sa_dtype_bytes(j->v_dtype, j->dv));
   j->kv_bytes = (double)j->batch * seq_bytes;
-  int64_t tasks = j->heads_kv * j->n_row_blocks; /* of one sequence: never the batch */
-  if (sa_may_group_heads(j, k) && seq_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES)
+  int64_t tasks = j->heads_kv * j->n_row_blocks, target = SA_SPLIT_TARGET; /* of one sequence: never the batch */
+  if (sa_may_group_heads(j, k) && seq_bytes > SA_SPLIT_INTERLEAVED_MIN_BYTES) {
     tasks = ceil_div(j->heads_kv, k->max_heads_per_task); /* whole-row tasks (one row block) */
-  const int64_t n = sa_split_chunks(j, k, tasks);
+    target = SA_SPLIT_TARGET_ROWS;
+  }
+  const int64_t n = sa_split_chunks(j, k, tasks, target);
   j->max_chunks = sa_max64(n, 1);
   if (n > 1) {
     j->chunk_len = sa_round_up(ceil_div(j->seq_kv, n), k->tiles.block_kv > 0 ? k->tiles.block_kv : 1);
@@ -91,7 +100,7 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
    * 32x8 heads d128 f32 BHSD seq_kv 8192: paired medians 0.99 (1 thread), 1.00 (2). */
   j->chunks_per_task = 1;
   if (j->n_chunks > 1 && !sa_interleaved(j)) {
-    const int64_t alone = sa_split_chunks(j, k, j->heads_kv * j->n_row_blocks);
+    const int64_t alone = sa_split_chunks(j, k, j->heads_kv * j->n_row_blocks, SA_SPLIT_TARGET);
     j->chunks_per_task = ceil_div(j->n_chunks, sa_max64(alone, 1));
   }
 }
