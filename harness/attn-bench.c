@@ -248,8 +248,9 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
  * dense forward against the float64 oracle (spot rows), and the ragged call's rows bitwise equal
  * to those dense forwards (the library's promise, which attn-check and tests/test_varlen hold). */
 #define VSHAPE_MAX 16
+#define VSHAPE_KEY (200 + 24 * VL_MAX_SEQS)
 typedef struct {
-  char name[200];
+  char name[VSHAPE_KEY];
   varlen_data vd;
   sa_truth truth[VL_MAX_SEQS];
   size_t bytes;
@@ -278,9 +279,17 @@ static void vshape_drop(int i) {
   if (vcur == &vshapes[n_vshapes - 1]) vcur = &vshapes[i];
   vshapes[i] = vshapes[--n_vshapes];
 }
+/* the cache's key: the case's name, which does not spell out its sequences' lengths, and them */
+static void vshape_key(const varlen_spec *s, char *name, size_t size) {
+  varlen_name(s, name, size);
+  for (int r = 0; r < s->n; r++) {
+    const size_t at = strlen(name);
+    snprintf(name + at, size - at, "/%lldx%lld", (long long)s->q_len[r], (long long)s->kv_len[r]);
+  }
+}
 static int vshape_acquire(const varlen_spec *s, char *err, size_t n) {
-  char name[200];
-  varlen_name(s, name, sizeof name);
+  char name[VSHAPE_KEY];
+  vshape_key(s, name, sizeof name);
   for (int i = 0; i < n_vshapes; i++)
     if (!strcmp(vshapes[i].name, name)) {
       vcur = &vshapes[i];
