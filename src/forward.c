@@ -97,7 +97,8 @@ void sa_plan(sa_job *j, const sa_kernel *k) {
    * need no whole-row tasks: a task runs several consecutive chunks of its head, each exactly as
    * its own task would (the same bits), so that it streams as long a stretch of K and V as the
    * per-head count gave. Xeon (family 6 model 207), scripts/bench-pair against the per-layout rule,
-   * 32x8 heads d128 f32 BHSD seq_kv 8192: paired medians 0.99 (1 thread), 1.00 (2). */
+   * 32x8 heads d128 f32 BHSD seq_kv 8192: paired medians 0.97-0.99 (1 thread), 1.00 (2); 32768 1.01
+   * (2 threads). */
   j->chunks_per_task = 1;
   if (j->n_chunks > 1 && !sa_interleaved(j)) {
     const int64_t alone = sa_split_chunks(j, k, j->heads_kv * j->n_row_blocks, SA_SPLIT_TARGET);
@@ -333,8 +334,8 @@ static void sa_run(sa_job *j, const sa_variant *v, const simdattn_options *opt, 
 
 /* ---- ragged batches: one job per sequence (problem.varlen) ----
  * Each sequence is its own job of batch 1, planned from its own shape exactly as simdattn_forward
- * plans it (so its bits are the ones it gets alone); the jobs' tasks run as one list (sequence by
- * sequence, a task found by binary search), then their merges. The workspace: the jobs and their
+ * plans it (so its bits are the ones it gets alone); the jobs' tasks run as one list (job by job,
+ * the most work first; a task found by binary search), then their merges. The workspace: the jobs and their
  * task offsets (a plan's caller workspace; simdattn_forward allocates them), the workers' tiles
  * (the largest any job needs), each split job's partials, and shared packing for the jobs that fit
  * the budget (whether a job packs shared never changes a bit). */
@@ -344,7 +345,7 @@ typedef struct {
   struct sa_order {
     double work;
     int64_t job;
-  } *order;        /* [n] the jobs in the order their tasks run: the most work first (the threads then
+  } * order;       /* [n] the jobs in the order their tasks run: the most work first (the threads then
                     * finish together: a long prompt's tasks last would leave one thread running it) */
   int64_t *start;  /* [n + 1] the first task of the job at each position of that order */
   int64_t *mstart; /* [n + 1] each job's first merge task (job order) */
