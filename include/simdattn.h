@@ -153,6 +153,9 @@ SIMDATTN_API simdattn_status simdattn_forward(const simdattn_problem *p,
  * Its results are bitwise those of simdattn_forward on the same problem (the split into tasks and
  * key chunks is a function of one sequence's executed shape, never of the planned maximum, the
  * batch size or the threads: a batch entry gets the bits it gets alone).
+ * A plan made for a ragged problem (problem.varlen) serves any batch of at most its batch sequences,
+ * seq_q packed rows and seq_kv keys a sequence, with the same block_size (0 or not) and otherwise the
+ * same shape; its index arrays and num_blocks may change on every call, and are checked on every call.
  * A plan is immutable: several threads may execute one plan at once, each with its own workspace
  * (the options' parallel hook, if any, must then be safe to call concurrently). */
 typedef struct simdattn_plan simdattn_plan;
