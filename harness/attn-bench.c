@@ -278,6 +278,7 @@ static void vshape_drop(int i) {
   vshapes_bytes -= vshapes[i].bytes;
   if (vcur == &vshapes[n_vshapes - 1]) vcur = &vshapes[i];
   vshapes[i] = vshapes[--n_vshapes];
+  if (i < n_vshapes) varlen_moved(&vshapes[i].vd); /* its problem pointed into the slot it left */
 }
 /* the cache's key: the case's name, which does not spell out its sequences' lengths, and them */
 static void vshape_key(const varlen_spec *s, char *name, size_t size) {

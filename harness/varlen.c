@@ -277,6 +277,13 @@ int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
   return 0;
 }
 
+void varlen_moved(varlen_data *vd) {
+  vd->p.varlen = &vd->vl;
+  vd->vl.cu_seqlens_q = vd->cu_q;
+  if (vd->vl.seqlens_kv) vd->vl.seqlens_kv = vd->kv_len;
+  if (vd->vl.cu_seqlens_kv) vd->vl.cu_seqlens_kv = vd->cu_kv;
+}
+
 void varlen_reset_outputs(varlen_data *vd) {
   const float sentinel = f_of(VL_SENTINEL_BITS);
   for (size_t t = 0; t < vd->out_len; t++) vd->out_buf[t] = sentinel;

@@ -47,6 +47,8 @@ typedef struct {
 int varlen_grid(varlen_spec **out);
 void varlen_name(const varlen_spec *s, char *buf, size_t size);
 int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd);
+/* After a varlen_data was copied (moved) to another address: its problem points at its own arrays again */
+void varlen_moved(varlen_data *vd);
 void varlen_reset_outputs(varlen_data *vd);
 /* 1 when nothing but the sequences' out rows and lse entries was written */
 int varlen_guards_intact(const varlen_data *vd);
