@@ -194,6 +194,22 @@ static inline int64_t sa_page_offset(const sa_job *j, int64_t key, int64_t bs, i
   else blk = key / j->page_size, slot = key - blk * j->page_size;
   return (int64_t)j->pages[blk] * bs + slot * ss;
 }
+/* rows[i] = the row of key key0 + i (i < n) in a paged cache, base the head's first row's block 0
+ * (j->k + hk * ks.h, or V's), bs and ss the block and slot strides: the table read once per block
+ * the keys touch, not once per key (every key < seq_kv) */
+static inline void sa_page_rows(const sa_job *j, const char *base, int64_t bs, int64_t ss, int64_t key0, int64_t n,
+                                const char **rows) {
+  for (int64_t i = 0; i < n;) {
+    const int64_t key = key0 + i;
+    int64_t blk, slot;
+    if (j->page_shift >= 0) blk = key >> j->page_shift, slot = key & (j->page_size - 1);
+    else blk = key / j->page_size, slot = key - blk * j->page_size;
+    const char *p = base + (int64_t)j->pages[blk] * bs + slot * ss;
+    const int64_t run = n - i < j->page_size - slot ? n - i : j->page_size - slot;
+    for (int64_t e = 0; e < run; e++, p += ss) rows[i + e] = p;
+    i += run;
+  }
+}
 /* Row `key` of K or V for (b, hk). */
 static inline const char *sa_k_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
   if (j->pages) return j->k + hk * j->ks.h + sa_page_offset(j, key, j->ks.b, j->ks.s);

@@ -8,8 +8,12 @@
  * the code unchanged (Zen 3, loud host; the paired medians of a build against itself: 0.98-1.01).
  * One decode shape per run: seq_q 1, BOTTOM_RIGHT, head_dim d, f32 q, K/V in a layout and dtype.
  * The layout `bhsd/bshd` gives A head-major K/V and B the interleaved layout of the same values
- * (LIB_A and LIB_B may be one build): the issue's BSHD-against-BHSD ratio, paired. K and V start
- * 64 bytes past a page, as attn-bench's do (BENCH_PAIR_OFFSET=N: N bytes past one). */
+ * (LIB_A and LIB_B may be one build): the issue's BSHD-against-BHSD ratio, paired. `pagedN` (vLLM's
+ * [blocks][heads][N][d]) and `bshd/pagedN` (FlashAttention's [blocks][N][heads][d]) give both sides
+ * a paged cache of block size N, its blocks in a shuffled order (BENCH_PAIR_SHUFFLE=0: in order);
+ * `bhsd/pagedN` and `bhsd/bshd/pagedN` give A the head-major cache and B the paged one: attn-bench's
+ * paged-against-contiguous ratio, paired. K and V start 64 bytes past a page, as attn-bench's do
+ * (BENCH_PAIR_OFFSET=N: N bytes past one). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
@@ -50,19 +54,35 @@ static forward_fn load(const char *path, error_fn *err) {
 int main(int argc, char **argv) {
   if (argc != 11) {
     fprintf(stderr,
-            "usage: bench-pair LIB_A LIB_B HEADS_Q HEADS_KV SEQ_KV HEAD_DIM bhsd|bshd|bhsd/bshd f32|f16|bf16 THREADS ROUNDS\n");
+            "usage: bench-pair LIB_A LIB_B HEADS_Q HEADS_KV SEQ_KV HEAD_DIM LAYOUT f32|f16|bf16 THREADS ROUNDS\n"
+            "  LAYOUT: bhsd, bshd, bhsd/bshd, pagedN, bshd/pagedN, bhsd/pagedN, bhsd/bshd/pagedN\n");
     return 2;
   }
   error_fn err[2];
   const forward_fn fn[2] = {load(argv[1], &err[0]), load(argv[2], &err[1])};
   const int64_t hq = atoll(argv[3]), hkv = atoll(argv[4]), kv = atoll(argv[5]), d = atoll(argv[6]);
+  /* a paged layout: [bhsd/][bshd/]pagedN (A contiguous head-major with the bhsd/ prefix, else paged too) */
+  const char *lay = argv[7];
+  const int paged_b_only = strncmp(lay, "bhsd/", 5) == 0 && strstr(lay, "paged") != NULL;
+  if (paged_b_only) lay += 5;
+  const int paged_fa = strncmp(lay, "bshd/paged", 10) == 0;
+  if (paged_fa) lay += 5;
+  int64_t bsz = 0;
+  if (strncmp(lay, "paged", 5) == 0) {
+    char *e = NULL;
+    bsz = strtoll(lay + 5, &e, 10);
+    if (bsz < 1 || *e) {
+      fprintf(stderr, "bench-pair: bad layout %s\n", argv[7]);
+      return 2;
+    }
+  }
   const int both = strcmp(argv[7], "bhsd/bshd") == 0;
   const int bshd = strcmp(argv[7], "bshd") == 0, threads = atoi(argv[9]), rounds = atoi(argv[10]);
   const simdattn_dtype dt = strcmp(argv[8], "f16") == 0    ? SIMDATTN_F16
-                           : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16
-                                                          : SIMDATTN_F32;
+                            : strcmp(argv[8], "bf16") == 0 ? SIMDATTN_BF16
+                                                           : SIMDATTN_F32;
   if (hq < 1 || hkv < 1 || hq % hkv || kv < 1 || d < 1 || rounds < 1 || rounds > 100000 ||
-      (!bshd && !both && strcmp(argv[7], "bhsd") != 0) || (dt == SIMDATTN_F32 && strcmp(argv[8], "f32") != 0)) {
+      (!bshd && !both && !bsz && strcmp(argv[7], "bhsd") != 0) || (dt == SIMDATTN_F32 && strcmp(argv[8], "f32") != 0)) {
     fprintf(stderr, "bench-pair: bad shape, layout, dtype or rounds\n");
     return 2;
   }
@@ -99,9 +119,18 @@ int main(int argc, char **argv) {
     if (es == 4) memcpy(k + 4 * i, &f, 4), memcpy(v + 4 * i, &f, 4);
     else memcpy(k + 2 * i, &h, 2), memcpy(v + 2 * i, &h, 2);
   }
-  simdattn_problem p = {.struct_size = SIMDATTN_PROBLEM_SIZE, .batch = B, .heads_q = hq, .heads_kv = hkv,
-                        .seq_q = 1, .seq_kv = kv, .head_dim = d, .causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT,
-                        .out = out, .out_stride_batch = hq * d, .out_stride_head = d, .out_stride_seq = d};
+  simdattn_problem p = {.struct_size = SIMDATTN_PROBLEM_SIZE,
+                        .batch = B,
+                        .heads_q = hq,
+                        .heads_kv = hkv,
+                        .seq_q = 1,
+                        .seq_kv = kv,
+                        .head_dim = d,
+                        .causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT,
+                        .out = out,
+                        .out_stride_batch = hq * d,
+                        .out_stride_head = d,
+                        .out_stride_seq = d};
   p.q = (simdattn_tensor){q, SIMDATTN_F32, hq * d, d, d};
   /* head-major (BHSD) or interleaved (BSHD) views of the same buffers */
   const int64_t sb = hkv * kv * d; /* a sequence's K (or V) */
@@ -111,6 +140,55 @@ int main(int argc, char **argv) {
   p.v = bshd ? v_bshd : v_bhsd;
   simdattn_problem pp[2] = {p, p};
   if (both) pp[1].k = k_bshd, pp[1].v = v_bshd; /* B: the interleaved layout */
+  /* a paged cache of the same values: one sequence (the batch's first), ceil(kv / N) blocks in a
+   * shuffled order (a fixed generator), each holding its keys' rows of every head */
+  int32_t cu_q[2] = {0, 1}, kv_len[1] = {(int32_t)kv};
+  const int64_t nb = (kv + bsz - 1) / (bsz ? bsz : 1);
+  int32_t *table = bsz ? malloc(sizeof(int32_t) * (size_t)nb) : NULL;
+  unsigned char *kp = NULL, *vp = NULL;
+  simdattn_varlen vl = {0};
+  if (bsz) {
+    if (B != 1) {
+      fprintf(stderr, "bench-pair: paged layouts take one sequence (BENCH_PAIR_BATCH 1)\n");
+      return 2;
+    }
+    const size_t pbytes = (size_t)(nb * bsz * hkv * d) * es;
+    const size_t palloc = (pbytes + (size_t)offset + 4095) / 4096 * 4096;
+    kp = aligned_alloc(4096, palloc), vp = aligned_alloc(4096, palloc);
+    if (!table || !kp || !vp) return 2;
+    kp += offset, vp += offset;
+    memset(kp, 0xff, pbytes), memset(vp, 0xff, pbytes); /* NaN in every unused slot */
+    for (int64_t t = 0; t < nb; t++) table[t] = (int32_t)t;
+    const char *sh = getenv("BENCH_PAIR_SHUFFLE");
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int64_t t = nb - 1; t > 0 && !(sh && strcmp(sh, "0") == 0); t--) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      const int64_t u = (int64_t)(x % (uint64_t)(t + 1));
+      const int32_t w = table[t];
+      table[t] = table[u], table[u] = w;
+    }
+    const int64_t bstride = hkv * bsz * d, hstride = paged_fa ? d : bsz * d, sstride = paged_fa ? hkv * d : d;
+    for (int64_t j = 0; j < kv; j++)
+      for (int64_t h = 0; h < hkv; h++) {
+        const size_t to = (size_t)(table[j / bsz] * bstride + h * hstride + (j % bsz) * sstride) * es;
+        const size_t from = (size_t)((h * kv + j) * d) * es;
+        memcpy(kp + to, k + from, (size_t)d * es), memcpy(vp + to, v + from, (size_t)d * es);
+      }
+    vl = (simdattn_varlen){.cu_seqlens_q = cu_q,
+                           .seqlens_kv = kv_len,
+                           .block_table = table,
+                           .block_table_stride = nb,
+                           .block_size = bsz,
+                           .num_blocks = nb};
+    simdattn_problem pg = p;
+    pg.k = (simdattn_tensor){kp, dt, bstride, hstride, sstride};
+    pg.v = (simdattn_tensor){vp, dt, bstride, hstride, sstride};
+    pg.varlen = &vl;
+    pg.q.stride_seq = hq * d, pg.q.stride_head = d;
+    pg.out_stride_seq = hq * d, pg.out_stride_head = d;
+    pp[1] = pg;
+    if (!paged_b_only) pp[0] = pg;
+  }
   const simdattn_options opt = {.n_threads = threads};
   /* calls per timed side: about a millisecond or more of work */
   const double bytes = 2.0 * (double)n * (double)es;
@@ -134,10 +212,10 @@ int main(int argc, char **argv) {
   }
   qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
   if (B > 1) printf("batch %lld, ", (long long)B);
-  printf("h%lldx%lld d%lld kv%lld %s %s t%d: A %.2f GB/s, B %.2f GB/s (best of %d); B speedup: paired median %.3f "
-         "(quartiles %.3f %.3f), best %.3f\n",
-         (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads,
-         bytes / best[0] / 1e9, bytes / best[1] / 1e9, rounds, ratio[rounds / 2], ratio[rounds / 4],
-         ratio[(3 * rounds) / 4], best[0] / best[1]);
+  printf(
+      "h%lldx%lld d%lld kv%lld %s %s t%d: A %.2f GB/s, B %.2f GB/s (best of %d); B speedup: paired median %.3f "
+      "(quartiles %.3f %.3f), best %.3f\n",
+      (long long)hq, (long long)hkv, (long long)d, (long long)kv, argv[7], argv[8], threads, bytes / best[0] / 1e9,
+      bytes / best[1] / 1e9, rounds, ratio[rounds / 2], ratio[rounds / 4], ratio[(3 * rounds) / 4], best[0] / best[1]);
   return 0;
 }

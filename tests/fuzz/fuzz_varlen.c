@@ -14,6 +14,10 @@
  *     bitwise equal to simdattn_forward of it alone as a dense problem (batch 1, its K/V gathered)
  *     — the paged and ragged reads against the dense ones, which attn-check and fuzz_forward judge
  *     against the float64 oracle; 2 threads give the same bits as 1.
+ * A paged cache may also be written by simdattn_kv_append (f32 sources or the cache's own dtype,
+ * some rows skipped by slot -1, rows in a shuffled order, perhaps one bad slot the library must
+ * refuse): the cache must then hold exactly the bytes of one built by copying, a refused call must
+ * leave it untouched.
  * Any failure prints the case and aborts (libFuzzer keeps the input). */
 #include <math.h>
 #include <stdint.h>
@@ -43,6 +47,86 @@ static uint32_t bits(float f) { return sa_f32_to_bits(f); }
 static void fail(const char *what, const char *variant, int corrupt) {
   fprintf(stderr, "fuzz_varlen: %s (variant %s, corruption %d): %s\n", what, variant, corrupt, simdattn_last_error());
   abort();
+}
+
+static void append_fail(const char *what) {
+  fprintf(stderr, "fuzz_varlen: kv_append: %s: %s\n", what, simdattn_last_error());
+  abort();
+}
+/* The paged cache K/V (built by copying) written again by simdattn_kv_append into NaN-filled
+ * copies, sequence by sequence: the same bytes. The rows go in a shuffled order, some skipped
+ * (slot -1, copied afterwards), from f32 rows or rows of the cache's dtype (the values are the
+ * cache dtype's: f32 -> f16/bf16 is exact); perhaps first a call with one bad slot: refused,
+ * nothing written. */
+static void append_check(reader *r, simdattn_dtype kt, int64_t hkv, int64_t d, int64_t dv, int64_t bs, int64_t nblocks,
+                         int R, const int32_t *kv_len, const int32_t *table, int64_t stride, void *const *dk,
+                         void *const *dvv, const simdattn_tensor *K, const simdattn_tensor *V) {
+  const size_t kbytes = (size_t)sa_dtype_bytes(kt, nblocks * hkv * bs * d),
+               vbytes = (size_t)sa_dtype_bytes(kt, nblocks * hkv * bs * dv);
+  char *kc = malloc(kbytes + 1), *vc = malloc(vbytes + 1), *ks = malloc(kbytes + 1), *vs = malloc(vbytes + 1);
+  for (int64_t t = 0; t < nblocks * hkv * bs * d; t++) sa_store_f32(kc, kt, t, &(float){NAN}, 1);
+  for (int64_t t = 0; t < nblocks * hkv * bs * dv; t++) sa_store_f32(vc, kt, t, &(float){NAN}, 1);
+  const int f32_src = u8(r) % 2;
+  const simdattn_dtype st = f32_src ? SIMDATTN_F32 : kt;
+  for (int s = 0; s < R; s++) {
+    const int64_t n = kv_len[s];
+    if (n <= 0) continue;
+    /* rows in a shuffled order: src row t is key perm[t]; the source's head stride 0 < its row stride */
+    int32_t *slots = malloc(sizeof(int32_t) * (size_t)n), *perm = malloc(sizeof(int32_t) * (size_t)n);
+    void *sk = malloc((size_t)sa_dtype_bytes(st, n * hkv * d) + 1),
+         *sv = malloc((size_t)sa_dtype_bytes(st, n * hkv * dv) + 1);
+    for (int64_t t = 0; t < n; t++) perm[t] = (int32_t)t;
+    for (int64_t t = n - 1; t > 0; t--) {
+      const int64_t u = u8(r) % (t + 1);
+      const int32_t w = perm[t];
+      perm[t] = perm[u], perm[u] = w;
+    }
+    float tmp[72];
+    for (int64_t t = 0; t < n; t++) {
+      const int64_t j = perm[t];
+      slots[t] = u8(r) % 8 == 0 ? -1 : (int32_t)(table[s * stride + j / bs] * bs + j % bs);
+      for (int64_t h = 0; h < hkv; h++) {
+        for (int64_t x = 0; x < d; x++) tmp[x] = sa_load_f32(dk[s], kt, (j * hkv + h) * d + x);
+        sa_store_f32(sk, st, (t * hkv + h) * d, tmp, d);
+        for (int64_t x = 0; x < dv; x++) tmp[x] = sa_load_f32(dvv[s], kt, (j * hkv + h) * dv + x);
+        sa_store_f32(sv, st, (t * hkv + h) * dv, tmp, dv);
+      }
+    }
+    simdattn_kv_append_args a;
+    memset(&a, 0, sizeof a);
+    a.struct_size = SIMDATTN_KV_APPEND_SIZE;
+    a.n_rows = n, a.heads_kv = hkv, a.head_dim = d, a.head_dim_v = dv;
+    a.k = (simdattn_tensor){sk, st, 0, d, hkv * d};
+    a.v = (simdattn_tensor){sv, st, 0, dv, hkv * dv};
+    a.slots = slots;
+    a.k_cache = (simdattn_cache){kc, kt, K->stride_batch, K->stride_head, K->stride_seq};
+    a.v_cache = (simdattn_cache){vc, kt, V->stride_batch, V->stride_head, V->stride_seq};
+    a.block_size = bs, a.num_blocks = nblocks;
+    if (u8(r) % 4 == 0) { /* one bad slot: refused, the caches untouched */
+      const int64_t t = u8(r) % n;
+      const int32_t keep = slots[t];
+      slots[t] = u8(r) % 2 ? (int32_t)(nblocks * bs + u8(r) % 3) : -2 - u8(r) % 3;
+      memcpy(ks, kc, kbytes), memcpy(vs, vc, vbytes);
+      if (simdattn_kv_append(&a) != SIMDATTN_ERR_INVALID) append_fail("a bad slot was not refused");
+      if (memcmp(ks, kc, kbytes) || memcmp(vs, vc, vbytes)) append_fail("a refused call wrote the cache");
+      slots[t] = keep;
+    }
+    if (simdattn_kv_append(&a) != SIMDATTN_OK) append_fail("a valid call failed");
+    for (int64_t t = 0; t < n; t++) /* the skipped rows, by copying */
+      if (slots[t] == -1) {
+        const int64_t j = perm[t], blk = table[s * stride + j / bs], slot = j % bs;
+        for (int64_t h = 0; h < hkv; h++) {
+          memcpy(kc + sa_dtype_bytes(kt, blk * K->stride_batch + h * K->stride_head + slot * K->stride_seq),
+                 (char *)dk[s] + sa_dtype_bytes(kt, (j * hkv + h) * d), (size_t)sa_dtype_bytes(kt, d));
+          memcpy(vc + sa_dtype_bytes(kt, blk * V->stride_batch + h * V->stride_head + slot * V->stride_seq),
+                 (char *)dvv[s] + sa_dtype_bytes(kt, (j * hkv + h) * dv), (size_t)sa_dtype_bytes(kt, dv));
+        }
+      }
+    free(slots), free(perm), free(sk), free(sv);
+  }
+  if (memcmp(kc, K->data, kbytes) || memcmp(vc, V->data, vbytes))
+    append_fail("the appended cache differs from the copied one");
+  free(kc), free(vc), free(ks), free(vs);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -156,6 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  (char *)dvv[s] + sa_dtype_bytes(kt, (j * hkv + h) * dv), (size_t)sa_dtype_bytes(kt, dv));
         }
     K.data = kbuf, V.data = vbuf;
+    if (u8(r) % 2) append_check(r, kt, hkv, d, dv, bs, nblocks, R, kv_len, table, stride, dk, dvv, &K, &V);
     vl.block_table = table;
     vl.block_table_stride = stride;
     vl.block_size = bs;
