@@ -25,22 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { LANES = 16, BLOCK = 512, SK = 16, SV = 32 };
+#include "read-row.h"
+
+enum { LANES = READ_LANES, BLOCK = 512, SK = 16, SV = 32 };
 typedef struct {
   const float *k, *v;
   long seq, heads, d;
 } cache;
 
-/* acc's lanes held in a local array the loop keeps in a register (acc itself could alias p: summed
- * through memory, a cache-resident read was bound by the adds, 9.5 GB/s at 1 thread against 25.4;
- * from DRAM both read alike, Xeon f6m207, 32768 keys x 8 heads d128: 14.5 and 15.2 GB/s) */
-static void row(const float *p, long d, float *acc) {
-  float a[LANES];
-  for (int l = 0; l < LANES; l++) a[l] = acc[l];
-  for (long i = 0; i + LANES <= d; i += LANES)
-    for (int l = 0; l < LANES; l++) a[l] += p[i + l];
-  for (int l = 0; l < LANES; l++) acc[l] = a[l];
-}
 static const float *at(const float *b, const cache *c, long key, long h) { return b + (key * c->heads + h) * c->d; }
 static void stretches(const float *b, const cache *c, long h0, long h1, long k0, long k1, long sw, float *acc) {
   for (long s0 = k0; s0 < k1; s0 += sw)

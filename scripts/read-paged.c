@@ -19,7 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { LANES = 16, BLOCK = 512 };
+#include "read-row.h"
+
+enum { LANES = READ_LANES, BLOCK = 512 };
 typedef struct {
   long seq, heads, d, bs;
   const float *kc, *vc, *kp, *vp; /* contiguous, paged */
@@ -30,14 +32,6 @@ static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-/* lanes in a local array the loop keeps in registers (see scripts/read-order.c) */
-static void row(const float *p, long d, float *acc) {
-  float a[LANES];
-  for (int l = 0; l < LANES; l++) a[l] = acc[l];
-  for (long i = 0; i + LANES <= d; i += LANES)
-    for (int l = 0; l < LANES; l++) a[l] += p[i + l];
-  for (int l = 0; l < LANES; l++) acc[l] = a[l];
 }
 static const float *prow(const cache *c, const float *base, const int32_t *table, long h, long j) {
   return base + (((long)table[j / c->bs] * c->heads + h) * c->bs + j % c->bs) * c->d;
