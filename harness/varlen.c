@@ -74,7 +74,7 @@ int varlen_grid(varlen_spec **out) {
   /* each case once ragged and once paged; the paged ones cycle through block sizes and layouts */
   static const int64_t sizes[] = {16, 1, 64, 16, 32, 1, 16, 64};
   for (int pass = 0; pass < 2; pass++) {
-    varlen_spec c[16];
+    varlen_spec c[24];
     int k = 0;
     const varlen_kind kind = pass == 0 ? VL_RAGGED : VL_PAGED_VLLM;
     const simdattn_causal BR = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
@@ -96,6 +96,10 @@ int varlen_grid(varlen_spec **out) {
     c[k].base.window = 100, c[k].base.softcap = 20.0f, c[k].base.alibi = c[k].base.sinks = 1, c[k].base.dv = 96;
     c[k].tag = "chunked-all", k++;
     c[k] = vspec(&mix_decode, kind, 0, 8, 2, 64, BR), c[k++].base.kvt = SIMDATTN_BF16;
+    /* bf16 q and K/V (the bf16 variant's inputs): GQA decode at d128, chunked prefill with a window */
+    c[k] = vspec(&mix_decode, kind, 0, 8, 2, 128, BR), c[k].base.qt = c[k].base.kvt = SIMDATTN_BF16, k++;
+    c[k] = vspec(&mix_chunked, kind, 0, 4, 2, 64, BR), c[k].base.window = 40;
+    c[k].base.qt = c[k].base.kvt = SIMDATTN_BF16, k++;
     for (int t = 0; t < k && n < CAP; t++) {
       varlen_spec s = c[t];
       if (pass == 0) s.gaps = t % 2;
