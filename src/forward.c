@@ -49,7 +49,9 @@ static size_t sa_max_size(size_t a, size_t b) { return a > b ? a : b; }
 /* K or V rows of consecutive kv heads side by side (BSHD): a row's head stride below its key stride;
  * or a paged cache whose blocks hold less than a page of one head's rows (vLLM's layout at block
  * size 1 or 2: read head by head, each key's row would be a short piece of a block, blocks apart) */
+#ifndef SA_PAGED_HEAD_RUN_MIN
 #define SA_PAGED_HEAD_RUN_MIN 4096
+#endif
 static int sa_interleaved(const sa_job *j) {
   if (j->pages && j->page_size * sa_dtype_bytes(j->k_dtype, j->d) < SA_PAGED_HEAD_RUN_MIN) return j->heads_kv > 1;
   return (j->ks.h > 0 && j->ks.h < j->ks.s) || (j->vs.h > 0 && j->vs.h < j->vs.s);
