@@ -188,10 +188,19 @@ static inline void sa_row_setup(const sa_job *j, int64_t b, int64_t hk, int64_t 
 
 /* The byte offset of key `key`'s row in a paged cache (j->pages set; key < seq_kv: the table is
  * read only for the blocks that hold the sequence's keys), block stride bs and slot stride ss */
+/* key's block (the table's index) and its slot in that block; a shift and a mask for a power-of-two block size */
+static inline int64_t sa_page_split(const sa_job *j, int64_t key, int64_t *slot) {
+  if (j->page_shift >= 0) {
+    *slot = key & (j->page_size - 1);
+    return key >> j->page_shift;
+  }
+  const int64_t blk = key / j->page_size;
+  *slot = key - blk * j->page_size;
+  return blk;
+}
 static inline int64_t sa_page_offset(const sa_job *j, int64_t key, int64_t bs, int64_t ss) {
-  int64_t blk, slot;
-  if (j->page_shift >= 0) blk = key >> j->page_shift, slot = key & (j->page_size - 1);
-  else blk = key / j->page_size, slot = key - blk * j->page_size;
+  int64_t slot;
+  const int64_t blk = sa_page_split(j, key, &slot);
   return (int64_t)j->pages[blk] * bs + slot * ss;
 }
 /* rows[i] = the row of key key0 + i (i < n) in a paged cache, base the head's first row's block 0
@@ -200,10 +209,8 @@ static inline int64_t sa_page_offset(const sa_job *j, int64_t key, int64_t bs, i
 static inline void sa_page_rows(const sa_job *j, const char *base, int64_t bs, int64_t ss, int64_t key0, int64_t n,
                                 const char **rows) {
   for (int64_t i = 0; i < n;) {
-    const int64_t key = key0 + i;
-    int64_t blk, slot;
-    if (j->page_shift >= 0) blk = key >> j->page_shift, slot = key & (j->page_size - 1);
-    else blk = key / j->page_size, slot = key - blk * j->page_size;
+    int64_t slot;
+    const int64_t blk = sa_page_split(j, key0 + i, &slot);
     const char *p = base + (int64_t)j->pages[blk] * bs + slot * ss;
     const int64_t run = n - i < j->page_size - slot ? n - i : j->page_size - slot;
     for (int64_t e = 0; e < run; e++, p += ss) rows[i + e] = p;

@@ -100,11 +100,14 @@ int varlen_grid(varlen_spec **out) {
     c[k] = vspec(&mix_decode, kind, 0, 8, 2, 128, BR), c[k].base.qt = c[k].base.kvt = SIMDATTN_BF16, k++;
     c[k] = vspec(&mix_chunked, kind, 0, 4, 2, 64, BR), c[k].base.window = 40;
     c[k].base.qt = c[k].base.kvt = SIMDATTN_BF16, k++;
+    /* block sizes that are not powers of two (a division per lookup; tiles across a block's end) */
+    c[k] = vspec(&mix_decode, kind, 24, 8, 2, 128, BR), k++;
+    c[k] = vspec(&mix_mixed, kind, 5, 8, 2, 64, BR), c[k++].base.sinks = 1;
     for (int t = 0; t < k && n < CAP; t++) {
       varlen_spec s = c[t];
       if (pass == 0) s.gaps = t % 2;
       else {
-        s.block_size = sizes[t % 8];
+        s.block_size = c[t].block_size ? c[t].block_size : sizes[t % 8];
         s.kind = t % 3 == 1 ? VL_PAGED_FA : VL_PAGED_VLLM;
         s.shared_prefix = t % 4 == 0 || t % 4 == 3;
       }
