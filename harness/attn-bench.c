@@ -66,7 +66,9 @@ typedef struct row {
   gbs_bench *bench;
   double stream_div; /* decode rows: the best stream read seen at startup or just before the row */
   int stream_fresh;
-  struct row *pair[2];      /* a layout/ row: its BHSD and BSHD rows, run alternately (not registered) */
+  struct row *pair[2];      /* a layout/ row: its BHSD row and the other side (BSHD, or a paged row), run alternately
+                             * (not registered) */
+  int pair_paged;           /* a layout/ row whose second side is paged: counters paged_over_bhsd... */
   const varlen_spec *vspec; /* a ragged or paged row (paged decode, ragged/, step/): problem.varlen */
   unsigned flags;           /* options.flags (`/chunkinv` rows: SIMDATTN_CHUNK_INVARIANT) */
 } row;
@@ -428,7 +430,7 @@ static int attn_setup(void *ctx, char *err, size_t n) {
       const size_t ws =
           simdattn_plan_create(&vcur->vd.p, &opt, &plan) == SIMDATTN_OK ? simdattn_plan_workspace_size(plan) : 0;
       simdattn_plan_destroy(plan);
-      gbs_value(r->bench, "workspace_bytes", (double)ws);
+      if (r->bench) gbs_value(r->bench, "workspace_bytes", (double)ws); /* (a layout/ row's side has none) */
       return 0;
     }
     r->failed = 1;
@@ -574,6 +576,11 @@ static int attn_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
  * data in cache, the rest their own, as a row of repeated calls does). Each side is checked
  * against the oracle first, as its own row is. */
 #define PAIR_MIN_ROUNDS 7
+/* a layout/ row's counters: the second side interleaved (BSHD) or paged; then rounds, foreign_cpu, steal */
+static const char *const pair_counters[2][7] = {{"bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s",
+                                                 "bshd_tokens_per_s", "rounds", "foreign_cpu", "steal"},
+                                                {"paged_over_bhsd", "paged_over_bhsd_best", "bhsd_tokens_per_s",
+                                                 "paged_tokens_per_s", "rounds", "foreign_cpu", "steal"}};
 #define PAIR_ROUND_BYTES 64e6
 static int pair_one_call; /* --quick: one call a side a round */
 static int pair_setup(void *ctx, char *err, size_t n) {
@@ -588,15 +595,31 @@ static int cmp_double(const void *a, const void *b) {
 }
 static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
   row *r = (row *)ctx;
-  /* both shapes in the cache at once (finding a cached one never evicts another; building one may) */
+  /* both shapes in the cache at once (finding a cached one never evicts another; building one may).
+   * A paged side's inputs live in the other cache (vshapes): acquiring one never evicts a dense one. */
   shape_entry *sh[2];
-  char names[2][160];
+  vshape_entry *vsh[2] = {NULL, NULL};
+  char names[2][VSHAPE_KEY];
   for (int s = 0; s < 2; s++) {
-    if (shape_acquire(&r->pair[s]->spec, err, n)) return -1;
-    case_name(&r->pair[s]->spec, names[s], sizeof names[s]);
+    if (r->pair[s]->vspec) {
+      if (vshape_acquire(r->pair[s]->vspec, err, n)) return -1;
+      vshape_key(r->pair[s]->vspec, names[s], sizeof names[s]);
+    } else {
+      if (shape_acquire(&r->pair[s]->spec, err, n)) return -1;
+      case_name(&r->pair[s]->spec, names[s], sizeof names[s]);
+    }
   }
   for (int s = 0; s < 2; s++) {
     sh[s] = NULL;
+    if (r->pair[s]->vspec) {
+      for (int i = 0; i < n_vshapes; i++)
+        if (!strcmp(vshapes[i].name, names[s])) vsh[s] = &vshapes[i];
+      if (!vsh[s]) {
+        snprintf(err, n, "the paged side's inputs left the shape cache");
+        return -1;
+      }
+      continue;
+    }
     for (int i = 0; i < n_shapes; i++)
       if (!strcmp(shapes[i].name, names[s])) sh[s] = &shapes[i];
     if (!sh[s]) {
@@ -621,7 +644,8 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   for (int64_t k = 0; k < rounds; k++) {
     double t[2];
     for (int s = 0; s < 2; s++) {
-      cur = sh[s];
+      if (vsh[s]) vcur = vsh[s];
+      else cur = sh[s];
       const double t0 = sa_seconds();
       for (int64_t c = 0; c < calls; c++)
         if (run_once(r->pair[s], err, n)) {
@@ -642,10 +666,11 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   free(ratio);
   *seconds = t_end - t_begin; /* every round's calls (no rate of this row reads it) */
   const double tokens = (double)(r->spec.seq_q * r->spec.batch);
-  gbs_value(r->bench, "bshd_over_bhsd", med);
-  gbs_value(r->bench, "bshd_over_bhsd_best", best[1] > 0.0 ? best[0] / best[1] : 0.0);
-  gbs_value(r->bench, "bhsd_tokens_per_s", tokens / best[0]);
-  gbs_value(r->bench, "bshd_tokens_per_s", tokens / best[1]);
+  const char *const *c = pair_counters[r->pair_paged];
+  gbs_value(r->bench, c[0], med);
+  gbs_value(r->bench, c[1], best[1] > 0.0 ? best[0] / best[1] : 0.0);
+  gbs_value(r->bench, c[2], tokens / best[0]);
+  gbs_value(r->bench, c[3], tokens / best[1]);
   gbs_value(r->bench, "rounds", (double)rounds);
   gbs_value(r->bench, "foreign_cpu", foreign);
   gbs_value(r->bench, "steal", steal);
@@ -771,10 +796,7 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
            v->name, sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
            s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
   gbs_bench *b = gbs_register(name, pair_setup, pair_run, r);
-  static const char *const counters[] = {
-      "bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s", "bshd_tokens_per_s", "rounds", "foreign_cpu",
-      "steal"};
-  for (int c = 0; c < (int)SA_ARRAY_SIZE(counters); c++) gbs_value(b, counters[c], 0.0); /* set by pair_run */
+  for (int c = 0; c < 7; c++) gbs_value(b, pair_counters[0][c], 0.0); /* set by pair_run */
   r->bench = b;
 }
 
@@ -1204,6 +1226,33 @@ static void register_varlen_row(const sa_variant *v, const varlen_spec *vs, cons
   }
   r->bench = b;
 }
+/* layout/<variant>/f32-f32/d128/q1/kv<N>/h32x8/causal/t<T>[/bshd]/paged<bs>: the paged decode row's
+ * calls and its contiguous BHSD row's alternately (pair_run): paged_over_bhsd, the paged cache's
+ * speed relative to the head-major one's, paired round by round (the two rows alone run minutes
+ * apart, where the host's memory bandwidth moves a decode row by a third) */
+static void register_paged_pair(const sa_variant *v, const varlen_spec *vs, const char *paged_name, int threads) {
+  row *r = new_row(ROW_ATTN, threads);
+  r->v = v;
+  r->spec = decode_shape(vs->kv_len[0], vs->base.heads_kv, LAYOUT_BHSD);
+  r->pair_paged = 1;
+  row *side = new_row(ROW_ATTN, threads);
+  side->v = v;
+  side->spec = r->spec;
+  side->stream_fresh = 1;
+  r->pair[0] = side;
+  side = new_row(ROW_ATTN, threads);
+  side->v = v;
+  side->vspec = vs;
+  side->spec = vs->base;
+  side->spec.seq_q = 1;
+  side->stream_fresh = 1;
+  r->pair[1] = side;
+  char name[272]; /* "layout/" and the paged row's name without "attn/" */
+  snprintf(name, sizeof name, "layout/%s", paged_name + strlen("attn/"));
+  gbs_bench *b = gbs_register(name, pair_setup, pair_run, r);
+  for (int c = 0; c < 7; c++) gbs_value(b, pair_counters[1][c], 0.0); /* set by pair_run */
+  r->bench = b;
+}
 static varlen_spec *new_vspec(varlen_kind kind, int64_t bs, int n, int64_t hq, int64_t hkv) {
   varlen_spec *v = &vrow_specs[n_vrow_specs++];
   memset(v, 0, sizeof *v);
@@ -1239,6 +1288,7 @@ static void register_varlen(const options *o) {
           snprintf(name, sizeof name, "attn/%s/f32-f32/d128/q1/kv%" PRId64 "/h32x8/causal/t%d%s/paged%" PRId64,
                    vars[vi]->name, lens[si], threads_of[t], forms[f].kind == VL_PAGED_FA ? "/bshd" : "", forms[f].bs);
           register_varlen_row(vars[vi], vs, name, threads_of[t]);
+          register_paged_pair(vars[vi], vs, name, threads_of[t]);
         }
     }
   /* a ragged prefill batch, with the heads of the dense q2048 causal row */

@@ -21,6 +21,8 @@ CALL = re.compile(r"^call/(?P<variant>[^/]+)/(?P<entry>forward|plan|loop)/d(?P<d
                   r"/h(?P<hq>\d+)x(?P<hkv>\d+)/t(?P<t>\d+)$")
 LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
                     r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
+# layout/ rows pairing a paged decode row with its contiguous BHSD row: the paged row's name, layout/ for attn/
+PAGED_PAIR = re.compile(r"^layout/(?P<rest>.+/t\d+)(?P<form>(/bshd)?/paged\d+)$")
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 # ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
 # and the ragged/ and step/ batches
@@ -58,7 +60,7 @@ def load(folder):
             best[name] = r
     rows = [best[n] for n in order]
     res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
-           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}}
+           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}, "paged_pair": {}}
     # layout/ rows (two layouts' calls paired round by round): the median over the repetitions of
     # each repetition's median ratio, not one repetition's
     reps = {}
@@ -66,12 +68,21 @@ def load(folder):
         name = r.get("run_name", r["name"])
         if LAYOUT.match(name) and not r.get("error_occurred") and r.get("bshd_over_bhsd"):
             reps.setdefault(name, []).append(r["bshd_over_bhsd"])
+        if PAGED_PAIR.match(name) and not r.get("error_occurred") and r.get("paged_over_bhsd"):
+            reps.setdefault(name, []).append(r["paged_over_bhsd"])
+    def median(v):
+        v = sorted(v)
+        return (v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])) if v else None
     for r in rows:
         name = r["name"]
         if r.get("error_occurred"):
             res["errors"].append((name, r.get("error_message", "")))
             continue
         res["by_name"][name] = r
+        m = PAGED_PAIR.match(name)
+        if m:  # keyed by the paged row's name
+            res["paged_pair"]["attn/" + m["rest"] + m["form"]] = (median(reps.get(name, [])), r)
+            continue
         m = SUFFIXED.match(name)
         if m:
             res["suffixed"][name] = (m["base"], m["suffix"], r)
@@ -126,7 +137,7 @@ def load(folder):
         ISA_RANK.setdefault(isa, i)
     # rows that ran while other processes took more than foreign_cpu_max of the machine
     limit = float(res["context"].get("foreign_cpu_max", FOREIGN_MAX))
-    for a in res["attn"] + res["layout"]:
+    for a in res["attn"] + res["layout"] + [r for _, r in res["paged_pair"].values()]:
         a["busy"] = a.get("foreign_cpu") is not None and a["foreign_cpu"] > limit
     res["foreign_max"] = limit
     # peak_frac against the best peak of the whole run (attn-bench divided by the best seen when
@@ -432,6 +443,23 @@ def varlen_tables(res):
                 cells.append("" if p is None or not c else f"{p / c:.2f}")
             L.append(f"| `{base}` | {fmt(c) if c else ''} | " + " | ".join(cells) + " |")
         L.append("")
+        pp = res.get("paged_pair", {})
+        if pp:
+            L.append("Paired: the `layout/...[/bshd]/paged<N>` rows run the paged row's calls and the contiguous BHSD "
+                     "row's alternately, round by round (`paged_over_bhsd`: the median of the rounds' ratios, the "
+                     "median over the repetitions). The table above divides rows measured minutes apart, which the "
+                     "host's memory bandwidth at the time moves by a third; this one does not.\n")
+            L.append("| contiguous row | " + " | ".join(cols) + " |")
+            L.append("|---|" + "---|" * len(cols))
+            for (base,) in keys:
+                cells = []
+                for col in cols:
+                    name = base + ("/bshd" if col.startswith("bshd/") else "") + "/" + col.split("/")[-1]
+                    ratio, r = pp.get(name, (None, None))
+                    cells.append("" if ratio is None else f"{ratio:.2f}{busy_mark(r)}")
+                if any(cells):
+                    L.append(f"| `{base}` | " + " | ".join(cells) + " |")
+            L.append("")
     for g in res["batch"]:
         if g["kind"] != "ragged":
             continue

@@ -6,7 +6,7 @@ and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the 
 naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
 naive_decode's loop) carry us_per_call; layout/ rows (a decode shape's BHSD and BSHD calls paired
 round by round) bshd_over_bhsd and its best-round twin, positive, each side's tokens_per_s, at least
-7 rounds and foreign_cpu; peak/ rows GFLOPS, stream/ rows GBps; no row
+7 rounds and foreign_cpu (a paged decode row's paired twin, `layout/.../paged<N>`: paged_over_bhsd...); peak/ rows GFLOPS, stream/ rows GBps; no row
 errored; peak_frac lies in (0, 3] (natively and uninstrumented only: under emulation or in a
 sanitizer build, which slows the peak probe 8x but not OpenBLAS, timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
@@ -22,7 +22,7 @@ RAGGED = re.compile(r"^(ragged/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d
                     r"|step/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/h\d+x\d+/t\d+)$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
-LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
+LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+((/bshd)?/paged\d+)?$")
 
 def main():
     data = json.load(open(sys.argv[1]))
@@ -87,7 +87,8 @@ def main():
                 bad.append(f"{n}: us_per_call {r['us_per_call']} not positive")
         elif LAYOUT.match(n):
             kinds["layout"] += 1
-            for c in ("bshd_over_bhsd", "bshd_over_bhsd_best", "bhsd_tokens_per_s", "bshd_tokens_per_s"):
+            side = "paged" if "/paged" in n else "bshd"  # a paged decode row paired with its BHSD row
+            for c in (f"{side}_over_bhsd", f"{side}_over_bhsd_best", "bhsd_tokens_per_s", f"{side}_tokens_per_s"):
                 if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
                     bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
             if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= 7):
