@@ -431,7 +431,10 @@ def varlen_tables(res):
                  ">= 0.95 at block size 16, >= 0.8 at 1.\n")
         cols = sorted({("bshd/" if b.endswith("/bshd") else "") + suf for n, b, suf, r in paged},
                       key=lambda c: (c.startswith("bshd"), -int(c.split("paged")[1])))
-        keys = sorted({(b.replace("/bshd", ""),) for n, b, suf, r in paged})
+        def row_order(k):  # variant, then threads, then seq_kv as numbers
+            m = re.search(r"/kv(\d+)/.*/t(\d+)$", k[0])
+            return (k[0].split("/")[1], int(m[2]), int(m[1])) if m else (k[0], 0, 0)
+        keys = sorted({(b.replace("/bshd", ""),) for n, b, suf, r in paged}, key=row_order)
         L.append("| contiguous row | tokens/s | " + " | ".join(cols) + " |")
         L.append("|---|---|" + "---|" * len(cols))
         for (base,) in keys:
