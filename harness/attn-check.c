@@ -283,7 +283,7 @@ done:
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attn-check [--quick] [--variant NAME]... [--require NAME]... [--seed N]\n"
-          "                  [--filter SUBSTRING] [--stride N] [--list] [--verbose]\n"
+          "                  [--filter SUBSTRING] [--stride N [--offset K]] [--list] [--verbose]\n"
           "Runs every variant this CPU runs against the float64 oracle over a grid of cases.\n"
           "  --quick        the CI-sized grid (default: the full grid)\n"
           "  --variant N    check only variant N (repeatable; default: every registry row)\n"
@@ -291,6 +291,8 @@ static void usage(FILE *f) {
           "  --seed N       data seed (default 1)\n"
           "  --filter S     only cases whose name contains S\n"
           "  --stride N     every Nth case of the grid (slow runners: valgrind, emulators)\n"
+          "  --offset K     with --stride N, start at case K (0..N-1): N runs with offsets 0..N-1\n"
+          "                 check the whole grid between them\n"
           "  --list         list the variants and whether this CPU runs them\n"
           "  --verbose      also print the reference's own lines per operation order\n"
           "Exit status: 0 all passed, 1 a check failed, 2 bad usage.\n");
@@ -321,7 +323,7 @@ int main(int argc, char **argv) {
   int quick = 0, verbose = 0;
   uint64_t seed = 1;
   const char *filter = NULL;
-  int stride = 1;
+  int stride = 1, offset = 0;
   const char *only[128] = {0}, *require[64] = {0};
   int n_only = 0, n_require = 0;
   for (int a = 1; a < argc; a++) {
@@ -335,7 +337,7 @@ int main(int argc, char **argv) {
       usage(stdout);
       return 0;
     } else if ((!strcmp(o, "--variant") || !strcmp(o, "--require") || !strcmp(o, "--seed") || !strcmp(o, "--filter") ||
-                !strcmp(o, "--stride")) &&
+                !strcmp(o, "--stride") || !strcmp(o, "--offset")) &&
                a + 1 < argc) {
       const char *val = argv[++a];
       if (!strcmp(o, "--seed")) {
@@ -351,6 +353,13 @@ int main(int argc, char **argv) {
         stride = atoi(val);
         if (stride < 1) {
           fprintf(stderr, "attn-check: --stride needs a number >= 1, got '%s'\n", val);
+          return 2;
+        }
+      } else if (!strcmp(o, "--offset")) {
+        char *end;
+        offset = (int)strtol(val, &end, 10);
+        if (*end || offset < 0) {
+          fprintf(stderr, "attn-check: --offset needs a number >= 0, got '%s'\n", val);
           return 2;
         }
       } else {
@@ -391,11 +400,15 @@ int main(int argc, char **argv) {
              sa_cpu_feature_names(vars[t]->cpu & ~sa_cpu_features(), need, sizeof need));
     }
 
+  if (offset >= stride) {
+    fprintf(stderr, "attn-check: --offset %d must be below --stride %d\n", offset, stride);
+    return 2;
+  }
   case_spec *grid;
   const int n_cases = case_grid(quick, &grid);
   printf("attn-check: %s grid, %d cases, seed %llu\n", quick ? "quick" : "full", n_cases, (unsigned long long)seed);
   check_stats st = {0, 0, 0};
-  for (int c = 0; c < n_cases; c += stride) {
+  for (int c = offset; c < n_cases; c += stride) {
     run_case(&grid[c], vars, n_vars, seed, filter, verbose, &st);
     /* a variant that takes no f32 input gets every f32 case again in its own dtype (a twin with
      * q, k and v in the first float format it accepts: case_fit_dtypes), so its whole grid is
@@ -421,7 +434,8 @@ int main(int argc, char **argv) {
   /* the quick grid: every other one (each ragged case and its paged twin alternate: both kinds stay) */
   const int vstride = stride * (quick ? 2 : 1);
   printf("attn-check: %d ragged and paged cases%s\n", n_varlen, quick ? ", every other one (--quick)" : "");
-  for (int c = 0; c < n_varlen; c += vstride) run_varlen_case(&vgrid[c], vars, n_vars, seed, filter, &st);
+  for (int c = offset * (quick ? 2 : 1); c < n_varlen; c += vstride)
+    run_varlen_case(&vgrid[c], vars, n_vars, seed, filter, &st);
   free(vgrid);
   passed = st.passed, failed += st.failed, skipped = st.skipped;
   free(grid);
