@@ -76,6 +76,44 @@ static inline sa_vec sa_vload_f16(const char *base, int64_t idx, int64_t n) {
 static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(sa_load_u16x8(base + 2 * idx, n)), 16));
 }
+/* The quantized formats (exact: core/convert.h). A vector never straddles a GGUF block (idx is a
+ * multiple of 8, rows of whole blocks of 32): its 8 int8 (q8_0) or nibbles (q4_0: low ones for the
+ * block's first half, high ones for its second) widened to f32 and times the block's f16 d. fp8
+ * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 are its value times 2^-8
+ * (normal and subnormal alike), so times 2^8 after, and S.1111.111 made NaN. */
+static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
+  if (n >= 8) return _mm_loadl_epi64((const __m128i *)p);
+  uint8_t t[16] = {0};
+  memcpy(t, p, (size_t)(n > 0 ? n : 0));
+  return _mm_loadu_si128((const __m128i *)t);
+}
+static inline sa_vec sa_block_d16(const char *blk) {
+  uint16_t h;
+  memcpy(&h, blk, 2);
+  return _mm256_set1_ps(_cvtsh_ss(h));
+}
+static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
+  const char *blk = base + (idx >> 5) * 34;
+  const __m256i q = _mm256_cvtepi8_epi32(sa_load_u8x8(blk + 2 + (idx & 31), n));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(q), sa_block_d16(blk));
+}
+static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
+  const char *blk = base + (idx >> 5) * 18;
+  const __m256i b = _mm256_cvtepu8_epi32(sa_load_u8x8(blk + 2 + (idx & 15), n));
+  const __m256i q = (idx & 16) ? _mm256_srli_epi32(b, 4) : _mm256_and_si256(b, _mm256_set1_epi32(15));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8))), sa_block_d16(blk));
+}
+static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n) {
+  return _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n)), 8));
+}
+static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n) {
+  const __m128i x = _mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n));
+  const __m128i mag = _mm_and_si128(x, _mm_set1_epi16(0x7f));
+  const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7), _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x80)), 8));
+  const sa_vec v = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
+  const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f)));
+  return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), _mm256_castsi256_ps(nan));
+}
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) {

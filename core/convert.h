@@ -1,7 +1,10 @@
 /* core/convert.h: each element format's scalar codec, portable C — what a row of the dtype table
- * (core/dtype.h) points at. Decoding is exact: every f16 and bf16 value (subnormals, inf and NaN
- * included) is an f32 value, so the oracle, the reference and every variant see the same numbers.
- * Encoding rounds to nearest, ties to even (test data and, later, the public quantizers).
+ * (core/dtype.h) points at. Decoding is exact: every f16, bf16, fp8 value (subnormals, inf and NaN
+ * included) and every q8_0 / q4_0 product d q is an f32 value, so the oracle, the reference and
+ * every variant see the same numbers (an fp8 format's per-tensor scale is applied after, by the
+ * caller: one f32 multiplication). Encoding rounds to nearest, ties to even; the block formats
+ * follow ggml's reference quantizers' rules, written from their definitions (simdattn.h,
+ * simdattn_quantize); fp8 saturates to its largest finite value.
  *
  *   float sa_decode_<name>(const void *base, int64_t idx)          element idx of a row at base
  *   void  sa_encode_<name>(void *base, int64_t idx, const float *src, int64_t n)
@@ -9,6 +12,7 @@
 #ifndef SA_CORE_CONVERT_H
 #define SA_CORE_CONVERT_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -87,5 +91,103 @@ static inline uint16_t sa_f32_to_f16(float f) {
   return (uint16_t)(sign | h);
 }
 SA_CODEC_16(f16, sa_f16_to_f32, sa_f32_to_f16)
+
+/* ---- fp8 (OCP OFP8): E4M3 (bias 7, no infinities, S.1111.111 NaN, max 448) and E5M2 (bias 15,
+ * IEEE-like: the upper byte of an f16) ---- */
+static inline float sa_fp8e5m2_to_f32(uint8_t x) { return sa_f16_to_f32((uint16_t)(x << 8)); }
+static inline float sa_fp8e4m3_to_f32(uint8_t x) {
+  const uint32_t e = (x >> 3) & 15u, m = x & 7u;
+  float mag;
+  if (e == 15u && m == 7u) mag = sa_bits_to_f32(0x7fc00000u);
+  else if (e == 0) mag = (float)m * 0x1p-9f; /* subnormal: m 2^-9 */
+  else mag = sa_bits_to_f32(((e + 120u) << 23) | (m << 20));
+  return (x & 0x80u) ? -mag : mag;
+}
+/* |f| into a format of `man` mantissa bits, minimum normal exponent emin, largest finite code maxc
+ * (its value maxv's f32 bits maxbits), NaN code nanc; round to nearest even, saturating */
+static inline uint8_t sa_f32_to_fp8(float f, int man, int emin, uint32_t maxbits, uint8_t maxc, uint8_t nanc) {
+  const uint32_t x = sa_f32_to_bits(f), ax = x & 0x7fffffffu;
+  const uint8_t sign = (uint8_t)((x >> 24) & 0x80u);
+  if (ax > 0x7f800000u) return (uint8_t)(sign | nanc);
+  if (ax >= maxbits) return (uint8_t)(sign | maxc); /* beyond the largest finite value (inf too): saturate */
+  const int e = (int)(ax >> 23) - 127;
+  uint32_t code, rem, half;
+  if (e >= emin) { /* normal: the exponent rebiased, the mantissa cut to man bits */
+    const int shift = 23 - man;
+    code = ((uint32_t)(e - emin + 1) << man) | ((ax & 0x7fffffu) >> shift);
+    rem = ax & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  } else { /* subnormal (or 0): the value in units of 2^(emin - man) */
+    if ((ax >> 23) == 0) return sign; /* an f32 subnormal is far below half a unit */
+    const int shift = 23 + emin - man - e; /* >= 24 - man + 1 */
+    if (shift > 24) return sign;           /* below half a unit: 0 */
+    const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+    code = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1);
+  }
+  if (rem > half || (rem == half && (code & 1u))) code++; /* a carry into the exponent is right */
+  return (uint8_t)(sign | code);
+}
+static inline uint8_t sa_f32_to_fp8e4m3(float f) { return sa_f32_to_fp8(f, 3, -6, 0x43e00000u, 0x7e, 0x7f); }
+static inline uint8_t sa_f32_to_fp8e5m2(float f) { return sa_f32_to_fp8(f, 2, -14, 0x47600000u, 0x7b, 0x7e); }
+#define SA_CODEC_8(name, to_f32, from_f32)                                                    \
+  static inline float sa_decode_##name(const void *base, int64_t idx) {                       \
+    return to_f32(((const uint8_t *)base)[idx]);                                              \
+  }                                                                                           \
+  static inline void sa_encode_##name(void *base, int64_t idx, const float *src, int64_t n) { \
+    for (int64_t x = 0; x < n; x++) ((uint8_t *)base)[idx + x] = from_f32(src[x]);            \
+  }
+SA_CODEC_8(fp8e4m3, sa_fp8e4m3_to_f32, sa_f32_to_fp8e4m3)
+SA_CODEC_8(fp8e5m2, sa_fp8e5m2_to_f32, sa_f32_to_fp8e5m2)
+
+/* ---- GGUF blocks of 32: q8_0 (f16 d, 32 int8: value d q) and q4_0 (f16 d, 16 bytes of nibbles,
+ * elements 0-15 low, 16-31 high: value d (q - 8)). d q is exact in f32 (11 x 8 bits). The
+ * encoders are ggml's reference quantizers' rules (quantize_row_q8_0_ref, quantize_row_q4_0_ref):
+ * the scale from the block's largest magnitude, each element times the f32 inverse (never a
+ * division per element), q8_0 rounded half away from zero (roundf), q4_0 truncated after + 8.5;
+ * finite input (simdattn_quantize checks). ---- */
+#define SA_QK 32
+static inline float sa_block_d(const uint8_t *blk) {
+  uint16_t h;
+  memcpy(&h, blk, 2);
+  return sa_f16_to_f32(h);
+}
+static inline float sa_decode_q8_0(const void *base, int64_t idx) {
+  const uint8_t *blk = (const uint8_t *)base + idx / SA_QK * 34;
+  return sa_block_d(blk) * (float)(int8_t)blk[2 + idx % SA_QK];
+}
+static inline float sa_decode_q4_0(const void *base, int64_t idx) {
+  const uint8_t *blk = (const uint8_t *)base + idx / SA_QK * 18;
+  const int i = (int)(idx % SA_QK);
+  const int q = i < 16 ? (blk[2 + i] & 15) : (blk[2 + i - 16] >> 4);
+  return sa_block_d(blk) * (float)(q - 8);
+}
+static inline void sa_encode_q8_0(void *base, int64_t idx, const float *src, int64_t n) {
+  for (int64_t b0 = 0; b0 < n; b0 += SA_QK) {
+    uint8_t *blk = (uint8_t *)base + (idx + b0) / SA_QK * 34;
+    const float *x = src + b0;
+    float amax = 0.0f;
+    for (int i = 0; i < SA_QK; i++) amax = amax > fabsf(x[i]) ? amax : fabsf(x[i]);
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = sa_f32_to_f16(d);
+    memcpy(blk, &h, 2);
+    for (int i = 0; i < SA_QK; i++) blk[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+  }
+}
+static inline void sa_encode_q4_0(void *base, int64_t idx, const float *src, int64_t n) {
+  for (int64_t b0 = 0; b0 < n; b0 += SA_QK) {
+    uint8_t *blk = (uint8_t *)base + (idx + b0) / SA_QK * 18;
+    const float *x = src + b0;
+    float amax = 0.0f, max = 0.0f;
+    for (int i = 0; i < SA_QK; i++)
+      if (amax < fabsf(x[i])) amax = fabsf(x[i]), max = x[i];
+    const float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t h = sa_f32_to_f16(d);
+    memcpy(blk, &h, 2);
+    for (int i = 0; i < SA_QK / 2; i++) {
+      const float x0 = x[i] * id, x1 = x[i + SA_QK / 2] * id;
+      const int q0 = (int)(x0 + 8.5f), q1 = (int)(x1 + 8.5f); /* >= 0.5: truncation is floor */
+      blk[2 + i] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+    }
+  }
+}
 
 #endif

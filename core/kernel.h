@@ -47,6 +47,8 @@ typedef struct sa_job {
   const char *q, *k, *v;
   simdattn_dtype q_dtype, k_dtype, v_dtype;
   sa_strides qs, ks, vs;
+  const float *k_scale, *v_scale; /* a scaled (fp8) K or V: kv head hk's scale at [hk kv_scale_stride]; NULL: 1 */
+  int64_t kv_scale_stride;
   /* outputs (strides in floats) */
   float *out;
   int64_t o_sb, o_sh, o_ss;
@@ -225,6 +227,13 @@ static inline const char *sa_k_row(const sa_job *j, int64_t b, int64_t hk, int64
 static inline const char *sa_v_row(const sa_job *j, int64_t b, int64_t hk, int64_t key) {
   if (j->pages) return j->v + hk * j->vs.h + sa_page_offset(j, key, j->vs.b, j->vs.s);
   return j->v + b * j->vs.b + hk * j->vs.h + key * j->vs.s;
+}
+/* kv head hk's K and V scales (core/dtype.h, scaled formats; 1 for the others) */
+static inline float sa_k_scale(const sa_job *j, int64_t hk) {
+  return j->k_scale && sa_dtype_scaled(j->k_dtype) ? j->k_scale[hk * j->kv_scale_stride] : 1.0f;
+}
+static inline float sa_v_scale(const sa_job *j, int64_t hk) {
+  return j->v_scale && sa_dtype_scaled(j->v_dtype) ? j->v_scale[hk * j->kv_scale_stride] : 1.0f;
 }
 static inline float *sa_partial_row(const sa_job *j, int64_t b, int64_t hk, int64_t c, int64_t r) {
   return j->partial + (((b * j->heads_kv + hk) * j->n_chunks + c) * j->rows + r) * SA_PARTIAL_STRIDE(j->dv);

@@ -56,18 +56,19 @@ typedef struct {
   int64_t sb, sh, ss, len;
 } strides;
 
-static strides layout_of(case_layout L, int64_t B, int64_t H, int64_t S, int64_t row) {
+/* (pads in units of the dtype's block: a block format's strides are whole blocks) */
+static strides layout_of(case_layout L, int64_t B, int64_t H, int64_t S, int64_t row, int64_t blk) {
   const int pad = L == LAYOUT_BHSD_PAD || L == LAYOUT_BSHD_PAD;
-  const int64_t rs = row + (pad ? 7 : 0);
+  const int64_t rs = row + (pad ? 7 * blk : 0);
   strides s;
   if (L == LAYOUT_BSHD || L == LAYOUT_BSHD_PAD) {
     s.sh = rs;
-    s.ss = H * rs + (pad ? 5 : 0);
-    s.sb = S * s.ss + (pad ? 3 : 0);
+    s.ss = H * rs + (pad ? 5 * blk : 0);
+    s.sb = S * s.ss + (pad ? 3 * blk : 0);
   } else {
     s.ss = rs;
-    s.sh = S * rs + (pad ? 5 : 0);
-    s.sb = H * s.sh + (pad ? 3 : 0);
+    s.sh = S * rs + (pad ? 5 * blk : 0);
+    s.sb = H * s.sh + (pad ? 3 * blk : 0);
   }
   s.len = (B > 0 && H > 0 && S > 0) ? (B - 1) * s.sb + (H - 1) * s.sh + (S - 1) * s.ss + row : 0;
   return s;
@@ -100,11 +101,16 @@ void case_name(const case_spec *s, char *buf, size_t size) {
   if (s->window) snprintf(win, sizeof win, "+w%lld", (long long)s->window);
   char cap[24] = "";
   if (s->softcap != 0.0f) snprintf(cap, sizeof cap, "+cap%g", (double)s->softcap);
-  snprintf(buf, size, "%s/b%lld/h%lldx%lld/q%lld/kv%lld/d%lld%s/%s%s%s%s%s%s%s%s/%s/%s/%s-%s", s->group,
+  char vfmt[24] = "", extra[48] = "";
+  if (s->mixed_v) snprintf(vfmt, sizeof vfmt, "+%s", sa_dtype_name(s->vt));
+  static const char *scales[] = {"", "+scale", "+headscale"};
+  snprintf(extra, sizeof extra, "%s%s", s->kvscale >= 1 && s->kvscale <= 2 ? scales[s->kvscale] : "",
+           s->qadv ? "+adversarial" : "");
+  snprintf(buf, size, "%s/b%lld/h%lldx%lld/q%lld/kv%lld/d%lld%s/%s%s%s%s%s%s%s%s%s/%s/%s/%s-%s%s", s->group,
            (long long)s->batch, (long long)s->heads_q, (long long)s->heads_kv, (long long)s->seq_q,
            (long long)s->seq_kv, (long long)s->d, dv, causal[s->causal], win, mask[s->mask], cap,
-           s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan], layout[s->layout],
-           dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt));
+           s->alibi ? "+alibi" : "", s->sinks ? "+sinks" : "", s->lse ? "" : "+nolse", nan[s->nan], extra,
+           layout[s->layout], dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt), vfmt);
 }
 
 /* ---- the grid ---- */
@@ -498,7 +504,91 @@ static void grid_dtypes(list *l) {
       }
 }
 
-/* 16. tile edges, derived from every registry row's tiles (core/kernel.h, sa_tiles): for each
+/* 16. quantized K/V caches (README, "Quantized KV caches"), each format: GQA decode in place (head-major
+ * and interleaved, past L2, split into key chunks), prefill (packed), every feature with padded strides,
+ * tails of keys, plain multi-head decode, adversarial blocks and encodings; fp8 with scales per tensor
+ * and per kv head; mixed K/V formats, f16 and bf16 q */
+static const simdattn_dtype quant_types[] = {SIMDATTN_Q8_0, SIMDATTN_Q4_0, SIMDATTN_FP8E4M3, SIMDATTN_FP8E5M2};
+static void grid_quant(list *l) {
+  case_spec s;
+  for (int f = 0; f < (int)SA_ARRAY_SIZE(quant_types); f++) {
+    const simdattn_dtype dt = quant_types[f];
+    const int fp8 = sa_dtype_scaled(dt);
+    /* GQA decode, 32 x 8 heads, d128 (an LLM's step; the error quoted against ggml's f16 path) */
+    s = case_default("quant", 1, l->quick ? 1024 : 4096);
+    s.heads_q = 32, s.heads_kv = 8, s.d = s.dv = 128;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
+    add(l, s);
+    /* interleaved cache (heads side by side), a tail of keys */
+    s = case_default("quant", 1, 700);
+    s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT, s.layout = LAYOUT_BSHD;
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
+    /* prefill, causal, packed blocks */
+    s = case_default("quant", 150, 300);
+    s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
+    add(l, s);
+    /* adversarial blocks and encodings, decode and prefill */
+    for (int t = 0; t < 2; t++) {
+      s = case_default("quant", t ? 70 : 1, 200);
+      s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      s.kvt = dt, s.kvscale = fp8 ? 2 : 0, s.qadv = 1;
+      add(l, s);
+    }
+    if (l->quick) continue;
+    /* every feature, padded BSHD strides (whole blocks), head_dim_v != head_dim */
+    s = case_default("quant", 40, 300);
+    every_feature(&s, 90, 96, 64);
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
+    /* non-causal, keys not a multiple of any tile; plain multi-head decode; MQA decode in key chunks */
+    s = case_default("quant", 7, 301);
+    s.d = s.dv = 32;
+    s.kvt = dt;
+    add(l, s);
+    s = case_default("quant", 1, 37);
+    s.heads_q = s.heads_kv = 6, s.d = s.dv = 64;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
+    s = case_default("quant", 1, 3000);
+    s.heads_q = 8, s.heads_kv = 1, s.d = s.dv = 128;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
+    /* large scores (a quantized cache of large values), windowed prefill with f16 q */
+    s = case_default("quant", 64, 256);
+    s.d = s.dv = 64;
+    s.dist = DIST_LARGE, s.causal = SIMDATTN_CAUSAL_TOP_LEFT;
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
+    s = case_default("quant", 100, 257);
+    s.d = s.dv = 128, s.window = 50;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT, s.qt = SIMDATTN_F16;
+    s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
+    add(l, s);
+  }
+  /* mixed formats: llama.cpp's -ctk q8_0 -ctv q4_0, fp8 K with f16 V, f16 K with q8_0 V, bf16 q */
+  static const simdattn_dtype mixes[][3] = {{SIMDATTN_F32, SIMDATTN_Q8_0, SIMDATTN_Q4_0},
+                                            {SIMDATTN_F32, SIMDATTN_FP8E4M3, SIMDATTN_F16},
+                                            {SIMDATTN_BF16, SIMDATTN_F16, SIMDATTN_Q8_0},
+                                            {SIMDATTN_F32, SIMDATTN_Q4_0, SIMDATTN_FP8E5M2}};
+  for (int m = 0; m < (l->quick ? 2 : (int)SA_ARRAY_SIZE(mixes)); m++)
+    for (int t = 0; t < 2; t++) {
+      s = case_default("quant", t ? 90 : 1, 600);
+      s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      s.qt = mixes[m][0], s.kvt = mixes[m][1], s.mixed_v = 1, s.vt = mixes[m][2], s.kvscale = 1;
+      add(l, s);
+    }
+}
+
+/* 17. tile edges, derived from every registry row's tiles (core/kernel.h, sa_tiles): for each
  * tile parameter t, the shapes that put t - 1, t, t + 1 and 2t + 1 where that parameter cuts
  * the problem (XNNPACK and dav1d generate their kernels' edges the same way). A new tile shape
  * gets its edges here without anyone writing them. The quick grid takes t and t + 1. */
@@ -612,6 +702,7 @@ int case_grid(int quick, case_spec **out) {
   grid_decode(&l);
   grid_all(&l);
   grid_dtypes(&l);
+  grid_quant(&l);
   grid_tiles(&l);
   *out = l.v;
   return l.n;
@@ -678,6 +769,89 @@ static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, in
         }
 }
 
+int case_quantized(const case_spec *s) { return !sa_dtype_float(s->kvt) || !sa_dtype_float(case_vt(s)); }
+
+/* One quantized tensor's adversarial rows (qadv), patched into its bytes: in kv head H - 1 of batch 0,
+ * key S / 4: block or element 0 with scale 0 (q8_0, q4_0) or an fp8 NaN encoding; key S / 2: f16-max
+ * scales with extreme q (+-127, nibbles 0 and 15) or the format's largest finite values (V of e5m2: +inf);
+ * key S / 3: extreme q with the block's own scale, or fp8 subnormals (and -0). */
+static void adversarial(void *base, simdattn_dtype dt, strides st, const case_spec *s, int64_t row, int is_v) {
+  const int64_t S = s->seq_kv, h = s->heads_kv - 1;
+  if (S < 4 || s->batch < 1) return;
+  uint8_t *const t = (uint8_t *)base;
+  const int64_t keys[3] = {S / 4, S / 2, S / 3};
+  for (int k = 0; k < 3; k++) {
+    const int64_t e0 = h * st.sh + keys[k] * st.ss; /* the row's first element */
+    uint8_t *const r = t + sa_dtype_bytes(dt, e0);
+    if (dt == SIMDATTN_Q8_0 || dt == SIMDATTN_Q4_0) {
+      const int64_t bb = sa_dtype_block_bytes(dt);
+      for (int64_t b0 = 0; b0 < row / 32; b0++) {
+        uint8_t *const blk = r + b0 * bb;
+        if (k == 0 && b0 == 0) blk[0] = blk[1] = 0; /* d = 0 */
+        if (k == 1) blk[0] = 0xff, blk[1] = 0x7b;   /* d = 65504 */
+        if (k >= 1)
+          for (int64_t x = 2; x < bb; x++)
+            blk[x] = dt == SIMDATTN_Q8_0 ? (uint8_t)(x % 2 ? 0x81 : 0x7f) /* -127, +127 */
+                                         : (uint8_t)(x % 2 ? 0x0f : 0xf0); /* nibbles 15 and 0 */
+      }
+    } else if (dt == SIMDATTN_FP8E4M3 || dt == SIMDATTN_FP8E5M2) {
+      const int e4 = dt == SIMDATTN_FP8E4M3;
+      if (k == 0) r[row / 2] = e4 ? 0x7f : 0xfe; /* NaN */
+      for (int64_t x = 0; x < row && k > 0; x++) {
+        if (k == 1) r[x] = (uint8_t)((x % 2 ? 0x80 : 0) | (e4 ? 0x7e : 0x7b)); /* +-448, +-57344 */
+        else r[x] = (uint8_t)((x % 3 == 0 ? 0x80 : 0) | (x % (e4 ? 8 : 4)));  /* subnormals, +-0 */
+      }
+      if (k == 1 && is_v && !e4) r[1] = 0x7c; /* +inf */
+    }
+  }
+}
+
+/* K and V encoded from their f32 data (cd->k_f32, cd->v_f32) with the public quantizer, row by row;
+ * fp8 with scales from the data (the largest magnitude over 240, per tensor or per kv head, as a
+ * calibration would make them; with per-head scales the last head's is 0) */
+static int quantize_kv(const case_spec *s, case_data *cd, strides sk, strides sv) {
+  const simdattn_dtype dts[2] = {s->kvt, case_vt(s)};
+  const strides st[2] = {sk, sv};
+  const int64_t rows[2] = {s->d, s->dv};
+  for (int w = 0; w < 2; w++) {
+    const simdattn_dtype dt = dts[w];
+    const float *src = w ? cd->v_f32 : cd->k_f32;
+    float *scale = NULL;
+    if (sa_dtype_scaled(dt) && s->kvscale) {
+      scale = xcalloc((size_t)s->heads_kv, sizeof(float));
+      if (!scale) return -1;
+      for (int64_t h = 0; h < s->heads_kv; h++) {
+        float amax = 0.0f;
+        for (int64_t b = 0; b < s->batch; b++)
+          for (int64_t i = 0; i < s->seq_kv; i++)
+            for (int64_t x = 0; x < rows[w]; x++) {
+              const float a = fabsf(src[b * st[w].sb + h * st[w].sh + i * st[w].ss + x]);
+              if (isfinite(a) && a > amax) amax = a;
+            }
+        scale[h] = amax > 0.0f ? amax / 240.0f : 1.0f;
+      }
+      if (s->kvscale == 1)
+        for (int64_t h = 1; h < s->heads_kv; h++) scale[0] = scale[h] > scale[0] ? scale[h] : scale[0];
+      if (s->kvscale == 2 && s->qadv && s->heads_kv > 1) scale[s->heads_kv - 1] = 0.0f;
+      if (w) cd->v_scale = scale;
+      else cd->k_scale = scale;
+    }
+    void *dst = w ? cd->v : cd->k;
+    for (int64_t b = 0; b < s->batch; b++)
+      for (int64_t h = 0; h < s->heads_kv; h++)
+        for (int64_t i = 0; i < s->seq_kv; i++) {
+          const int64_t e = b * st[w].sb + h * st[w].sh + i * st[w].ss;
+          const float sc = !scale ? 0.0f : s->kvscale == 2 ? scale[h] : scale[0];
+          /* (a zero scale's head is encoded with 1: its values are all 0 either way) */
+          if (simdattn_quantize((char *)dst + sa_dtype_bytes(dt, e), dt, src + e, SIMDATTN_F32, rows[w], sc) !=
+              SIMDATTN_OK)
+            return -1;
+        }
+    if (s->qadv) adversarial(dst, dt, st[w], s, rows[w], w);
+  }
+  return 0;
+}
+
 int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   memset(cd, 0, sizeof *cd);
   cd->spec = *s;
@@ -697,18 +871,33 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   p->window = s->window;
   p->softcap = s->softcap;
 
-  const strides sq = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->d);
-  const strides sk = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->d);
-  const strides sv = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->dv);
-  const strides so = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->dv);
+  const simdattn_dtype vt = case_vt(s);
+  const int quant = case_quantized(s);
+  const strides sq = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->d, 1);
+  const strides sk = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->d, sa_dtype_block(s->kvt));
+  const strides sv = layout_of(s->layout, s->batch, s->heads_kv, s->seq_kv, s->dv, sa_dtype_block(vt));
+  const strides so = layout_of(s->layout, s->batch, s->heads_q, s->seq_q, s->dv, 1);
   cd->q = xcalloc_line((size_t)sa_dtype_bytes(s->qt, sq.len));
   cd->k = xcalloc_line((size_t)sa_dtype_bytes(s->kvt, sk.len));
-  cd->v = xcalloc_line((size_t)sa_dtype_bytes(s->kvt, sv.len));
+  cd->v = xcalloc_line((size_t)sa_dtype_bytes(vt, sv.len));
   if (!cd->q || !cd->k || !cd->v) return -1;
-  /* padding between rows holds NaN: a kernel that reads it turns its output NaN */
+  if (quant) { /* K and V made in f32, then encoded */
+    cd->k_f32 = xcalloc_line(sizeof(float) * (size_t)sk.len);
+    cd->v_f32 = xcalloc_line(sizeof(float) * (size_t)sv.len);
+    if (!cd->k_f32 || !cd->v_f32) return -1;
+  }
+  /* padding between rows holds NaN: a kernel that reads it turns its output NaN (a quantized tensor's
+   * bytes 0xff: a NaN block scale, an fp8 NaN) */
   for (int64_t t = 0; t < sq.len; t++) store(cd->q, s->qt, t, NAN);
-  for (int64_t t = 0; t < sk.len; t++) store(cd->k, s->kvt, t, NAN);
-  for (int64_t t = 0; t < sv.len; t++) store(cd->v, s->kvt, t, NAN);
+  if (quant) {
+    memset(cd->k, 0xff, (size_t)sa_dtype_bytes(s->kvt, sk.len));
+    memset(cd->v, 0xff, (size_t)sa_dtype_bytes(vt, sv.len));
+    for (int64_t t = 0; t < sk.len; t++) cd->k_f32[t] = NAN;
+    for (int64_t t = 0; t < sv.len; t++) cd->v_f32[t] = NAN;
+  } else {
+    for (int64_t t = 0; t < sk.len; t++) store(cd->k, s->kvt, t, NAN);
+    for (int64_t t = 0; t < sv.len; t++) store(cd->v, s->kvt, t, NAN);
+  }
   float dir[512];
   for (int x = 0; x < 512; x++) dir[x] = normal(&r);
   /* LARGE: q, k ~ N(0, 32^2), scores ~ N(0, 1024^2) (thousands); SOFTCAP: q ~ N(0, cap^2),
@@ -716,11 +905,20 @@ int case_build(const case_spec *s, uint64_t seed, case_data *cd) {
   const float sigma_large = 32.0f, sigma_cap = s->softcap > 0 ? s->softcap : 1.0f;
   fill(&r, cd->q, s->qt, sq, s->batch, s->heads_q, s->seq_q, s->d, s->dist, 0, dir,
        s->dist == DIST_SOFTCAP ? sigma_cap : sigma_large);
-  fill(&r, cd->k, s->kvt, sk, s->batch, s->heads_kv, s->seq_kv, s->d, s->dist, 1, dir, sigma_large);
-  fill(&r, cd->v, s->kvt, sv, s->batch, s->heads_kv, s->seq_kv, s->dv, s->dist, 2, dir, 1.0f);
+  if (quant) {
+    fill(&r, cd->k_f32, SIMDATTN_F32, sk, s->batch, s->heads_kv, s->seq_kv, s->d, s->dist, 1, dir, sigma_large);
+    fill(&r, cd->v_f32, SIMDATTN_F32, sv, s->batch, s->heads_kv, s->seq_kv, s->dv, s->dist, 2, dir, 1.0f);
+    if (quantize_kv(s, cd, sk, sv) != 0) return -1;
+  } else {
+    fill(&r, cd->k, s->kvt, sk, s->batch, s->heads_kv, s->seq_kv, s->d, s->dist, 1, dir, sigma_large);
+    fill(&r, cd->v, s->kvt, sv, s->batch, s->heads_kv, s->seq_kv, s->dv, s->dist, 2, dir, 1.0f);
+  }
   p->q = (simdattn_tensor){cd->q, s->qt, sq.sb, sq.sh, sq.ss};
   p->k = (simdattn_tensor){cd->k, s->kvt, sk.sb, sk.sh, sk.ss};
-  p->v = (simdattn_tensor){cd->v, s->kvt, sv.sb, sv.sh, sv.ss};
+  p->v = (simdattn_tensor){cd->v, vt, sv.sb, sv.sh, sv.ss};
+  if (cd->k_scale && sa_dtype_scaled(s->kvt)) p->k_scale = cd->k_scale;
+  if (cd->v_scale && sa_dtype_scaled(vt)) p->v_scale = cd->v_scale;
+  p->kv_scale_stride = s->kvscale == 2 ? 1 : 0;
 
   /* NaN injection */
   cd->nan_b = cd->nan_h = cd->nan_pos = cd->nan_x = -1;
@@ -839,6 +1037,10 @@ void case_free(case_data *cd) {
   free(cd->q);
   free(cd->k);
   free(cd->v);
+  free(cd->k_f32);
+  free(cd->v_f32);
+  free(cd->k_scale);
+  free(cd->v_scale);
   free(cd->mask);
   free(cd->alibi);
   free(cd->sinks);
@@ -848,7 +1050,8 @@ void case_free(case_data *cd) {
 }
 
 int case_fit_dtypes(case_spec *s, unsigned dtypes) {
-  if ((dtypes & SA_DT_BIT(s->qt)) && (dtypes & SA_DT_BIT(s->kvt))) return 0;
+  if ((dtypes & SA_DT_BIT(s->qt)) && (dtypes & SA_DT_BIT(s->kvt)) && (dtypes & SA_DT_BIT(case_vt(s)))) return 0;
+  if (case_quantized(s)) return -1;
   if (s->qt != SIMDATTN_F32 || s->kvt != SIMDATTN_F32 || (dtypes & SA_DT_F32)) return -1;
   for (int t = 1; t < (int)SA_ARRAY_SIZE(float_types); t++) /* the reduced-precision float formats */
     if (dtypes & SA_DT_BIT(float_types[t])) {

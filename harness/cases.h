@@ -49,13 +49,25 @@ typedef struct {
   case_dist dist;
   case_nan nan;
   simdattn_dtype qt, kvt;
+  /* quantized K/V (README, "Quantized KV caches"): V in its own format (mixed_v; else kvt), fp8 scales
+   * (kvscale 0: none, 1: one per tensor, 2: one per kv head, one of them 0), adversarial blocks and
+   * encodings patched into the quantized data (qadv) */
+  int mixed_v;
+  simdattn_dtype vt;
+  int kvscale, qadv;
 } case_spec;
+/* V's dtype */
+static inline simdattn_dtype case_vt(const case_spec *s) { return s->mixed_v ? s->vt : s->kvt; }
+/* a case on a quantized cache (K or V): its data is encoded from f32 data kept beside it */
+int case_quantized(const case_spec *s);
 
 typedef struct {
   case_spec spec;
   char name[160];
   simdattn_problem p; /* out and lse point inside guarded buffers */
   void *q, *k, *v;
+  float *k_f32, *v_f32;     /* quantized cases: K and V before quantization (f32, the same element layout) */
+  float *k_scale, *v_scale; /* fp8 scales */
   float *mask, *alibi, *sinks;
   float *out_buf, *lse_buf;
   size_t out_len, lse_len;              /* floats in the buffers, guards included */

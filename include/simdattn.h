@@ -32,7 +32,7 @@ extern "C" {
  * simdattn_version(), the CMake package and the .pc file). SIMDATTN_VERSION_NUMBER is comparable:
  * #if SIMDATTN_VERSION_NUMBER >= 300 (0.3.0). */
 #define SIMDATTN_VERSION_MAJOR 0
-#define SIMDATTN_VERSION_MINOR 3
+#define SIMDATTN_VERSION_MINOR 4
 #define SIMDATTN_VERSION_PATCH 0
 #define SIMDATTN_VERSION_NUMBER (SIMDATTN_VERSION_MAJOR * 10000 + SIMDATTN_VERSION_MINOR * 100 + SIMDATTN_VERSION_PATCH)
 
@@ -43,7 +43,25 @@ typedef enum {
   SIMDATTN_ERR_NOMEM = 3        /* a workspace allocation failed; nothing was written */
 } simdattn_status;
 
-typedef enum { SIMDATTN_F32 = 0, SIMDATTN_F16 = 1, SIMDATTN_BF16 = 2 } simdattn_dtype;
+/* Element formats. q is f32, f16 or bf16; k and v may be any of them, each its own (llama.cpp's
+ * -ctk q8_0 -ctv q4_0). The quantized formats are judged on their exactly dequantized values
+ * (README, "Quantized KV caches"):
+ *   Q8_0     a GGUF q8_0 block per 32 elements: f16 scale d, then 32 int8 q (34 bytes); value d q
+ *   Q4_0     a GGUF q4_0 block per 32 elements: f16 scale d, then 16 bytes of 4-bit q, elements
+ *            0-15 in the low nibbles, 16-31 in the high ones (18 bytes); value d (q - 8)
+ *   FP8E4M3  OCP FP8 E4M3 (no infinities; S.1111.111 is NaN), one byte; value fl(scale x)
+ *   FP8E5M2  OCP FP8 E5M2 (IEEE-like: infinities and NaNs), one byte; value fl(scale x)
+ * Block formats need head_dim (head_dim_v for v) and every stride a multiple of 32, in elements;
+ * the fp8 formats take the problem's k_scale / v_scale (per tensor or per kv head). */
+typedef enum {
+  SIMDATTN_F32 = 0,
+  SIMDATTN_F16 = 1,
+  SIMDATTN_BF16 = 2,
+  SIMDATTN_Q8_0 = 3,    /* (0.4) */
+  SIMDATTN_Q4_0 = 4,    /* (0.4) */
+  SIMDATTN_FP8E4M3 = 5, /* (0.4) */
+  SIMDATTN_FP8E5M2 = 6  /* (0.4) */
+} simdattn_dtype;
 
 typedef enum {
   SIMDATTN_CAUSAL_NONE = 0,
@@ -105,6 +123,10 @@ typedef struct {
   const float *alibi_slopes; /* optional [heads_q]: adds slope[h] * (j - i'), i' the aligned query position */
   const float *sinks;        /* optional [heads_q]: one extra logit per head that joins the softmax denominator only */
   const simdattn_varlen *varlen; /* optional (0.3): a ragged batch, contiguous or paged K/V (see simdattn_varlen) */
+  /* (0.4) fp8 K/V scales (vLLM's k_scale / v_scale): an fp8 element x of k means fl(k_scale[s] * x) in f32,
+   * s = kv head * kv_scale_stride (0: one scale for the tensor). NULL: 1. Only for fp8 dtypes; finite. */
+  const float *k_scale, *v_scale;
+  int64_t kv_scale_stride;
   /* new members only here, at the end */
 } simdattn_problem;
 
@@ -178,7 +200,7 @@ SIMDATTN_API void simdattn_plan_destroy(simdattn_plan *plan); /* NULL is allowed
  * Row t of k and v (t < n_rows: k [n_rows][heads_kv][head_dim] through its stride_seq and
  * stride_head, stride_batch unused; v likewise with head_dim_v) goes to cache slot slots[t]: block
  * slots[t] / block_size, slot slots[t] % block_size, converted to the cache's dtype (rounded to
- * nearest even). A slot of -1 skips the row (vLLM's padding); any other slot outside [0, num_blocks
+ * nearest even; a quantized cache by simdattn_quantize's rules, an fp8 one divided by its scale). A slot of -1 skips the row (vLLM's padding); any other slot outside [0, num_blocks
  * block_size) is SIMDATTN_ERR_INVALID naming the row and the value, with nothing written. The
  * caches are addressed as a paged problem's k and v (stride_batch between blocks, stride_seq
  * between slots, stride_head between kv heads). Two rows naming one slot: the later row wins. */
@@ -194,11 +216,29 @@ typedef struct {
   const int32_t *slots;                           /* [n_rows] */
   simdattn_cache k_cache, v_cache;
   int64_t block_size, num_blocks;
-  uint32_t struct_size; /* SIMDATTN_KV_APPEND_SIZE (= sizeof(simdattn_kv_append_args)) */
+  uint32_t struct_size; /* SIMDATTN_KV_APPEND_SIZE (= sizeof(simdattn_kv_append_args)); a 0.3 caller's smaller size
+                         * is accepted (no scales) */
+  /* (0.4) an fp8 cache's scales, as the problem's k_scale / v_scale: row element x is stored as fp8(x / scale) */
+  const float *k_scale, *v_scale;
+  int64_t kv_scale_stride;
 } simdattn_kv_append_args;
 #define SIMDATTN_KV_APPEND_SIZE ((uint32_t)sizeof(simdattn_kv_append_args))
 
 SIMDATTN_API simdattn_status simdattn_kv_append(const simdattn_kv_append_args *a);
+
+/* ---- quantizers (0.4): n elements of src (f32, f16 or bf16) into dst in dtype dst_dtype ----
+ * Bit-identical to the quantizers users already have:
+ *   Q8_0  ggml's quantize_row_q8_0_ref: per block of 32, amax = max |x|, d = amax / 127, id = 1 / d (0 when d is 0),
+ *         q = roundf(x id) (half away from zero), d stored as f16 (round to nearest even)
+ *   Q4_0  ggml's quantize_row_q4_0_ref: m = the element of largest |x| (the first such), d = m / -8, id as above,
+ *         q = min(15, (int)(x id + 8.5)) (truncation), d stored as f16
+ *   FP8   OCP E4M3 / E5M2 of x / scale (scale 0 means 1), round to nearest even, saturating to the largest finite
+ *         value (inf too), NaN stays NaN (vLLM's scaled conversion with saturation)
+ *   F32, F16, BF16  round to nearest even (scale must be 0 or 1)
+ * Block formats need n a multiple of 32 and finite input (else SIMDATTN_ERR_INVALID naming the element).
+ * Every product and quotient is one f32 operation, so the bits do not depend on the CPU or the compiler. */
+SIMDATTN_API simdattn_status simdattn_quantize(void *dst, simdattn_dtype dst_dtype, const void *src,
+                                               simdattn_dtype src_dtype, int64_t n, float scale);
 
 /* Thread-local: why the last failing call on this thread failed ("seq_q must be >= 0, got -3").
  * "" after a successful call. Never NULL. */

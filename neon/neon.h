@@ -12,6 +12,8 @@
 #include <sleef.h>
 #include <string.h>
 
+#include "../core/dtype.h" /* SA_VLOAD_VIA_SCALAR */
+
 typedef float32x4_t sa_vec;
 #define SA_NREGS 32 /* vector registers */
 #define SA_VL 4
@@ -72,6 +74,32 @@ static inline sa_vec sa_vload_f16(const char *base, int64_t idx, int64_t n) {
 static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
   return vreinterpretq_f32_u32(vshll_n_u16(sa_load_u16x4(base + 2 * idx, n), 16));
 }
+/* The quantized formats (exact: core/convert.h): a vector of 4 never straddles a GGUF block. q8_0
+ * and q4_0 widen 4 int8 or nibbles to f32 times the block's f16 d; fp8 through the scalar codec
+ * (ARMv8.0 has no fp8 conversion; the E5M2 f16 trick needs a 16-bit load of 8-bit data). */
+static inline float sa_block_d16(const char *blk) {
+  uint16_t h;
+  memcpy(&h, blk, 2);
+  return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
+  const char *blk = base + (idx >> 5) * 34;
+  int8_t t[8] = {0};
+  memcpy(t, blk + 2 + (idx & 31), (size_t)(n >= 4 ? 4 : n > 0 ? n : 0));
+  const int32x4_t q = vmovl_s16(vget_low_s16(vmovl_s8(vld1_s8(t))));
+  return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
+}
+static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
+  const char *blk = base + (idx >> 5) * 18;
+  uint8_t t[8] = {0};
+  memcpy(t, blk + 2 + (idx & 15), (size_t)(n >= 4 ? 4 : n > 0 ? n : 0));
+  uint8x8_t b = vld1_u8(t);
+  b = (idx & 16) ? vshr_n_u8(b, 4) : vand_u8(b, vdup_n_u8(15));
+  const int32x4_t q = vsubq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(b)))), vdupq_n_s32(8));
+  return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
+}
+SA_VLOAD_VIA_SCALAR(fp8e4m3)
+SA_VLOAD_VIA_SCALAR(fp8e5m2)
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
 }

@@ -65,7 +65,7 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   int64_t n = 0;
   double dmax = 0.0;
   for (int64_t key = row.lo; key < row.hi; key++) {
-    sa_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, w->row);
+    sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, sa_k_scale(j, hk), w->row);
     double dot = 0.0, absdot = 0.0;
     for (int64_t x = 0; x < j->d; x++) {
       const double t = w->q[x] * (double)w->row[x];
@@ -121,7 +121,7 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   }
   for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0;
   for (int64_t t = 0; t < n; t++) {
-    sa_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, w->row);
+    sa_kv_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, sa_v_scale(j, hk), w->row);
     for (int64_t x = 0; x < j->dv; x++) { /* a visible key's weight is positive, even where exp underflows */
       const double v = (double)w->row[x];
       w->acc[x] += w->p[t] == 0.0 && isinf(v) ? v : w->p[t] * v;
@@ -151,7 +151,7 @@ static void oracle_row(const sa_job *j, int64_t flat, double *out, double *lse, 
   if (!bout) return;
   for (int64_t x = 0; x < j->dv; x++) w->wrv[x] = w->wv[x] = w->vmax[x] = 0.0;
   for (int64_t t = 0; t < n; t++) {
-    sa_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, w->row);
+    sa_kv_row_to_f32(sa_v_row(j, b, hk, w->keys[t]), j->v_dtype, j->dv, sa_v_scale(j, hk), w->row);
     for (int64_t x = 0; x < j->dv; x++) {
       const double av = fabs((double)w->row[x]);
       w->wrv[x] += w->p[t] * w->delta[t] * av;

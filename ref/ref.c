@@ -71,7 +71,7 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   for (int64_t key = 0; key < j->seq_kv; key++) {
     float s = -INFINITY;
     if (key >= row.lo && key < row.hi) {
-      sa_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, w->kv);
+      sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, j->d, sa_k_scale(j, hk), w->kv);
       s = dot(w->q, w->kv, j->d, order);
       if (!lg) s *= j->scale;
       if (j->softcap != 0.0f) s = j->softcap * sa_tanhf(s / j->softcap);
@@ -99,7 +99,7 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
     if (lanes_sum) l_lane[key % 16] += p;
     else l += p;
     const float *vr = w->kv;
-    sa_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, w->kv);
+    sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, sa_v_scale(j, hk), w->kv);
     if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(vr[x], 0.0f);
     else if (order == SA_REF_FMA || order == SA_REF_LOG2 || lanes_sum)

@@ -35,7 +35,7 @@ static inline void sa_vtranspose(sa_vec r[1]) { (void)r; }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { (void)p; }
 static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) { (void)p; }
 /* one element of any dtype of the table, 0 when none is valid */
-#define SA_SCALAR_VLOAD_(E, name, blk, bb, ...)                                    \
+#define SA_SCALAR_VLOAD_(E, name, blk, bb, sc, ...)                                    \
   static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) { \
     return n > 0 ? sa_decode_##name(base, idx) : 0.0f;                             \
   }

@@ -1,8 +1,12 @@
 /* src/append.c: simdattn_kv_append — new K/V rows into a paged cache at given slots, converted
  * to the cache's dtype through the dtype table's codecs (core/convert.h: round to nearest even,
- * a NaN stays NaN, beyond the format's range inf). Every check comes first: nothing is written
- * unless the whole call is valid. */
+ * a NaN stays NaN, beyond the format's range inf; q8_0 and q4_0 by ggml's reference rules, fp8
+ * divided by its scale and saturated: simdattn_quantize). Every check comes first: nothing is
+ * written unless the whole call is valid. */
 #include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -59,9 +63,14 @@ static int overlaps(const span *a, const span *b) {
 
 static simdattn_status append(const simdattn_kv_append_args *a) {
   if (!a) return BAD("args must not be NULL");
-  if (a->struct_size != SIMDATTN_KV_APPEND_SIZE)
+  /* 0.3's args end at struct_size (no scales) */
+  const size_t size_0_3 = offsetof(simdattn_kv_append_args, k_scale);
+  if (a->struct_size != SIMDATTN_KV_APPEND_SIZE && a->struct_size != size_0_3)
     return BAD("struct_size must be SIMDATTN_KV_APPEND_SIZE (%u), got %u", (unsigned)SIMDATTN_KV_APPEND_SIZE,
                (unsigned)a->struct_size);
+  const int scaled_args = a->struct_size == SIMDATTN_KV_APPEND_SIZE;
+  const float *const kv_scale[2] = {scaled_args ? a->k_scale : NULL, scaled_args ? a->v_scale : NULL};
+  const int64_t sc_stride = scaled_args ? a->kv_scale_stride : 0;
   const int64_t n = a->n_rows, hkv = a->heads_kv, d = a->head_dim, dv = a->head_dim_v ? a->head_dim_v : a->head_dim;
   if (n < 0) return BAD("n_rows must be >= 0, got %" PRId64, n);
   if (hkv < 1) return BAD("heads_kv must be >= 1, got %" PRId64, hkv);
@@ -80,9 +89,25 @@ static simdattn_status append(const simdattn_kv_append_args *a) {
               {"v_cache.dtype", a->v_cache.dtype, dv}};
   for (int t = 0; t < 4; t++) {
     if (!sa_dtype_valid(dts[t].dt)) return BAD("%s must be a simdattn_dtype, got %d", dts[t].name, (int)dts[t].dt);
+    if (t < 2 && !sa_dtype_float(dts[t].dt))
+      return BAD("%s must be f32, f16 or bf16 (the new rows), got %s", dts[t].name, sa_dtype_name(dts[t].dt));
     if (dts[t].row % sa_dtype_block(dts[t].dt) != 0)
       return BAD("%s (%" PRId64 ") must be a multiple of %" PRId64 " for %s %s", t % 2 ? "head_dim_v" : "head_dim",
                  dts[t].row, sa_dtype_block(dts[t].dt), dts[t].name, sa_dtype_name(dts[t].dt));
+  }
+  if (sc_stride < 0) return BAD("kv_scale_stride must be >= 0 (0: one scale per cache), got %" PRId64, sc_stride);
+  for (int kv = 0; kv < 2; kv++) {
+    if (!kv_scale[kv]) continue;
+    const simdattn_dtype cdt = kv ? a->v_cache.dtype : a->k_cache.dtype;
+    if (!sa_dtype_scaled(cdt))
+      return BAD("%s is set, but %s.dtype %s has no scale (only the fp8 formats take one)", kv ? "v_scale" : "k_scale",
+                 kv ? "v_cache" : "k_cache", sa_dtype_name(cdt));
+    for (int64_t h = 0; h < (sc_stride ? hkv : 1); h++) {
+      const float sc = kv_scale[kv][h * sc_stride];
+      if (!isfinite(sc) || sc == 0.0f)
+        return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite and nonzero, got %g", kv ? "v_scale" : "k_scale",
+                   h * sc_stride, h, (double)sc);
+    }
   }
   int64_t cap;
   if (__builtin_mul_overflow(a->num_blocks, a->block_size, &cap)) return BAD("num_blocks x block_size overflows int64");
@@ -111,8 +136,22 @@ static simdattn_status append(const simdattn_kv_append_args *a) {
   for (int c = 2; c < 4; c++)
     for (int o = 0; o < 4; o++)
       if (o != c && overlaps(&r[c], &r[o])) return BAD("%s overlaps %s", nm[c], nm[o]);
+  /* a block format's scale needs finite rows */
+  for (int64_t t = 0; t < n; t++) {
+    if (a->slots[t] < 0) continue;
+    for (int64_t h = 0; h < hkv; h++)
+      for (int kv = 0; kv < 2; kv++) {
+        const simdattn_tensor *src = kv ? &a->v : &a->k;
+        const int64_t se = h * src->stride_head + t * src->stride_seq;
+        char what[64];
+        snprintf(what, sizeof what, "%s row %" PRId64 " head %" PRId64, kv ? "v" : "k", t, h);
+        const simdattn_status fs = sa_quantize_check(what, kv ? a->v_cache.dtype : a->k_cache.dtype,
+                                                     (const char *)src->data + sa_dtype_bytes(src->dtype, se),
+                                                     src->dtype, kv ? dv : d);
+        if (fs != SIMDATTN_OK) return fs;
+      }
+  }
   /* the rows */
-  float row[SA_MAX_HEAD_DIM];
   for (int64_t t = 0; t < n; t++) {
     const int64_t slot = a->slots[t];
     if (slot < 0) continue;
@@ -124,8 +163,9 @@ static simdattn_status append(const simdattn_kv_append_args *a) {
         const int64_t len = kv ? dv : d;
         const int64_t se = h * src->stride_head + t * src->stride_seq;
         const int64_t de = blk * dst->stride_block + h * dst->stride_head + off * dst->stride_slot;
-        sa_row_to_f32((const char *)src->data + sa_dtype_bytes(src->dtype, se), src->dtype, len, row);
-        sa_store_f32(dst->data, dst->dtype, de, row, len);
+        const float sc = kv_scale[kv] ? kv_scale[kv][h * sc_stride] : 1.0f;
+        sa_quantize_run(dst->data, dst->dtype, (const char *)src->data + sa_dtype_bytes(src->dtype, se), src->dtype, de,
+                        len, sc);
       }
   }
   return SIMDATTN_OK;

@@ -13,6 +13,11 @@
 /* Records the thread's message and returns `st`. */
 simdattn_status sa_fail(simdattn_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sa_clear_error(void);
+/* src/quantize.c: n elements of src (a floating-point dtype) as dtype dt at element dst0 of dst, divided by scale
+ * first when it is not 1 (an fp8 cache); and the check that a block format gets finite input ("what[x] is ...") */
+void sa_quantize_run(void *dst, simdattn_dtype dt, const void *src, simdattn_dtype st, int64_t dst0, int64_t n,
+                     float scale);
+simdattn_status sa_quantize_check(const char *what, simdattn_dtype dt, const void *src, simdattn_dtype st, int64_t n);
 
 /* ---- the ISA table (isas.inc) ---- */
 #include "simdattn_build.h" /* SA_HAVE_<isa>: 1 when this build compiled the ISA (CMakeLists.txt) */

@@ -12,7 +12,7 @@
 #define SA_VIEW_INLINE static inline __attribute__((always_inline))
 
 /* "SIMDATTN_F32 (f32), SIMDATTN_F16 (f16), ..." from the dtype table, for messages */
-#define SA_DT_LIST_(E, name, blk, bb, ...) "SIMDATTN_" #E " (" #name "), "
+#define SA_DT_LIST_(E, name, blk, bb, sc, ...) "SIMDATTN_" #E " (" #name "), "
 static const char sa_dtype_list[] = SA_DTYPES(SA_DT_LIST_, ~);
 
 typedef struct {
@@ -130,8 +130,17 @@ static simdattn_status check_shape(const simdattn_problem *p) {
     if (!sa_dtype_valid(in[t]->dtype))
       return BAD("%s.dtype must be one of %.*s, got %d", in_name[t], (int)sizeof sa_dtype_list - 3, sa_dtype_list,
                  (int)in[t]->dtype);
-  if (p->k.dtype != p->v.dtype)
-    return BAD("k.dtype (%s) must equal v.dtype (%s)", sa_dtype_name(p->k.dtype), sa_dtype_name(p->v.dtype));
+  if (!sa_dtype_float(p->q.dtype))
+    return BAD("q.dtype must be f32, f16 or bf16 (a quantized format is for k and v only), got %s",
+               sa_dtype_name(p->q.dtype));
+  const simdattn_dtype kvdt[2] = {p->k.dtype, p->v.dtype};
+  const float *const kvsc[2] = {p->k_scale, p->v_scale};
+  for (int t = 0; t < 2; t++)
+    if (kvsc[t] && !sa_dtype_scaled(kvdt[t]))
+      return BAD("%s is set, but %s.dtype %s has no scale (only the fp8 formats take one)", t ? "v_scale" : "k_scale",
+                 t ? "v" : "k", sa_dtype_name(kvdt[t]));
+  if (p->kv_scale_stride < 0)
+    return BAD("kv_scale_stride must be >= 0 (0: one scale per tensor), got %" PRId64, p->kv_scale_stride);
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   for (int t = 0; t < 3; t++) { /* a block format stores whole blocks: rows and strides hold whole blocks */
     const int64_t blk = sa_dtype_block(in[t]->dtype), row = t == 2 ? dv : d;
@@ -165,9 +174,9 @@ static simdattn_status check_shape(const simdattn_problem *p) {
   return SIMDATTN_OK;
 }
 
-enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, WS, N_VIEWS };
-static const char *const view_name[N_VIEWS] = {"q",     "k",        "v", "out", "lse", "mask", "alibi_slopes",
-                                               "sinks", "workspace"};
+enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, KSCALE, VSCALE, WS, N_VIEWS };
+static const char *const view_name[N_VIEWS] = {"q",     "k",       "v",       "out",      "lse",      "mask",
+                                               "alibi_slopes", "sinks", "k_scale", "v_scale", "workspace"};
 
 /* Tensor t of p as a view: pointer, extents (batch, heads, seq), strides, contiguous row, storage
  * unit, the stride rule, whether required, names for messages. The one description of each tensor:
@@ -183,6 +192,8 @@ SA_VIEW_INLINE void make_view(const simdattn_problem *p, int t, tensor_view *x) 
                                                 {"mask_stride_batch", "mask_stride_head", "mask_stride_q"},
                                                 {"", "", ""},
                                                 {"", "", ""},
+                                                {"", "", "kv_scale_stride"},
+                                                {"", "", "kv_scale_stride"},
                                                 {"", "", ""}};
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
   x->name = view_name[t];
@@ -210,12 +221,29 @@ SA_VIEW_INLINE void make_view(const simdattn_problem *p, int t, tensor_view *x) 
     x->data = p->mask;
     x->stride[0] = p->mask_stride_batch, x->stride[1] = p->mask_stride_head, x->stride[2] = p->mask_stride_q;
     x->row = p->seq_kv, x->row_name = "seq_kv";
+  } else if (t == KSCALE || t == VSCALE) { /* one float per kv head, kv_scale_stride apart (0: one) */
+    x->data = t == KSCALE ? p->k_scale : p->v_scale;
+    x->ext[0] = x->ext[1] = 1, x->ext[2] = p->heads_kv;
+    x->stride[0] = x->stride[1] = 0, x->stride[2] = p->kv_scale_stride;
+    x->row = 1, x->row_name = "1";
   } else { /* ALIBI, SINKS: one float per query head */
     x->data = t == ALIBI ? (const void *)p->alibi_slopes : (const void *)p->sinks;
     x->ext[0] = x->ext[1] = 1, x->ext[2] = p->heads_q;
     x->stride[0] = x->stride[1] = 0, x->stride[2] = 1;
     x->row = 1, x->row_name = "1";
   }
+}
+
+/* The fp8 scales' values: finite (the pointers and ranges are views, checked with the others) */
+static simdattn_status check_scale_values(const simdattn_problem *p) {
+  const float *const sc[2] = {p->k_scale, p->v_scale};
+  for (int t = 0; t < 2; t++)
+    if (sc[t])
+      for (int64_t h = 0; h < (p->kv_scale_stride ? p->heads_kv : 1); h++)
+        if (!isfinite(sc[t][h * p->kv_scale_stride]))
+          return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite, got %g", t ? "v_scale" : "k_scale",
+                     h * p->kv_scale_stride, h, (double)sc[t][h * p->kv_scale_stride]);
+  return SIMDATTN_OK;
 }
 
 /* No output overlapping an input, the other output or the workspace [ws, ws + ws_size): r[Q..SINKS]
@@ -231,7 +259,7 @@ static simdattn_status check_overlaps(sa_span r[N_VIEWS], const void *ws, size_t
     if (t != LSE && t != OUT && overlap(&r[LSE], &r[t]))
       return BAD("lse overlaps %s: outputs must not alias any input%s", view_name[t],
                  t == WS ? " or the workspace" : "");
-    if (t <= SINKS && overlap(&r[WS], &r[t]))
+    if (t < WS && overlap(&r[WS], &r[t]))
       return BAD("workspace overlaps %s: it must not alias any input or output", view_name[t]);
   }
   if (overlap(&r[OUT], &r[LSE])) return BAD("out overlaps lse");
@@ -244,7 +272,7 @@ static simdattn_status check_tensors(const simdattn_problem *p, int buffers, con
                                      size_t ws_size) {
   tensor_view tv[N_VIEWS];
   simdattn_status st;
-  for (int t = Q; t <= SINKS; t++) {
+  for (int t = Q; t < WS; t++) {
     make_view(p, t, &tv[t]);
     if (kv_ext && (t == K || t == V)) /* a ragged batch's K/V: the packed rows or the paged cache */
       for (int a = 0; a < 3; a++) tv[t].ext[a] = kv_ext[a];
@@ -303,6 +331,9 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->softcap = p->softcap;
   j->alibi = p->alibi_slopes;
   j->sinks = p->sinks;
+  j->k_scale = p->k_scale;
+  j->v_scale = p->v_scale;
+  j->kv_scale_stride = p->kv_scale_stride;
   /* the task grid, filled by sa_plan; the harness's order; shared packing, filled by the run */
   j->rows = j->block_rows = j->n_row_blocks = j->chunk_len = j->max_chunks = 0;
   j->n_chunks = j->heads_per_task = j->chunks_per_task = 1;
@@ -324,7 +355,7 @@ static void resolve(const simdattn_problem *p, sa_job *j, float scale) {
   j->packed_only = 0;
 }
 #if UINTPTR_MAX == UINT64_MAX && !defined(__ILP32__)
-_Static_assert(sizeof(sa_job) == 472, "sa_job changed: resolve() sets every field, set the new one there");
+_Static_assert(sizeof(sa_job) == 496, "sa_job changed: resolve() sets every field, set the new one there");
 #endif
 
 /* The shape, then every tensor; with `buffers` also their pointers and overlaps. */
@@ -333,6 +364,7 @@ static simdattn_status validate(const simdattn_problem *p, int buffers, sa_job *
   simdattn_status st;
   if (p->varlen) return sa_fail(SIMDATTN_ERR_INVALID, "internal: a ragged problem reached the dense validation");
   if ((st = check_shape(p)) != SIMDATTN_OK || (st = check_tensors(p, buffers, NULL, NULL, 0)) != SIMDATTN_OK) return st;
+  if (buffers && (st = check_scale_values(p)) != SIMDATTN_OK) return st;
   resolve(p, j, -1.0f);
   return SIMDATTN_OK;
 }
@@ -428,6 +460,7 @@ simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_jo
   if (paged) kv_ext[0] = vl->num_blocks, kv_ext[2] = vl->block_size;
   else kv_ext[2] = buffers ? *kv_rows : p->seq_kv;
   if ((st = check_tensors(&d, buffers, kv_ext, ws, ws_size)) != SIMDATTN_OK) return st;
+  if (buffers && (st = check_scale_values(&d)) != SIMDATTN_OK) return st;
   resolve(&d, j, -1.0f);
   /* K and V strides of the cache (or the packed rows), whatever a sequence's own seq_kv */
   j->ks = strides_bytes(&p->k, kv_ext[0], p->heads_kv, kv_ext[2]);
@@ -518,6 +551,8 @@ static void resolve_planned(const sa_job *j0, const simdattn_problem *p, sa_job 
   j->mask = p->mask;
   j->alibi = p->alibi_slopes;
   j->sinks = p->sinks;
+  j->k_scale = p->k_scale;
+  j->v_scale = p->v_scale;
 }
 
 /* The fields every plan fixes, dense or ragged (SA_SAME: equal to the planned problem's) */
@@ -547,6 +582,9 @@ static inline __attribute__((always_inline)) simdattn_status same_shape(const si
   SA_SAME_PRESENCE(lse);
   SA_SAME_PRESENCE(alibi_slopes);
   SA_SAME_PRESENCE(sinks);
+  SA_SAME_PRESENCE(k_scale);
+  SA_SAME_PRESENCE(v_scale);
+  SA_SAME(kv_scale_stride, "%" PRId64);
   return SIMDATTN_OK;
 }
 
@@ -573,13 +611,15 @@ simdattn_status sa_validate_planned(const simdattn_problem *planned, const sa_jo
    * int64): what is new is the pointers, so only their ranges are checked (the views whole and
    * check_tensor per call were a third of a small decode call's fixed cost) */
   sa_span r[N_VIEWS];
-#pragma GCC unroll 8
-  for (int t = Q; t <= SINKS; t++) { /* unrolled: each view's make_view folds to the fields read */
+#pragma GCC unroll 10
+  for (int t = Q; t < WS; t++) { /* unrolled: each view's make_view folds to the fields read */
     tensor_view x;
     make_view(p, t, &x);
     if ((st = planned_span(&x, &r[t])) != SIMDATTN_OK) return st;
   }
   if ((st = check_overlaps(r, ws, ws_size)) != SIMDATTN_OK) return st;
+  if (j0->k_scale || j0->v_scale) /* (the plan's: present in both or in neither) */
+    if ((st = check_scale_values(p)) != SIMDATTN_OK) return st;
   resolve_planned(j0, p, j);
   return SIMDATTN_OK;
 }
