@@ -12,6 +12,7 @@
 enum { B = 2, HQ = 4, HKV = 2, SQ = 5, SKV = 7, D = 8 };
 static float q[B * HQ * SQ * D], k[B * HKV * SKV * D], v[B * HKV * SKV * D];
 static float out[B * HQ * SQ * D + 64], lse[B * HQ * SQ + 64], mask[SQ * SKV];
+static const float one_scale = 1.0f, nan_scale = NAN; /* fp8 scales: a valid one, and one that is not */
 #define SENTINEL 12345.0f
 
 static simdattn_problem good(void) {
@@ -84,7 +85,12 @@ int main(void) {
   BAD(p.head_dim_v = 600, "head_dim_v", "600");
   /* dtypes */
   BAD(p.q.dtype = (simdattn_dtype)7, "q.dtype", "7");
-  BAD(p.k.dtype = SIMDATTN_F16, "k.dtype", "f16");
+  BAD(p.q.dtype = SIMDATTN_Q8_0, "q.dtype", "q8_0"); /* quantized formats: K and V only */
+  BAD(p.k.dtype = SIMDATTN_Q4_0, "head_dim", "q4_0"); /* D = 8: not whole blocks of 32 */
+  /* fp8 scales (0.4 members: a caller of this header's struct_size) */
+  BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.k_scale = &one_scale), "k_scale", "f32"); /* a format without one */
+  BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.k.dtype = SIMDATTN_FP8E4M3, p.k_scale = &nan_scale), "k_scale[0]", "nan");
+  BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.kv_scale_stride = -2), "kv_scale_stride", "-2");
   BAD(p.v.dtype = (simdattn_dtype)-1, "v.dtype", "-1");
   /* pointers */
   BAD(p.q.data = NULL, "q", "NULL");
@@ -173,7 +179,7 @@ int main(void) {
   for (int t = 0; t < n; t++) {
     CHECK(simdattn_variant_get(t, &info) == SIMDATTN_OK, "variant_get(%d)", t);
     have_ref |= !strcmp(info.name, "ref");
-    have_tiled |= !strcmp(info.name, "scalar_tiled") && info.available && info.dtypes == 7u;
+    have_tiled |= !strcmp(info.name, "scalar_tiled") && info.available && info.dtypes == 127u;
   }
   CHECK(have_ref && have_tiled, "ref and scalar_tiled must be registered and available");
   CHECK(simdattn_variant_get(n, &info) == SIMDATTN_ERR_INVALID && strstr(simdattn_last_error(), "index"),

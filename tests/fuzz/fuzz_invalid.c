@@ -2,7 +2,7 @@
  * A small valid problem (every buffer, outputs included, in one arena) gets one to four
  * mutations chosen and parameterised by the input's bytes, each of which makes it invalid on its
  * own: negative or huge sizes, heads_q not a multiple of heads_kv, head dims out of range, NULL
- * pointers, dtypes out of range or k != v, strides shorter than a row (rows of out overlapping),
+ * pointers, dtypes out of range, q quantized or misplaced fp8 scales, strides shorter than a row (rows of out overlapping),
  * offsets overflowing int64 or the address space, out or lse aliasing an input or each other,
  * NaN / inf / negative scale or softcap, bad causal and window, a short mask stride, negative
  * n_threads, an unknown variant name. Every call must return SIMDATTN_ERR_INVALID with a message,
@@ -29,11 +29,12 @@ enum { Q_AT = 0, K_AT = 32, V_AT = 64, MASK_AT = 96, ALIBI_AT = 128, SINKS_AT = 
        ARENA = 224 };
 
 static const char *names[] = {"negative size", "heads_q % heads_kv", "head_dim", "head_dim_v", "NULL pointer",
-                              "dtype out of range", "k.dtype != v.dtype", "input stride < row", "out rows overlap",
+                              "dtype out of range", "q quantized, or a misplaced scale", "input stride < row", "out rows overlap",
                               "out aliases an input", "lse aliases", "scale", "softcap", "window < 0",
                               "window without causal", "causal out of range", "mask_stride_q", "offset overflow",
                               "n_threads < 0", "unknown variant"};
 #define N_MUT ((int)(sizeof names / sizeof names[0]))
+static const float nan_scale[2] = {NAN, INFINITY};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -91,8 +92,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (a % 4 == 3) p.out = NULL;
       else t->data = NULL;
       break;
-    case 5: t->dtype = (simdattn_dtype)(a & 1 ? 3 + b : -1 - (int)b); break;
-    case 6: p.k.dtype = SIMDATTN_F16, p.v.dtype = b & 1 ? SIMDATTN_F32 : SIMDATTN_BF16; break;
+    case 5: t->dtype = (simdattn_dtype)(a & 1 ? 7 + b : -1 - (int)b); break;
+    case 6: /* q in a K/V-only format, a scale for a format without one, a non-finite or negative-stride scale */
+      if (a % 4 == 0) p.q.dtype = (simdattn_dtype)(SIMDATTN_Q8_0 + b % 4);
+      else if (a % 4 == 1) p.k_scale = &nan_scale[b % 2];
+      else if (a % 4 == 2) p.k.dtype = p.v.dtype = SIMDATTN_FP8E4M3, p.v_scale = &nan_scale[b % 2];
+      else p.kv_scale_stride = -1 - (int64_t)b;
+      break;
     case 7: /* a stride shorter than the row, on a dimension with extent > 1 */
       if (t == &p.q && a & 8) t->stride_head = b % D;
       else t->stride_seq = a & 16 ? -1 - (int64_t)b : b % D;
