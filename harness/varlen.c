@@ -113,6 +113,10 @@ int varlen_grid(varlen_spec **out) {
     /* block sizes that are not powers of two (a division per lookup; tiles across a block's end) */
     c[k] = vspec(&mix_decode, kind, 24, 8, 2, 128, BR), k++;
     c[k] = vspec(&mix_mixed, kind, 5, 8, 2, 64, BR), c[k++].base.sinks = 1;
+    /* quantized caches (README, "Quantized KV caches"): GGUF q8_0 blocks under GQA decode, fp8 E4M3
+     * (unscaled: one scale array cannot serve sequences quantized apart) under chunked prefill */
+    c[k] = vspec(&mix_decode, kind, 0, 8, 2, 128, BR), c[k++].base.kvt = SIMDATTN_Q8_0;
+    c[k] = vspec(&mix_chunked, kind, 0, 4, 2, 64, BR), c[k++].base.kvt = SIMDATTN_FP8E4M3;
     for (int t = 0; t < k && n < CAP; t++) {
       varlen_spec s = c[t];
       if (pass == 0) s.gaps = t % 2;
@@ -130,6 +134,12 @@ int varlen_grid(varlen_spec **out) {
 
 /* ---- building ---- */
 static float f_of(uint32_t u) { return sa_bits_to_f32(u); }
+/* n elements of NaN (a quantized format's bytes 0xff: a NaN block scale, an fp8 NaN) */
+static void nan_fill(void *base, simdattn_dtype t, int64_t n) {
+  if (!sa_dtype_float(t)) memset(base, 0xff, (size_t)sa_dtype_bytes(t, n));
+  else
+    for (int64_t x = 0; x < n; x++) sa_store_f32(base, t, x, &(float){NAN}, 1);
+}
 
 int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
   memset(vd, 0, sizeof *vd);
@@ -195,8 +205,8 @@ int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
     vd->k = zalloc_line((size_t)sa_dtype_bytes(kt, kv_elems_k));
     vd->v = zalloc_line((size_t)sa_dtype_bytes(kt, kv_elems_v));
     if (!vd->k || !vd->v) return -1;
-    for (int64_t t = 0; t < kv_elems_k; t++) sa_store_f32(vd->k, kt, t, &(float){NAN}, 1);
-    for (int64_t t = 0; t < kv_elems_v; t++) sa_store_f32(vd->v, kt, t, &(float){NAN}, 1);
+    nan_fill(vd->k, kt, kv_elems_k);
+    nan_fill(vd->v, kt, kv_elems_v);
     for (int r = 0; r < s->n; r++) {
       memcpy((char *)vd->k + vd->cu_kv[r] * hkv * krow, vd->seq[r].k, (size_t)(s->kv_len[r] * hkv * krow));
       memcpy((char *)vd->v + vd->cu_kv[r] * hkv * vrow, vd->seq[r].v, (size_t)(s->kv_len[r] * hkv * vrow));
@@ -244,8 +254,8 @@ int varlen_build(const varlen_spec *s, uint64_t seed, varlen_data *vd) {
     vd->k = zalloc_line((size_t)sa_dtype_bytes(kt, kv_elems_k));
     vd->v = zalloc_line((size_t)sa_dtype_bytes(kt, kv_elems_v));
     if (!vd->k || !vd->v) return -1;
-    for (int64_t t = 0; t < kv_elems_k; t++) sa_store_f32(vd->k, kt, t, &(float){NAN}, 1);
-    for (int64_t t = 0; t < kv_elems_v; t++) sa_store_f32(vd->v, kt, t, &(float){NAN}, 1);
+    nan_fill(vd->k, kt, kv_elems_k);
+    nan_fill(vd->v, kt, kv_elems_v);
     p->k.data = vd->k, p->v.data = vd->v;
     for (int r = 0; r < s->n; r++)
       for (int64_t j = 0; j < s->kv_len[r]; j++) {
