@@ -174,9 +174,22 @@ static size_t blas_ws_bytes;
 static float *naive_ws; /* naive_decode's score scratch, grown as needed */
 static size_t naive_ws_floats;
 
+/* a row name's K/V dtype part: the K/V format, or "<K>+<V>" when they differ (f32-q8_0+q4_0) */
+static const char *kv_dtypes(const case_spec *s, char *buf, size_t n) {
+  if (case_vt(s) == s->kvt) snprintf(buf, n, "%s", sa_dtype_name(s->kvt));
+  else snprintf(buf, n, "%s+%s", sa_dtype_name(s->kvt), sa_dtype_name(case_vt(s)));
+  return buf;
+}
+/* the K and V bytes a decode row reads: each format's own (a q8_0 element 34/32 bytes, q4_0 18/32, fp8 1) */
+static double kv_bytes_of(const case_spec *s, int64_t keys) {
+  return (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * keys * s->d) +
+         (double)sa_dtype_bytes(case_vt(s), s->batch * s->heads_kv * keys * s->dv);
+}
+
 static size_t shape_bytes(const case_spec *s) {
   const double q = (double)sa_dtype_bytes(s->qt, s->batch * s->heads_q * s->seq_q * s->d);
-  const double kv = (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv));
+  double kv = kv_bytes_of(s, s->seq_kv);
+  if (case_quantized(s)) kv += 4.0 * (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)); /* the f32 data */
   const double o = (double)(s->batch * s->heads_q * s->seq_q * (s->dv + 1)) * 4.0;
   return (size_t)(q + kv + o);
 }
@@ -630,7 +643,7 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   }
   const int64_t rounds = iters > PAIR_MIN_ROUNDS ? iters : PAIR_MIN_ROUNDS;
   const case_spec *sp = &r->spec;
-  const double kv_bytes = (double)sa_dtype_bytes(sp->kvt, sp->batch * sp->heads_kv * sp->seq_kv * (sp->d + sp->dv));
+  const double kv_bytes = kv_bytes_of(sp, sp->seq_kv);
   const int64_t calls = pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
   double *ratio = malloc(sizeof(double) * (size_t)rounds);
   if (!ratio) {
@@ -716,6 +729,7 @@ static row *new_row(row_kind kind, int threads) {
 
 static const char *baseline_name(row_kind kind) { return kind == ROW_NAIVE ? "naive_decode" : "blas_unfused"; }
 
+
 /* v NULL: the baseline `kind` (ROW_BLAS or ROW_NAIVE) */
 static void register_row_flags(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan,
                                unsigned flags) {
@@ -724,10 +738,10 @@ static void register_row_flags(row_kind kind, const sa_variant *v, const case_sp
   r->spec = *s;
   r->plan = plan;
   r->flags = flags;
-  char name[256];
+  char name[256], kvn[32];
   snprintf(name, sizeof name,
            "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s%s",
-           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv,
+           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q, s->seq_kv,
            s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
            s->layout == LAYOUT_BSHD ? "/bshd" : "", flags & SIMDATTN_CHUNK_INVARIANT ? "/chunkinv" : "");
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
@@ -736,8 +750,7 @@ static void register_row_flags(row_kind kind, const sa_variant *v, const case_sp
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
   gbs_value(b, "foreign_cpu", 0.0); /* set by every timed batch (attn_run) */
   if (s->seq_q == 1) {
-    const double bytes = (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv));
-    gbs_rate(b, "GBps", bytes, 1e-9);
+    gbs_rate(b, "GBps", kv_bytes_of(s, s->seq_kv), 1e-9);
     r->stream_div = stream_gbps[tix(threads)];
     gbs_ratio_ref(b, "bw_frac", "GBps", &r->stream_div);
   }
@@ -1169,6 +1182,29 @@ static void register_decode(const options *o) {
         }
 }
 
+/* quantized K/V caches (README, "Quantized KV caches") under f32 queries, each format and llama.cpp's
+ * mixed q8_0 K / q4_0 V, fp8 with a per-tensor scale: GQA decode (32 x 8 heads, d128, BHSD) at every
+ * decode length and non-causal prefill at d128, seq 512, 2048 and 8192, for every SIMD variant that
+ * takes them (quick: q8_0 decode at 2048) */
+static const simdattn_dtype quant_kv[][2] = {{SIMDATTN_Q8_0, SIMDATTN_Q8_0},       {SIMDATTN_Q4_0, SIMDATTN_Q4_0},
+                                             {SIMDATTN_FP8E4M3, SIMDATTN_FP8E4M3}, {SIMDATTN_FP8E5M2, SIMDATTN_FP8E5M2},
+                                             {SIMDATTN_Q8_0, SIMDATTN_Q4_0}};
+static void register_quant(const options *o) {
+  static const int64_t lens[] = {512, 2048, 8192, 32768}, seqs[] = {512, 2048, 8192};
+  for (int fi = 0; fi < (o->quick ? 1 : (int)SA_ARRAY_SIZE(quant_kv)); fi++)
+    for (int prefill = 0; prefill < (o->quick ? 1 : 2); prefill++)
+      for (int li = 0; li < (prefill ? (int)SA_ARRAY_SIZE(seqs) : (int)SA_ARRAY_SIZE(lens)); li++) {
+        if (o->quick && li != 1) continue;
+        case_spec s = prefill ? prefill_shape(seqs[li], 128, 0) : decode_shape(lens[li], 8, LAYOUT_BHSD);
+        s.kvt = quant_kv[fi][0];
+        s.mixed_v = quant_kv[fi][1] != quant_kv[fi][0], s.vt = quant_kv[fi][1];
+        s.kvscale = 1;
+        for (int vi = 0; vi < n_vars; vi++)
+          if (!is_scalar(vars[vi]) && sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, case_vt(&s)))
+            register_all_threads(vars[vi], &s);
+      }
+}
+
 /* per-call latency of tiny decode calls (llama2.c-sized: 6 heads of 48, seq_kv 1, 16, 256):
  * every variant through simdattn_forward and through a plan, and naive_decode's loop */
 static void register_calls(void) {
@@ -1350,6 +1386,7 @@ int main(int argc, char **argv) {
   register_dtypes(&o);
   pair_one_call = o.quick;
   register_decode(&o);
+  register_quant(&o);
   register_calls();
   register_varlen(&o);
   const int rc = gbs_run(o.gb_argc, o.gb_argv);
