@@ -78,9 +78,11 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
 }
 /* The quantized formats (exact: core/convert.h). A vector never straddles a GGUF block (idx is a
  * multiple of 8, rows of whole blocks of 32): its 8 int8 (q8_0) or nibbles (q4_0: low ones for the
- * block's first half, high ones for its second) widened to f32 and times the block's f16 d. fp8
- * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 are its value times 2^-8
- * (normal and subnormal alike), so times 2^8 after, and S.1111.111 made NaN. */
+ * block's first half, high ones for its second) widened to f32 and times the block's f16 d (from an
+ * 8-byte load at the block's start); q4_0's d (q - 8) as one FMA, q d - 8 d (exact). fp8 through
+ * F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest one
+ * lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication takes
+ * sc 2^8 instead (the same real product, the same rounding: avx512.h), and S.1111.111 made NaN. */
 static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
   if (n >= 8) return _mm_loadl_epi64((const __m128i *)p);
   uint8_t t[16] = {0};
@@ -88,9 +90,7 @@ static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
   return _mm_loadu_si128((const __m128i *)t);
 }
 static inline sa_vec sa_block_d16(const char *blk) {
-  uint16_t h;
-  memcpy(&h, blk, 2);
-  return _mm256_set1_ps(_cvtsh_ss(h));
+  return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk)));
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 34;
@@ -101,18 +101,19 @@ static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 18;
   const __m256i b = _mm256_cvtepu8_epi32(sa_load_u8x8(blk + 2 + (idx & 15), n));
   const __m256i q = (idx & 16) ? _mm256_srli_epi32(b, 4) : _mm256_and_si256(b, _mm256_set1_epi32(15));
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8))), sa_block_d16(blk));
+  const sa_vec d = sa_block_d16(blk);
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(q), d, _mm256_mul_ps(d, _mm256_set1_ps(-8.0f)));
 }
-static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n) {
-  return _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n)), 8));
+static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
+  const sa_vec x = _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n)), 8));
+  return _mm256_mul_ps(x, _mm256_set1_ps(sc));
 }
-static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n) {
-  const __m128i x = _mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n));
-  const __m128i mag = _mm_and_si128(x, _mm_set1_epi16(0x7f));
-  const __m128i h = _mm_or_si128(_mm_slli_epi16(mag, 7), _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x80)), 8));
-  const sa_vec v = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(256.0f));
-  const __m256i nan = _mm256_cvtepi16_epi32(_mm_cmpeq_epi16(mag, _mm_set1_epi16(0x7f)));
-  return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), _mm256_castsi256_ps(nan));
+static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
+  const __m128i y = _mm_slli_epi16(_mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n)), 8); /* x in the high byte */
+  const __m128i h = _mm_and_si128(_mm_srai_epi16(y, 1), _mm_set1_epi16((short)0xbf80));
+  const __m128i nan = _mm_cmpeq_epi16(_mm_and_si128(y, _mm_set1_epi16(0x7f00)), _mm_set1_epi16(0x7f00));
+  const sa_vec v = _mm256_mul_ps(_mm256_cvtph_ps(h), _mm256_set1_ps(sc * 256.0f));
+  return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), _mm256_castsi256_ps(_mm256_cvtepi16_epi32(nan)));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */

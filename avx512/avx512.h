@@ -68,15 +68,17 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
 /* The quantized formats (exact: core/convert.h). A vector never straddles a GGUF block (idx is a
  * multiple of 16, rows of whole blocks of 32): its 16 int8 (q8_0) or nibbles (q4_0: the low ones
  * for the block's first half, the high ones for its second) widened to f32 and times the block's
- * f16 d. fp8 through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 are its value
- * times 2^-8 (normal and subnormal alike), so times 2^8 after, and S.1111.111 made NaN. */
+ * f16 d (converted from an 8-byte load at the block's start: two operations, where a 2-byte one took
+ * four); q4_0's d (q - 8) as one FMA, q d - 8 d (each term and the result exact in f32). fp8
+ * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
+ * one lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication
+ * takes sc 2^8 instead (an exact power-of-two step: the same real product, the same rounding; the
+ * problem's scales are below 2^64) and leaves S.1111.111's lanes NaN in the same operation. */
 static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
   return n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(sa_mask_n(n), p);
 }
 static inline sa_vec sa_block_d16(const char *blk) {
-  uint16_t h;
-  __builtin_memcpy(&h, blk, 2);
-  return _mm512_set1_ps(_cvtsh_ss(h));
+  return _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk)));
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 34;
@@ -87,17 +89,19 @@ static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 18;
   const __m512i b = _mm512_cvtepu8_epi32(sa_load_u8x16(blk + 2, n));
   const __m512i q = (idx & 16) ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(15));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8))), sa_block_d16(blk));
+  const sa_vec d = sa_block_d16(blk);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), d, _mm512_mul_ps(d, _mm512_set1_ps(-8.0f)));
 }
-static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n) {
-  return _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8));
+static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
+  const sa_vec x = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8));
+  return _mm512_mul_ps(x, _mm512_set1_ps(sc));
 }
-static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n) {
-  const __m256i x = _mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n));
-  const __m256i mag = _mm256_and_si256(x, _mm256_set1_epi16(0x7f));
-  const __m256i h = _mm256_or_si256(_mm256_slli_epi16(mag, 7), _mm256_slli_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), 8));
-  const sa_vec v = _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(256.0f));
-  return _mm512_mask_mov_ps(v, _mm256_cmpeq_epi16_mask(mag, _mm256_set1_epi16(0x7f)), _mm512_set1_ps(__builtin_nanf("")));
+static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
+  const __m256i y = _mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8); /* x in the high byte */
+  const __m256i h = _mm256_and_si256(_mm256_srai_epi16(y, 1), _mm256_set1_epi16((short)0xbf80));
+  const __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(y, _mm256_set1_epi16(0x7f00)), _mm256_set1_epi16(0x7f00));
+  return _mm512_mask_mul_ps(_mm512_set1_ps(__builtin_nanf("")), (__mmask16)~nan, _mm512_cvtph_ps(h),
+                            _mm512_set1_ps(sc * 256.0f));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */

@@ -148,6 +148,14 @@ static inline void sa_kv_row_to_f32(const void *row, simdattn_dtype t, int64_t n
     return sa_vload(t_);                                                                          \
   }
 
+/* The same for a scaled format: its loader takes the scale, lanes fl(sc x) */
+#define SA_VLOAD_VIA_SCALAR_SCALED(name)                                                          \
+  static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n, float sc) {      \
+    float t_[SA_VL] __attribute__((aligned(64)));                                                 \
+    for (int k_ = 0; k_ < SA_VL; k_++) t_[k_] = k_ < n ? sa_decode_##name(base, idx + k_) : 0.0f; \
+    return sa_vmul(sa_vload(t_), sa_vset1(sc));                                                   \
+  }
+
 /* Run fn(args..., DT) with DT the compile-time constant of runtime dtype t, so code specialised
  * for each dtype is chosen once per call, not per element (fn is normally always_inline).
  * SA_DTYPE_DISPATCH_FLOAT: the same over the floating-point formats only (q). */

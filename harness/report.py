@@ -15,11 +15,11 @@ import os
 import re
 import sys
 
-ATTN = re.compile(r"^attn/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
+ATTN = re.compile(r"^attn/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9_+]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
                   r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)(?P<bshd>/bshd)?$")
 CALL = re.compile(r"^call/(?P<variant>[^/]+)/(?P<entry>forward|plan|loop)/d(?P<d>\d+)/kv(?P<skv>\d+)"
                   r"/h(?P<hq>\d+)x(?P<hkv>\d+)/t(?P<t>\d+)$")
-LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
+LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9_+]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
                     r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 # layout/ rows pairing a paged decode row with its contiguous BHSD row: the paged row's name, layout/ for attn/
 PAGED_PAIR = re.compile(r"^layout/(?P<rest>.+/t\d+)(?P<form>(/bshd)?/paged\d+)$")
@@ -27,7 +27,7 @@ PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 # ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
 # and the ragged/ and step/ batches
 SUFFIXED = re.compile(r"^(?P<base>attn/.+/t\d+(/bshd)?)/(?P<suffix>paged\d+|chunkinv)$")
-BATCH = re.compile(r"^(?P<kind>ragged|step)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9]+-[a-z0-9]+)/d(?P<d>\d+)/n(?P<n>\d+)"
+BATCH = re.compile(r"^(?P<kind>ragged|step)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9]+-[a-z0-9_+]+)/d(?P<d>\d+)/n(?P<n>\d+)"
                    r"(/q(?P<q>[0-9-]+))?/h(?P<hq>\d+)x(?P<hkv>\d+)(/(?P<mask>full|causal))?/t(?P<t>\d+)$")
 STREAM = re.compile(r"^stream/t(?P<t>\d+)$")
 
@@ -204,7 +204,16 @@ def dtypes_of(a):
     return f'{a["qt"]}-{a["kt"]}'
 
 
-DT_ORDER = ["f32-f32", "f32-f16", "f32-bf16", "bf16-bf16", "f16-f16"]
+DT_ORDER = ["f32-f32", "f32-f16", "f32-bf16", "bf16-bf16", "f16-f16", "f32-q8_0", "f32-q4_0", "f32-fp8e4m3",
+            "f32-fp8e5m2", "f32-q8_0+q4_0"]
+# bytes a K/V element occupies in each format (a GGUF block of 32: 34 or 18 bytes); "k+v": their mean
+KV_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32, "fp8e4m3": 1.0, "fp8e5m2": 1.0}
+
+
+def kv_bytes_per_elem(dt):
+    """K/V bytes per element of a `<q>-<k>[+<v>]` dtype pair (K and V averaged)."""
+    kv = dt.split("-", 1)[1].split("+")
+    return sum(KV_BYTES.get(f, float("nan")) for f in (kv * 2)[:2]) / 2
 
 
 def dt_key(dt):
@@ -272,6 +281,7 @@ def dtype_tables(res):
         L.append(f"### Decode tokens/s ({a0['hq']}x{a0['hkv']} heads, head_dim {a0['d']})\n")
         L.append("| variant | threads | seq_kv | " + " | ".join(dts) + " |")
         L.append("|---|---|---|" + "---|" * len(dts))
+        L.append("| K/V bytes per element | | | " + " | ".join(f"{kv_bytes_per_elem(dt):.4g}" for dt in dts) + " |")
         same = lambda x, y: x["skv"] == y["skv"] and x["t"] == y["t"]
         for v in variants_in(dec_red):
             for t in sorted({a["t"] for a in dec}):
@@ -292,12 +302,51 @@ def dtype_tables(res):
             L.append(f"### Prefill GFLOPS, head_dim {d}, {mask}, {t} thread{'s' if t > 1 else ''}\n")
             L.append("| variant | seq | " + " | ".join(dts) + " |")
             L.append("|---|---|" + "---|" * len(dts))
+            L.append("| K/V bytes per element | | " + " | ".join(f"{kv_bytes_per_elem(dt):.4g}" for dt in dts) + " |")
             for v in variants_in([a for a in pre_red if a["d"] == d and a["mask"] == mask and a["t"] == t]):
                 for s in seqs:
                     pick = lambda a, dt: a["variant"] == v and a["sq"] == s and dtypes_of(a) == dt
                     cells = dtype_cells(rows, dts, pick, same, "GFLOPS", 1)
                     L.append(f"| {v} | {s} | " + " | ".join(cells) + " |")
             L.append("")
+    return L
+
+
+def quant_limits(res):
+    """Quantized decode against this machine's two limits, read from the same run: tokens/s over
+    min(stream GB/s / K/V bytes per token, 0.5 x the ISA's FMA peak / FLOPs per token), where FLOPs
+    per token = 4 d heads_q seq_kv (README, "Quantized KV caches"); and over f32 K/V."""
+    ctx = res["context"]
+    rows = [a for a in decode(res, None) if a["kt"] not in ("f32", "f16", "bf16") and a["qt"] == "f32"]
+    if not rows:
+        return []
+    L = ["## Quantized K/V decode against this machine's limits\n",
+         "tokens/s of each format's decode row (32x8 heads, d128, BHSD) over the lower of this run's two limits: "
+         "the stream probe over the K/V bytes per token (each format's real bytes), and half the FMA peak of the "
+         "variant's ISA at that thread count over 4·d·heads_q·seq_kv FLOPs per token (exact f32 FMAs on the "
+         "dequantized values). `limit` says which is lower; `vs f32` is over the f32-f32 row of the same variant, "
+         "shape and threads.\n",
+         "| variant | K/V | threads | seq_kv | tokens/s | limit (tokens/s) | over the limit | vs f32 |",
+         "|---|---|---|---|---|---|---|---|"]
+    f32 = {(a["variant"], a["t"], a["skv"]): a for a in decode(res)}
+    for a in sorted(rows, key=lambda a: (ISA_RANK.get(isa_of(a["variant"]), 99), a["variant"], dt_key(dtypes_of(a)),
+                                         a["t"], a["skv"])):
+        try:
+            stream = float(ctx[f"stream_gbps_t{a['t']}"])
+            peak = float(ctx[f"peak_gflops_{isa_of(a['variant'])}_t{a['t']}"])
+        except (KeyError, ValueError):
+            continue
+        kv = a["kt"].split("+")
+        by = a["hkv"] * a["skv"] * a["d"] * sum(KV_BYTES[f] for f in (kv * 2)[:2])
+        fl = 4.0 * a["d"] * a["hq"] * a["skv"]
+        bw_lim, fl_lim = stream * 1e9 / by, 0.5 * peak * 1e9 / fl
+        lim = min(bw_lim, fl_lim)
+        tps = a["tokens_per_s"] or 0.0
+        base = f32.get((a["variant"], a["t"], a["skv"]))
+        vs = f"{tps / base['tokens_per_s']:.2f}x" if base and base.get("tokens_per_s") else "–"
+        L.append(f"| {a['variant']} | {a['kt']} | {a['t']} | {a['skv']} | {tps:.0f} | {lim:.0f} "
+                 f"({'bandwidth' if bw_lim <= fl_lim else 'FMA'}) | {tps / lim:.2f} | {vs} |")
+    L.append("")
     return L
 
 
@@ -587,6 +636,7 @@ def write_report(res, out_dir):
     L.extend(layout_tables(res))
     L.extend(call_table(res))
     L.extend(dtype_tables(res))
+    L.extend(quant_limits(res))
     ws = [a for a in prefill(res) if a.get("workspace_bytes") is not None]
     if ws:
         L.append("## Extra memory per call (workspace_bytes, all threads)\n")

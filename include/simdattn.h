@@ -124,7 +124,7 @@ typedef struct {
   const float *sinks;        /* optional [heads_q]: one extra logit per head that joins the softmax denominator only */
   const simdattn_varlen *varlen; /* optional (0.3): a ragged batch, contiguous or paged K/V (see simdattn_varlen) */
   /* (0.4) fp8 K/V scales (vLLM's k_scale / v_scale): an fp8 element x of k means fl(k_scale[s] * x) in f32,
-   * s = kv head * kv_scale_stride (0: one scale for the tensor). NULL: 1. Only for fp8 dtypes; finite. */
+   * s = kv head * kv_scale_stride (0: one scale for the tensor). NULL: 1. Only for fp8 dtypes; finite, |scale| <= 2^64. */
   const float *k_scale, *v_scale;
   int64_t kv_scale_stride;
   /* new members only here, at the end */

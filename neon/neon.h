@@ -98,8 +98,8 @@ static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   const int32x4_t q = vsubq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(b)))), vdupq_n_s32(8));
   return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
 }
-SA_VLOAD_VIA_SCALAR(fp8e4m3)
-SA_VLOAD_VIA_SCALAR(fp8e5m2)
+SA_VLOAD_VIA_SCALAR_SCALED(fp8e4m3)
+SA_VLOAD_VIA_SCALAR_SCALED(fp8e5m2)
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
 }

@@ -34,11 +34,16 @@ static inline float sa_vhsum1(sa_vec v) { return v; }
 static inline void sa_vtranspose(sa_vec r[1]) { (void)r; }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { (void)p; }
 static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) { (void)p; }
-/* one element of any dtype of the table, 0 when none is valid */
-#define SA_SCALAR_VLOAD_(E, name, blk, bb, sc, ...)                                    \
+/* one element of any dtype of the table, 0 when none is valid (a scaled format's times its scale) */
+#define SA_SCALAR_VLOAD_0(name)                                                    \
   static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n) { \
     return n > 0 ? sa_decode_##name(base, idx) : 0.0f;                             \
   }
+#define SA_SCALAR_VLOAD_1(name)                                                              \
+  static inline sa_vec sa_vload_##name(const char *base, int64_t idx, int64_t n, float sc) { \
+    return n > 0 ? sc * sa_decode_##name(base, idx) : 0.0f;                                  \
+  }
+#define SA_SCALAR_VLOAD_(E, name, blk, bb, sc, ...) SA_SCALAR_VLOAD_##sc(name)
 SA_DTYPES(SA_SCALAR_VLOAD_, ~)
 #define SA_DIRECT_MR 1 /* one row per direct tile: a one-lane vector holds one key's dot product */
 #define SA_DIRECT_CH 4 /* head dims per step of a direct dot product */

@@ -234,14 +234,16 @@ SA_VIEW_INLINE void make_view(const simdattn_problem *p, int t, tensor_view *x) 
   }
 }
 
-/* The fp8 scales' values: finite (the pointers and ranges are views, checked with the others) */
+/* The fp8 scales' values: finite, magnitude at most 2^64 (the loaders may carry an E4M3 scale times 2^8:
+ * avx512/avx512.h), the pointers and ranges are views, checked with the others */
 static simdattn_status check_scale_values(const simdattn_problem *p) {
   const float *const sc[2] = {p->k_scale, p->v_scale};
   for (int t = 0; t < 2; t++)
     if (sc[t])
       for (int64_t h = 0; h < (p->kv_scale_stride ? p->heads_kv : 1); h++)
-        if (!isfinite(sc[t][h * p->kv_scale_stride]))
-          return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite, got %g", t ? "v_scale" : "k_scale",
+        if (!(fabsf(sc[t][h * p->kv_scale_stride]) <= 0x1p64f))
+          return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite, at most 2^64 in magnitude, got %g",
+                     t ? "v_scale" : "k_scale",
                      h * p->kv_scale_stride, h, (double)sc[t][h * p->kv_scale_stride]);
   return SIMDATTN_OK;
 }

@@ -4,7 +4,8 @@
  * The bytes choose a shape within small limits (batch 1-2, heads_kv 1-3 in groups of 1-3,
  * seq_q 0-40, seq_kv 0-70, head_dim 1-72 or up to 160, head_dim_v), every feature (both causal
  * alignments, window, mask full / broadcast / per-row, softcap, alibi, sinks, lse, scale), the
- * layout (BHSD, BSHD, padded rows), the dtypes of q and k/v, and then the values themselves, in
+ * layout (BHSD, BSHD, padded rows), the dtypes of q and k/v (k and v also quantized, each its own
+ * format, fp8 with scales; their rows quantized, or raw bytes in the wild regime), and then the values themselves, in
  * one of three regimes: moderate, moderate with rare specials, or wild (NaN, +-inf, -0,
  * subnormals, any exponent, raw f32/f16/bf16 bit patterns). Past the input's end the values
  * come from a PRNG seeded by the input. For each variant that accepts the dtypes:
@@ -80,12 +81,34 @@ static void store(void *base, int64_t at, int dt, reader *r, int regime) {
   else sa_store_f32(base, (simdattn_dtype)dt, at, &v, 1);
 }
 
+/* A quantized K or V row (README, "Quantized KV caches"): the public quantizer's encoding of values in
+ * the regime (non-finite ones 0: a block format takes finite input), and in the wild regime also raw
+ * bytes anywhere in it (any byte is an encoding: block scales of inf or NaN, fp8 NaN codes) */
+static void store_quant_row(void *row_base, int dt, int64_t row, reader *r, int regime) {
+  float v[512];
+  for (int64_t x = 0; x < row; x++) {
+    int raw16;
+    uint16_t raw;
+    v[x] = value(r, regime, SIMDATTN_F32, &raw16, &raw);
+    if (!isfinite(v[x])) v[x] = 0.0f;
+  }
+  simdattn_quantize(row_base, (simdattn_dtype)dt, v, SIMDATTN_F32, row, 0.0f);
+  if (regime == 2)
+    for (int64_t b = 0; b < sa_dtype_bytes((simdattn_dtype)dt, row); b++)
+      if (u8(r) < 16) ((uint8_t *)row_base)[b] = u8(r);
+}
+
 static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, int64_t row, reader *r, int regime) {
   for (int64_t b = 0; b < nb; b++)
     for (int64_t h = 0; h < nh; h++)
-      for (int64_t s = 0; s < ns; s++)
-        for (int64_t x = 0; x < row; x++)
-          store((void *)t->data, b * t->stride_batch + h * t->stride_head + s * t->stride_seq + x, t->dtype, r, regime);
+      for (int64_t s = 0; s < ns; s++) {
+        const int64_t at = b * t->stride_batch + h * t->stride_head + s * t->stride_seq;
+        if (!sa_dtype_float(t->dtype)) {
+          store_quant_row((char *)t->data + sa_dtype_bytes(t->dtype, at), t->dtype, row, r, regime);
+          continue;
+        }
+        for (int64_t x = 0; x < row; x++) store((void *)t->data, at + x, t->dtype, r, regime);
+      }
 }
 
 /* Inside the numeric contract (README, Semantics): every score term (sum |q_x k_x|, before and
@@ -95,6 +118,13 @@ static void fill(const simdattn_tensor *t, int64_t nb, int64_t nh, int64_t ns, i
  * does not). Computed in double over the finite elements (inf and NaN inputs are inf and NaN in both). */
 #define RANGE 0x1p125
 static double at_f(const simdattn_tensor *t, int64_t at) { return (double)sa_load_f32(t->data, t->dtype, at); }
+/* an element of k or v as the kernels read it: an fp8 value times its kv head's scale */
+static double at_kv(const simdattn_problem *p, int is_v, int64_t hk, int64_t at) {
+  const simdattn_tensor *t = is_v ? &p->v : &p->k;
+  const float *sc = is_v ? p->v_scale : p->k_scale;
+  const float x = sa_load_f32(t->data, t->dtype, at);
+  return sc && sa_dtype_scaled(t->dtype) ? (double)(sc[hk * p->kv_scale_stride] * x) : (double)x;
+}
 static int in_range(const case_data *cd, double *max_terms, double *max_v) {
   const simdattn_problem *p = &cd->p;
   const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d, g = p->heads_q / p->heads_kv;
@@ -104,7 +134,7 @@ static int in_range(const case_data *cd, double *max_terms, double *max_v) {
       for (int64_t x = 0; x < dv; x++) {
         double sum = 0.0;
         for (int64_t j = 0; j < p->seq_kv; j++) {
-          const double v = at_f(&p->v, b * p->v.stride_batch + hk * p->v.stride_head + j * p->v.stride_seq + x);
+          const double v = at_kv(p, 1, hk, b * p->v.stride_batch + hk * p->v.stride_head + j * p->v.stride_seq + x);
           if (isfinite(v)) sum += fabs(v);
           if (isfinite(v) && fabs(v) > *max_v) *max_v = fabs(v);
         }
@@ -116,7 +146,7 @@ static int in_range(const case_data *cd, double *max_terms, double *max_v) {
             double sum = 0.0;
             for (int64_t x = 0; x < d; x++) {
               const double a = at_f(&p->q, b * p->q.stride_batch + h * p->q.stride_head + i * p->q.stride_seq + x);
-              const double c = at_f(&p->k, b * p->k.stride_batch + hk * p->k.stride_head + j * p->k.stride_seq + x);
+              const double c = at_kv(p, 0, hk, b * p->k.stride_batch + hk * p->k.stride_head + j * p->k.stride_seq + x);
               if (isfinite(a) && isfinite(c)) sum += fabs(a * c);
             }
             if (sum >= RANGE || scale * sum >= RANGE) return 0; /* the dot is summed before scaling */
@@ -184,6 +214,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t dt = u8(&r);
   s.qt = (simdattn_dtype)(dt % 3);
   s.kvt = (simdattn_dtype)(dt / 3 % 3);
+  if (dt >= 180) { /* a quantized cache: K (and V, or V its own format), fp8 scales per tensor or per kv head */
+    const uint8_t f = u8(&r);
+    s.kvt = (simdattn_dtype)(SIMDATTN_Q8_0 + f % 4);
+    if (f & 4) s.mixed_v = 1, s.vt = (simdattn_dtype)(f >> 3 & 1 ? SIMDATTN_Q8_0 + (f >> 4) % 4 : (f >> 4) % 3);
+    s.kvscale = (f >> 6) % 3;
+    if (sa_dtype_block(s.kvt) > 1) s.d = 32 * (1 + s.d % 3);
+    if (sa_dtype_block(case_vt(&s)) > 1) s.dv = 32 * (1 + s.dv % 3);
+  }
   const int regime = u8(&r) % 3;
   const uint8_t sc = u8(&r);
 
@@ -229,7 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int t = 0; t < simdattn_variant_count(); t++) {
     simdattn_variant_info info;
     simdattn_variant_get(t, &info);
-    if (!info.available || !(info.dtypes >> s.qt & 1u) || !(info.dtypes >> s.kvt & 1u)) continue;
+    if (!info.available || !(info.dtypes >> s.qt & 1u) || !(info.dtypes >> s.kvt & 1u) ||
+        !(info.dtypes >> case_vt(&s) & 1u))
+      continue;
     const simdattn_options one = {1, info.name, NULL, NULL, 0}, two = {2, info.name, NULL, NULL, 0};
     case_reset_outputs(&cd);
     if (simdattn_forward(&cd.p, &one) != SIMDATTN_OK) {

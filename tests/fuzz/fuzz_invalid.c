@@ -93,7 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       else t->data = NULL;
       break;
     case 5: t->dtype = (simdattn_dtype)(a & 1 ? 7 + b : -1 - (int)b); break;
-    case 6: /* q in a K/V-only format, a scale for a format without one, a non-finite or negative-stride scale */
+    case 6: /* q in a K/V-only format, a scale for a format without one, a non-finite or negative-stride scale
+             * (the scales are 0.4 members: a caller of this header's struct_size) */
+      p.struct_size = SIMDATTN_PROBLEM_SIZE;
       if (a % 4 == 0) p.q.dtype = (simdattn_dtype)(SIMDATTN_Q8_0 + b % 4);
       else if (a % 4 == 1) p.k_scale = &nan_scale[b % 2];
       else if (a % 4 == 2) p.k.dtype = p.v.dtype = SIMDATTN_FP8E4M3, p.v_scale = &nan_scale[b % 2];

@@ -56,7 +56,7 @@ static void append_fail(const char *what) {
 /* The paged cache K/V (built by copying) written again by simdattn_kv_append into NaN-filled
  * copies, sequence by sequence: the same bytes. The rows go in a shuffled order, some skipped
  * (slot -1, copied afterwards), from f32 rows or rows of the cache's dtype (the values are the
- * cache dtype's: f32 -> f16/bf16 is exact); perhaps first a call with one bad slot: refused,
+ * cache dtype's: f32 -> f16/bf16/fp8 is exact); perhaps first a call with one bad slot: refused,
  * nothing written. */
 static void append_check(reader *r, simdattn_dtype kt, int64_t hkv, int64_t d, int64_t dv, int64_t bs, int64_t nblocks,
                          int R, const int32_t *kv_len, const int32_t *table, int64_t stride, void *const *dk,
@@ -67,7 +67,7 @@ static void append_check(reader *r, simdattn_dtype kt, int64_t hkv, int64_t d, i
   for (int64_t t = 0; t < nblocks * hkv * bs * d; t++) sa_store_f32(kc, kt, t, &(float){NAN}, 1);
   for (int64_t t = 0; t < nblocks * hkv * bs * dv; t++) sa_store_f32(vc, kt, t, &(float){NAN}, 1);
   const int f32_src = u8(r) % 2;
-  const simdattn_dtype st = f32_src ? SIMDATTN_F32 : kt;
+  const simdattn_dtype st = f32_src || !sa_dtype_float(kt) ? SIMDATTN_F32 : kt; /* (new rows: f32, f16, bf16) */
   for (int s = 0; s < R; s++) {
     const int64_t n = kv_len[s];
     if (n <= 0) continue;
@@ -135,7 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   reader *r = &rd;
   const int64_t hkv = 1 + u8(r) % 3, group = 1 + u8(r) % 3, hq = hkv * group;
   const int64_t d = 1 + u8(r) % 72, dv = u8(r) % 2 ? d : 1 + u8(r) % 72;
-  const simdattn_dtype qt = (simdattn_dtype)(u8(r) % 3), kt = (simdattn_dtype)(u8(r) % 3);
+  /* K/V also fp8 (E4M3, E5M2: element-wise formats, unscaled; the block formats are attn-check's and test_quant's) */
+  static const simdattn_dtype kts[5] = {SIMDATTN_F32, SIMDATTN_F16, SIMDATTN_BF16, SIMDATTN_FP8E4M3, SIMDATTN_FP8E5M2};
+  const simdattn_dtype qt = (simdattn_dtype)(u8(r) % 3), kt = kts[u8(r) % 5];
   const simdattn_causal causal = (simdattn_causal)(u8(r) % 3);
   const int64_t window = causal && u8(r) % 3 == 0 ? 1 + u8(r) % 20 : 0;
   const float softcap = u8(r) % 4 == 0 ? 2.0f + (float)(u8(r) % 30) : 0.0f;
