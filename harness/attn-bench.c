@@ -729,7 +729,6 @@ static row *new_row(row_kind kind, int threads) {
 
 static const char *baseline_name(row_kind kind) { return kind == ROW_NAIVE ? "naive_decode" : "blas_unfused"; }
 
-
 /* v NULL: the baseline `kind` (ROW_BLAS or ROW_NAIVE) */
 static void register_row_flags(row_kind kind, const sa_variant *v, const case_spec *s, int threads, int plan,
                                unsigned flags) {
@@ -741,8 +740,8 @@ static void register_row_flags(row_kind kind, const sa_variant *v, const case_sp
   char name[256], kvn[32];
   snprintf(name, sizeof name,
            "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s%s",
-           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q, s->seq_kv,
-           s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
+           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q,
+           s->seq_kv, s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
            s->layout == LAYOUT_BSHD ? "/bshd" : "", flags & SIMDATTN_CHUNK_INVARIANT ? "/chunkinv" : "");
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
@@ -1186,8 +1185,10 @@ static void register_decode(const options *o) {
  * mixed q8_0 K / q4_0 V, fp8 with a per-tensor scale: GQA decode (32 x 8 heads, d128, BHSD) at every
  * decode length and non-causal prefill at d128, seq 512, 2048 and 8192, for every SIMD variant that
  * takes them (quick: q8_0 decode at 2048) */
-static const simdattn_dtype quant_kv[][2] = {{SIMDATTN_Q8_0, SIMDATTN_Q8_0},       {SIMDATTN_Q4_0, SIMDATTN_Q4_0},
-                                             {SIMDATTN_FP8E4M3, SIMDATTN_FP8E4M3}, {SIMDATTN_FP8E5M2, SIMDATTN_FP8E5M2},
+static const simdattn_dtype quant_kv[][2] = {{SIMDATTN_Q8_0, SIMDATTN_Q8_0},
+                                             {SIMDATTN_Q4_0, SIMDATTN_Q4_0},
+                                             {SIMDATTN_FP8E4M3, SIMDATTN_FP8E4M3},
+                                             {SIMDATTN_FP8E5M2, SIMDATTN_FP8E5M2},
                                              {SIMDATTN_Q8_0, SIMDATTN_Q4_0}};
 static void register_quant(const options *o) {
   static const int64_t lens[] = {512, 2048, 8192, 32768}, seqs[] = {512, 2048, 8192};

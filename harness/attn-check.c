@@ -329,7 +329,7 @@ static void list_variants(void) {
   for (int t = 0; t < sa_variant_total(); t++) {
     const sa_variant *v = sa_variant_at(t);
     char dt[64] = "";
-#define SA_DT_NAME_IF_(E, name, blk, bb, sc, ...)                \
+#define SA_DT_NAME_IF_(E, name, blk, bb, sc, ...)            \
   if (v->dtypes & SA_DT_BIT(SIMDATTN_##E)) {                 \
     if (dt[0]) strncat(dt, ",", sizeof dt - strlen(dt) - 1); \
     strncat(dt, #name, sizeof dt - strlen(dt) - 1);          \

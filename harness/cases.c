@@ -791,7 +791,7 @@ static void adversarial(void *base, simdattn_dtype dt, strides st, const case_sp
         if (k == 1) blk[0] = 0xff, blk[1] = 0x7b;   /* d = 65504 */
         if (k >= 1)
           for (int64_t x = 2; x < bb; x++)
-            blk[x] = dt == SIMDATTN_Q8_0 ? (uint8_t)(x % 2 ? 0x81 : 0x7f) /* -127, +127 */
+            blk[x] = dt == SIMDATTN_Q8_0 ? (uint8_t)(x % 2 ? 0x81 : 0x7f)  /* -127, +127 */
                                          : (uint8_t)(x % 2 ? 0x0f : 0xf0); /* nibbles 15 and 0 */
       }
     } else if (dt == SIMDATTN_FP8E4M3 || dt == SIMDATTN_FP8E5M2) {
@@ -799,7 +799,7 @@ static void adversarial(void *base, simdattn_dtype dt, strides st, const case_sp
       if (k == 0) r[row / 2] = e4 ? 0x7f : 0xfe; /* NaN */
       for (int64_t x = 0; x < row && k > 0; x++) {
         if (k == 1) r[x] = (uint8_t)((x % 2 ? 0x80 : 0) | (e4 ? 0x7e : 0x7b)); /* +-448, +-57344 */
-        else r[x] = (uint8_t)((x % 3 == 0 ? 0x80 : 0) | (x % (e4 ? 8 : 4)));  /* subnormals, +-0 */
+        else r[x] = (uint8_t)((x % 3 == 0 ? 0x80 : 0) | (x % (e4 ? 8 : 4)));   /* subnormals, +-0 */
       }
       if (k == 1 && is_v && !e4) r[1] = 0x7c; /* +inf */
     }

@@ -105,8 +105,8 @@ static simdattn_status append(const simdattn_kv_append_args *a) {
     for (int64_t h = 0; h < (sc_stride ? hkv : 1); h++) {
       const float sc = kv_scale[kv][h * sc_stride];
       if (!isfinite(sc) || sc == 0.0f)
-        return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite and nonzero, got %g", kv ? "v_scale" : "k_scale",
-                   h * sc_stride, h, (double)sc);
+        return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite and nonzero, got %g",
+                   kv ? "v_scale" : "k_scale", h * sc_stride, h, (double)sc);
     }
   }
   int64_t cap;
@@ -145,9 +145,9 @@ static simdattn_status append(const simdattn_kv_append_args *a) {
         const int64_t se = h * src->stride_head + t * src->stride_seq;
         char what[64];
         snprintf(what, sizeof what, "%s row %" PRId64 " head %" PRId64, kv ? "v" : "k", t, h);
-        const simdattn_status fs = sa_quantize_check(what, kv ? a->v_cache.dtype : a->k_cache.dtype,
-                                                     (const char *)src->data + sa_dtype_bytes(src->dtype, se),
-                                                     src->dtype, kv ? dv : d);
+        const simdattn_status fs =
+            sa_quantize_check(what, kv ? a->v_cache.dtype : a->k_cache.dtype,
+                              (const char *)src->data + sa_dtype_bytes(src->dtype, se), src->dtype, kv ? dv : d);
         if (fs != SIMDATTN_OK) return fs;
       }
   }

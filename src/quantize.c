@@ -26,8 +26,7 @@ void sa_quantize_run(void *dst, simdattn_dtype dt, const void *src, simdattn_dty
 
 /* The checks of a quantization of n elements of src into dtype dt (scale already resolved: 1 for a
  * format without one): non-finite input to a block format names the element. */
-simdattn_status sa_quantize_check(const char *what, simdattn_dtype dt, const void *src, simdattn_dtype st,
-                                  int64_t n) {
+simdattn_status sa_quantize_check(const char *what, simdattn_dtype dt, const void *src, simdattn_dtype st, int64_t n) {
   if (sa_dtype_block(dt) > 1)
     for (int64_t x = 0; x < n; x++)
       if (!isfinite(sa_load_f32(src, st, x)))

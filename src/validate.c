@@ -175,8 +175,8 @@ static simdattn_status check_shape(const simdattn_problem *p) {
 }
 
 enum { Q, K, V, OUT, LSE, MASK, ALIBI, SINKS, KSCALE, VSCALE, WS, N_VIEWS };
-static const char *const view_name[N_VIEWS] = {"q",     "k",       "v",       "out",      "lse",      "mask",
-                                               "alibi_slopes", "sinks", "k_scale", "v_scale", "workspace"};
+static const char *const view_name[N_VIEWS] = {"q",     "k",       "v",       "out",      "lse", "mask", "alibi_slopes",
+                                               "sinks", "k_scale", "v_scale", "workspace"};
 
 /* Tensor t of p as a view: pointer, extents (batch, heads, seq), strides, contiguous row, storage
  * unit, the stride rule, whether required, names for messages. The one description of each tensor:
@@ -243,8 +243,7 @@ static simdattn_status check_scale_values(const simdattn_problem *p) {
       for (int64_t h = 0; h < (p->kv_scale_stride ? p->heads_kv : 1); h++)
         if (!(fabsf(sc[t][h * p->kv_scale_stride]) <= 0x1p64f))
           return BAD("%s[%" PRId64 "] (kv head %" PRId64 ") must be finite, at most 2^64 in magnitude, got %g",
-                     t ? "v_scale" : "k_scale",
-                     h * p->kv_scale_stride, h, (double)sc[t][h * p->kv_scale_stride]);
+                     t ? "v_scale" : "k_scale", h * p->kv_scale_stride, h, (double)sc[t][h * p->kv_scale_stride]);
   return SIMDATTN_OK;
 }
 
@@ -559,7 +558,7 @@ static void resolve_planned(const sa_job *j0, const simdattn_problem *p, sa_job 
 
 /* The fields every plan fixes, dense or ragged (SA_SAME: equal to the planned problem's) */
 static inline __attribute__((always_inline)) simdattn_status same_shape(const simdattn_problem *planned,
-                                                                       const simdattn_problem *p) {
+                                                                        const simdattn_problem *p) {
   SA_SAME(heads_q, "%" PRId64);
   SA_SAME(heads_kv, "%" PRId64);
   SA_SAME(head_dim, "%" PRId64);

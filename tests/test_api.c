@@ -48,8 +48,8 @@ static int untouched(void) {
 }
 
 /* Runs p and expects `want` with a message containing both `field` and `value`. */
-static void expect(const simdattn_problem *p, const simdattn_options *o, simdattn_status want,
-                   const char *field, const char *value, const char *what) {
+static void expect(const simdattn_problem *p, const simdattn_options *o, simdattn_status want, const char *field,
+                   const char *value, const char *what) {
   reset();
   const simdattn_status st = simdattn_forward(p, o);
   const char *msg = simdattn_last_error() ? simdattn_last_error() : "(null)";
@@ -65,11 +65,11 @@ int main(void) {
   for (size_t t = 0; t < sizeof v / sizeof *v; t++) v[t] = (float)(t % 13) - 6.0f;
   simdattn_problem p;
 
-#define BAD(mutation, field, value)                                             \
-  do {                                                                          \
-    p = good();                                                                 \
-    mutation;                                                                   \
-    expect(&p, NULL, SIMDATTN_ERR_INVALID, field, value, #mutation);             \
+#define BAD(mutation, field, value)                                  \
+  do {                                                               \
+    p = good();                                                      \
+    mutation;                                                        \
+    expect(&p, NULL, SIMDATTN_ERR_INVALID, field, value, #mutation); \
   } while (0)
 
   /* sizes */
@@ -85,11 +85,12 @@ int main(void) {
   BAD(p.head_dim_v = 600, "head_dim_v", "600");
   /* dtypes */
   BAD(p.q.dtype = (simdattn_dtype)7, "q.dtype", "7");
-  BAD(p.q.dtype = SIMDATTN_Q8_0, "q.dtype", "q8_0"); /* quantized formats: K and V only */
+  BAD(p.q.dtype = SIMDATTN_Q8_0, "q.dtype", "q8_0");  /* quantized formats: K and V only */
   BAD(p.k.dtype = SIMDATTN_Q4_0, "head_dim", "q4_0"); /* D = 8: not whole blocks of 32 */
   /* fp8 scales (0.4 members: a caller of this header's struct_size) */
   BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.k_scale = &one_scale), "k_scale", "f32"); /* a format without one */
-  BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.k.dtype = SIMDATTN_FP8E4M3, p.k_scale = &nan_scale), "k_scale[0]", "nan");
+  BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.k.dtype = SIMDATTN_FP8E4M3, p.k_scale = &nan_scale), "k_scale[0]",
+      "nan");
   BAD((p.struct_size = SIMDATTN_PROBLEM_SIZE, p.kv_scale_stride = -2), "kv_scale_stride", "-2");
   BAD(p.v.dtype = (simdattn_dtype)-1, "v.dtype", "-1");
   /* pointers */

@@ -45,7 +45,8 @@ static void test_ggml_vectors(void) {
     /* decoding: d q and d (q - 8), with d the block's f16 */
     for (int e = 0; e < GGML_NE; e++) {
       const uint8_t *b8 = q8 + e / 32 * 34, *b4 = q4 + e / 32 * 18;
-      const float d8 = sa_f16_to_f32((uint16_t)(b8[0] | b8[1] << 8)), d4 = sa_f16_to_f32((uint16_t)(b4[0] | b4[1] << 8));
+      const float d8 = sa_f16_to_f32((uint16_t)(b8[0] | b8[1] << 8)),
+                  d4 = sa_f16_to_f32((uint16_t)(b4[0] | b4[1] << 8));
       const int i = e % 32, n4 = i < 16 ? (b4[2 + i] & 15) : (b4[2 + i - 16] >> 4);
       const float w8 = d8 * (float)(int8_t)b8[2 + i], w4 = d4 * (float)(n4 - 8);
       CHECK(sa_decode_q8_0(q8, e) == w8, "q8_0 decode v%d e%d", v, e);
@@ -149,7 +150,8 @@ static void test_append(void) {
   float k[N][H][D], v[N][H][D];
   for (int t = 0; t < N; t++)
     for (int h = 0; h < H; h++)
-      for (int x = 0; x < D; x++) k[t][h][x] = sinf((float)(t * 131 + h * 17 + x)), v[t][h][x] = cosf((float)(t + x * h));
+      for (int x = 0; x < D; x++)
+        k[t][h][x] = sinf((float)(t * 131 + h * 17 + x)), v[t][h][x] = cosf((float)(t + x * h));
   const int32_t slots[N] = {7, 0, -1, 11, 3};
   static uint8_t kc[NB * H * BS * 34 * D / 32], vc[NB * H * BS * D];
   const float vscale[H] = {0.01f, 0.02f};
