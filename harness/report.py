@@ -312,6 +312,42 @@ def dtype_tables(res):
     return L
 
 
+CHECK_QUANT = re.compile(r"^(PASS|FAIL) (?P<variant>\S+)\s+(?P<case>\S+)\s+out_err (?P<err>\S+) budget (?P<budget>\S+) "
+                         r".* fmt_err (?P<fmt>\S+)")
+
+
+def quant_errors(folder):
+    """attn-check's quantized cases (check.txt): per case the kernels' largest out error against the oracle
+    on the dequantized values, beside the format's own error (oracle on the quantized cache against the
+    oracle on the f32 data it came from)."""
+    path = os.path.join(folder, "check.txt")
+    if not os.path.exists(path):
+        return []
+    cases = {}
+    for line in open(path):
+        m = CHECK_QUANT.match(line)
+        if not m:
+            continue
+        c = cases.setdefault(m["case"], {"err": 0.0, "budget": 0.0, "fmt": float(m["fmt"]), "n": 0, "fail": 0})
+        c["n"] += 1
+        c["fail"] += line.startswith("FAIL")
+        if float(m["err"]) >= c["err"]:
+            c["err"], c["budget"] = float(m["err"]), float(m["budget"])
+    if not cases:
+        return []
+    L = ["## Quantized K/V: the kernels' error beside the format's own\n",
+         "attn-check's quantized cases (README, \"Quantized KV caches\"): `kernel` is the largest out error of the "
+         "variants that ran the case, against the float64 oracle on the exactly dequantized values (judged by the "
+         "unchanged rule: `budget`); `format` is what the format itself costs: the oracle on the quantized cache "
+         "against the oracle on the f32 data it was quantized from.\n",
+         "| case | variants | kernel | budget | format |", "|---|---|---|---|---|"]
+    for name, c in cases.items():
+        fails = f" ({c['fail']} FAIL)" if c["fail"] else ""
+        L.append(f"| `{name}` | {c['n']}{fails} | {c['err']:.3g} | {c['budget']:.3g} | {c['fmt']:.3g} |")
+    L.append("")
+    return L
+
+
 def quant_limits(res):
     """Quantized decode against this machine's two limits, read from the same run: tokens/s over
     min(stream GB/s / K/V bytes per token, 0.5 x the ISA's FMA peak / FLOPs per token), where FLOPs
@@ -637,6 +673,7 @@ def write_report(res, out_dir):
     L.extend(call_table(res))
     L.extend(dtype_tables(res))
     L.extend(quant_limits(res))
+    L.extend(quant_errors(res["folder"]))
     ws = [a for a in prefill(res) if a.get("workspace_bytes") is not None]
     if ws:
         L.append("## Extra memory per call (workspace_bytes, all threads)\n")
