@@ -27,6 +27,7 @@
 #define SA_KTX_FLOATS(d, keys) (16 + ((d) + 1) / 2 * (keys))
 static void sa_bf16_q_prepare(const float *q, int64_t d, float *extra);
 #define SA_Q_ROW_PREPARE(q, d, extra) sa_bf16_q_prepare(q, d, extra)
+#define SA_KERNEL_DTYPES SA_DT_BF16 /* its only dtype: no other format's tiles are built (core/dtype.h) */
 #define SA_HAVE_PACK_K 1
 #define SA_HAVE_S_TILE 1
 #include "../core/flash_driver.inc"

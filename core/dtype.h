@@ -45,6 +45,13 @@
 #define SA_DT_QUANT                                                                                             \
   (SA_DT_BIT(SIMDATTN_Q8_0) | SA_DT_BIT(SIMDATTN_Q4_0) | SA_DT_BIT(SIMDATTN_FP8E4M3) | SA_DT_BIT(SIMDATTN_FP8E5M2))
 #define SA_DT_ALL (SA_DT_FLOAT | SA_DT_QUANT)
+/* The dtypes a kernel is specialised for (core/flash_driver.inc): a variant that accepts fewer defines
+ * SA_KERNEL_DTYPES (SA_DT_* bits) before its includes, and the dispatch below never reaches code for
+ * the others, which is then not built (avx512_bf16_*: bf16 alone, not every format's tiles). */
+#ifndef SA_KERNEL_DTYPES
+#define SA_KERNEL_DTYPES SA_DT_ALL
+#endif
+#define SA_DT_KERNEL(E) (((SA_KERNEL_DTYPES) & SA_DT_BIT(SIMDATTN_##E)) != 0)
 
 #define SA_DT_CASE_VALID_(E, name, blk, bb, sc, ...) case SIMDATTN_##E:
 static inline int sa_dtype_valid(simdattn_dtype t) {
@@ -159,9 +166,9 @@ static inline void sa_kv_row_to_f32(const void *row, simdattn_dtype t, int64_t n
 /* Run fn(args..., DT) with DT the compile-time constant of runtime dtype t, so code specialised
  * for each dtype is chosen once per call, not per element (fn is normally always_inline).
  * SA_DTYPE_DISPATCH_FLOAT: the same over the floating-point formats only (q). */
-#define SA_DT_CASE_CALL_(E, name, blk, bb, sc, fn, ...) \
-  case SIMDATTN_##E:                                \
-    fn(__VA_ARGS__, SIMDATTN_##E);                  \
+#define SA_DT_CASE_CALL_(E, name, blk, bb, sc, fn, ...)     \
+  case SIMDATTN_##E:                                    \
+    if (SA_DT_KERNEL(E)) fn(__VA_ARGS__, SIMDATTN_##E); \
     break;
 #define SA_DTYPE_DISPATCH(t, fn, ...)                           \
   do {                                                          \
@@ -175,9 +182,10 @@ static inline void sa_kv_row_to_f32(const void *row, simdattn_dtype t, int64_t n
       break;                                                          \
     }                                                                 \
   } while (0)
-#define SA_DT_CASE_RETURN_(E, name, blk, bb, sc, fn, ...) \
-  case SIMDATTN_##E:                                  \
-    return fn(__VA_ARGS__, SIMDATTN_##E);
+#define SA_DT_CASE_RETURN_(E, name, blk, bb, sc, fn, ...)      \
+  case SIMDATTN_##E:                                        \
+    if (SA_DT_KERNEL(E)) return fn(__VA_ARGS__, SIMDATTN_##E); \
+    break;
 /* the same, returning fn's value (the caller returns something after it for invalid t) */
 #define SA_DTYPE_DISPATCH_RETURN(t, fn, ...) \
   switch (t) { SA_DTYPES(SA_DT_CASE_RETURN_, fn, __VA_ARGS__) }

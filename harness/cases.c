@@ -515,19 +515,19 @@ static void grid_quant(list *l) {
     const simdattn_dtype dt = quant_types[f];
     const int fp8 = sa_dtype_scaled(dt);
     /* GQA decode, 32 x 8 heads, d128 (an LLM's step; the error quoted against ggml's f16 path) */
-    s = case_default("quant", 1, l->quick ? 1024 : 4096);
+    s = case_default("quant", 1, l->quick ? 512 : 4096);
     s.heads_q = 32, s.heads_kv = 8, s.d = s.dv = 128;
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
     add(l, s);
     /* interleaved cache (heads side by side), a tail of keys */
-    s = case_default("quant", 1, 700);
+    s = case_default("quant", 1, l->quick ? 300 : 700);
     s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT, s.layout = LAYOUT_BSHD;
     s.kvt = dt, s.kvscale = fp8;
     add(l, s);
     /* prefill, causal, packed blocks */
-    s = case_default("quant", 150, 300);
+    s = case_default("quant", l->quick ? 64 : 150, l->quick ? 200 : 300);
     s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
@@ -580,7 +580,7 @@ static void grid_quant(list *l) {
                                             {SIMDATTN_F32, SIMDATTN_Q4_0, SIMDATTN_FP8E5M2}};
   for (int m = 0; m < (l->quick ? 2 : (int)SA_ARRAY_SIZE(mixes)); m++)
     for (int t = 0; t < 2; t++) {
-      s = case_default("quant", t ? 90 : 1, 600);
+      s = case_default("quant", t ? (l->quick ? 40 : 90) : 1, l->quick ? 300 : 600);
       s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;
       s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
       s.qt = mixes[m][0], s.kvt = mixes[m][1], s.mixed_v = 1, s.vt = mixes[m][2], s.kvscale = 1;
