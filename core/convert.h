@@ -160,6 +160,12 @@ static inline float sa_decode_q4_0(const void *base, int64_t idx) {
   const int q = i < 16 ? (blk[2 + i] & 15) : (blk[2 + i - 16] >> 4);
   return sa_block_d(blk) * (float)(q - 8);
 }
+/* Where a block's largest magnitude is so small that 1 / d overflows (d below 2^-128), x id is +-inf or
+ * NaN: ggml's conversion of it to an integer is undefined in C, and on x86 (cvttss2si: 0x80000000,
+ * whose low byte is 0) stores 0 — the value the encoders define there (its d is then 0 in f16, so
+ * every element decodes to 0 either way). */
+/* q4_0's nibble of t = x id + 8.5 (>= 0.5 for a finite id: truncation is floor), at most 15 */
+static inline int sa_q4_nibble(float t) { return t >= 0.0f && t < 16.0f ? (int)t : t >= 16.0f && t < 0x1p31f ? 15 : 0; }
 static inline void sa_encode_q8_0(void *base, int64_t idx, const float *src, int64_t n) {
   for (int64_t b0 = 0; b0 < n; b0 += SA_QK) {
     uint8_t *blk = (uint8_t *)base + (idx + b0) / SA_QK * 34;
@@ -169,7 +175,10 @@ static inline void sa_encode_q8_0(void *base, int64_t idx, const float *src, int
     const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     const uint16_t h = sa_f32_to_f16(d);
     memcpy(blk, &h, 2);
-    for (int i = 0; i < SA_QK; i++) blk[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+    for (int i = 0; i < SA_QK; i++) { /* |x id| <= 127 unless id overflowed (below) */
+      const float r = roundf(x[i] * id);
+      blk[2 + i] = (uint8_t)(r >= -128.0f && r <= 127.0f ? (int8_t)r : 0);
+    }
   }
 }
 static inline void sa_encode_q4_0(void *base, int64_t idx, const float *src, int64_t n) {
@@ -184,8 +193,7 @@ static inline void sa_encode_q4_0(void *base, int64_t idx, const float *src, int
     memcpy(blk, &h, 2);
     for (int i = 0; i < SA_QK / 2; i++) {
       const float x0 = x[i] * id, x1 = x[i + SA_QK / 2] * id;
-      const int q0 = (int)(x0 + 8.5f), q1 = (int)(x1 + 8.5f); /* >= 0.5: truncation is floor */
-      blk[2 + i] = (uint8_t)((q0 < 15 ? q0 : 15) | (q1 < 15 ? q1 : 15) << 4);
+      blk[2 + i] = (uint8_t)(sa_q4_nibble(x0 + 8.5f) | sa_q4_nibble(x1 + 8.5f) << 4);
     }
   }
 }
