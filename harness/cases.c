@@ -520,6 +520,14 @@ static void grid_quant(list *l) {
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
     add(l, s);
+    if (l->quick && (dt == SIMDATTN_Q4_0 || dt == SIMDATTN_FP8E5M2)) { /* quick: their adversarial prefill */
+      s = case_default("quant", 64, 200);
+      s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+      s.kvt = dt, s.kvscale = fp8 ? 2 : 0, s.qadv = 1;
+      add(l, s);
+      continue;
+    }
     /* interleaved cache (heads side by side), a tail of keys */
     s = case_default("quant", 1, l->quick ? 300 : 700);
     s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;
@@ -532,10 +540,11 @@ static void grid_quant(list *l) {
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
     add(l, s);
-    /* adversarial blocks and encodings, decode and prefill */
+    /* adversarial blocks and encodings, decode (groups of 2: staged tiles; quick q8_0: one row per head, the
+     * staged one-row tiles and the short path) and prefill */
     for (int t = 0; t < 2; t++) {
       s = case_default("quant", t ? 70 : 1, 200);
-      s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
+      s.heads_q = 4, s.heads_kv = !t && l->quick && dt == SIMDATTN_Q8_0 ? 4 : 2, s.d = s.dv = 64;
       s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
       s.kvt = dt, s.kvscale = fp8 ? 2 : 0, s.qadv = 1;
       add(l, s);
@@ -578,7 +587,7 @@ static void grid_quant(list *l) {
                                             {SIMDATTN_F32, SIMDATTN_FP8E4M3, SIMDATTN_F16},
                                             {SIMDATTN_BF16, SIMDATTN_F16, SIMDATTN_Q8_0},
                                             {SIMDATTN_F32, SIMDATTN_Q4_0, SIMDATTN_FP8E5M2}};
-  for (int m = 0; m < (l->quick ? 2 : (int)SA_ARRAY_SIZE(mixes)); m++)
+  for (int m = 0; m < (l->quick ? 1 : (int)SA_ARRAY_SIZE(mixes)); m++)
     for (int t = 0; t < 2; t++) {
       s = case_default("quant", t ? (l->quick ? 40 : 90) : 1, l->quick ? 300 : 600);
       s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 64;

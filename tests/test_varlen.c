@@ -418,7 +418,7 @@ static void test_append(void) {
             const float k = sa_load_f32(ksrc, dts[sd], (t * H + h) * D + x),
                         v = sa_load_f32(vsrc, dts[sd], (t * H + h) * D + x);
             float kw, vw; /* what the cache's dtype makes of them */
-            unsigned char tmp[4];
+            unsigned char tmp[64] = {0}; /* (room for any format the dtype switch names) */
             sa_store_f32(tmp, dts[cd], 0, &k, 1), kw = sa_load_f32(tmp, dts[cd], 0);
             sa_store_f32(tmp, dts[cd], 0, &v, 1), vw = sa_load_f32(tmp, dts[cd], 0);
             const float kg = sa_load_f32(kc, dts[cd], blk * H * BS * D + h * BS * D + off * D + x);
