@@ -26,6 +26,12 @@ static float dot(const float *q, const float *k, int64_t d, int order) {
     case SA_REF_LANES16_SUM: {
       float lane[16] = {0};
       for (int64_t x = 0; x < d; x++) lane[x % 16] = fmaf(q[x], k[x], lane[x % 16]);
+      if (order == SA_REF_LANES16_SUM) { /* AVX-512's sa_vhsum: (e0 + e2) + (e1 + e3) per quarter, then
+                                          * (q0 + q1) + (q2 + q3) */
+        float qs[4];
+        for (int L = 0; L < 4; L++) qs[L] = (lane[4 * L] + lane[4 * L + 2]) + (lane[4 * L + 1] + lane[4 * L + 3]);
+        return (qs[0] + qs[1]) + (qs[2] + qs[3]);
+      }
       for (int w = 8; w >= 1; w /= 2)
         for (int t = 0; t < w; t++) lane[t] += lane[t + w];
       return lane[0];

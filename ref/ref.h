@@ -12,7 +12,11 @@
  *   REVERSE  dot products x = d-1..0; weighted sums j = n-1..0
  *   FMA      dot products with fmaf, forward (what broadcast-FMA micro-kernels do); sums forward
  *   LANES16  dot products in 16 fmaf lanes then a tree sum (horizontal SIMD); sums reversed
- *   LANES16_SUM  dot products as LANES16; the weighted sum forward with fmaf and the weights' sum
+ *   LANES16_SUM  dot products in 16 fmaf lanes as LANES16, summed by AVX-512's tree instead (each
+ *            128-bit quarter (e0 + e2) + (e1 + e3), then (q0 + q1) + (q2 + q3): avx512/avx512.h
+ *            sa_vhsum; LANES16's halving tree left AVX-512 at 1.78x its budget where the dot products'
+ *            rounding set the error: tests/fuzz, d20, score terms 33, outputs 0.005-0.05, its
+ *            error exactly this order's); the weighted sum forward with fmaf and the weights' sum
  *            (the softmax's normaliser) in 16 lanes then a tree, as SIMD kernels sum them: the
  *            two sums in different orders. The other orders sum both alike, so where every v
  *            is one power of two c (the weighted sum is then exactly c times the weights' sum
