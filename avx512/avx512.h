@@ -69,7 +69,8 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
  * multiple of 16, rows of whole blocks of 32): its 16 int8 (q8_0) or nibbles (q4_0: the low ones
  * for the block's first half, the high ones for its second) widened to f32 and times the block's
  * f16 d (converted from an 8-byte load at the block's start: two operations, where a 2-byte one took
- * four); q4_0's d (q - 8) as one FMA, q d - 8 d (each term and the result exact in f32). fp8
+ * four); q4_0's q - 8 in integers, then times d (exact, and d (q - 8) as the codec: an inf d gives
+ * NaN at q = 8 only). fp8
  * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
  * one lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication
  * takes sc 2^8 instead (an exact power-of-two step: the same real product, the same rounding; the
@@ -77,20 +78,24 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
 static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
   return n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(sa_mask_n(n), p);
 }
-static inline sa_vec sa_block_d16(const char *blk) {
-  return _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk)));
+/* The same with the block's d given (SA_VLOAD_D: direct mode's GQA tiles convert each block's d
+ * once, core/flash_driver.inc); the loaders above through them */
+#define SA_VLOAD_D 1
+static inline float sa_block_d_isa(const char *blk) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk))); }
+static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, float d) {
+  const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
+}
+static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, float d) {
+  const __m512i b = _mm512_cvtepu8_epi32(sa_load_u8x16(base + (idx >> 5) * 18 + 2, n));
+  const __m512i q = (idx & 16) ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(15));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8))), _mm512_set1_ps(d));
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
-  const char *blk = base + (idx >> 5) * 34;
-  const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(blk + 2 + (idx & 31), n));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(q), sa_block_d16(blk));
+  return sa_vload_q8_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 34));
 }
 static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
-  const char *blk = base + (idx >> 5) * 18;
-  const __m512i b = _mm512_cvtepu8_epi32(sa_load_u8x16(blk + 2, n));
-  const __m512i q = (idx & 16) ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(15));
-  const sa_vec d = sa_block_d16(blk);
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), d, _mm512_mul_ps(d, _mm512_set1_ps(-8.0f)));
+  return sa_vload_q4_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 18));
 }
 static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
   const sa_vec x = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8));
