@@ -144,14 +144,16 @@ static case_spec decode_shape(int64_t seq_kv, int64_t heads_kv, case_layout layo
  * Kept in a small cache (least recently used out first, at most SHAPE_CACHE_BYTES of inputs), so
  * rows of one shape run in any order (--benchmark_enable_random_interleaving) without rebuilding
  * the inputs and the oracle's answer each time (a decode shape at kv 32768 takes about 4 s). */
-/* a quarter of the machine's memory, at least 2 GiB, at most 8: the decode shapes alone (MHA at
+/* 3/8 of the machine's memory, at least 2 GiB, at most 10: the decode shapes alone (MHA at
  * seq_kv 32768 is 1 GiB of f32 K/V) overflowed 2 GiB, and the random order then rebuilt them and
- * their oracle again and again (a sweep of 700 rows ran past an hour) */
+ * their oracle again and again (a sweep of 700 rows ran past an hour). With the quantized caches'
+ * rows the default sweep's shapes hold 7.4 GB of inputs: a quarter of 24 GiB (and their f32 data,
+ * 1.7 GB more, kept until then) made the sweep of 1045 rows run at about a third of its speed */
 static size_t shape_cache_bytes(void) {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  size_t b = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 4 : 0;
+  size_t b = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 8 * 3 : 0;
   if (b < ((size_t)2 << 30)) b = (size_t)2 << 30;
-  if (b > ((size_t)8 << 30)) b = (size_t)8 << 30;
+  if (b > ((size_t)10 << 30)) b = (size_t)10 << 30;
   return b;
 }
 #define SHAPE_CACHE_BYTES shape_cache_bytes()
@@ -188,8 +190,7 @@ static double kv_bytes_of(const case_spec *s, int64_t keys) {
 
 static size_t shape_bytes(const case_spec *s) {
   const double q = (double)sa_dtype_bytes(s->qt, s->batch * s->heads_q * s->seq_q * s->d);
-  double kv = kv_bytes_of(s, s->seq_kv);
-  if (case_quantized(s)) kv += 4.0 * (double)(s->batch * s->heads_kv * s->seq_kv * (s->d + s->dv)); /* the f32 data */
+  const double kv = kv_bytes_of(s, s->seq_kv); /* (a quantized case's f32 data is freed: shape_acquire) */
   const double o = (double)(s->batch * s->heads_q * s->seq_q * (s->dv + 1)) * 4.0;
   return (size_t)(q + kv + o);
 }
@@ -237,6 +238,10 @@ static int shape_acquire(const case_spec *s, char *err, size_t n) {
     snprintf(err, n, "cannot allocate the inputs of %s", name);
     return -1;
   }
+  /* a quantized case's f32 data (attn-check's format error) is not used here */
+  free(e->cd.k_f32);
+  free(e->cd.v_f32);
+  e->cd.k_f32 = e->cd.v_f32 = NULL;
   const int64_t rows = s->batch * s->heads_q * s->seq_q;
   const double macs = visible_pairs(s) * (double)(s->d + s->dv) * (double)s->batch * (double)s->heads_q;
   int64_t spot[SPOT_ROWS];
