@@ -139,6 +139,41 @@ typedef struct sa_tiles {
   int64_t direct_rows; /* direct (unpacked) mode for a shape of at most this many packed rows */
 } sa_tiles;
 
+/* The backward pass (src/backward.c, core/flash_bwd.inc). A job is the forward job (out and lse
+ * read as inputs) plus the gradients' tensors (strides in floats). Its work is three phases:
+ *   1. per row: D = rowsum(dout o out) into job->D (and a sink's share of d_sinks into job->Ds);
+ *   2. tasks (b, hk, part): the key blocks of partition `part` of kv head hk's keys; a task owns
+ *      its keys' dk and dv (written once, whole) and its own dQ partial, dq_part[b][hk][part]
+ *      (rows x dpad floats, every row of the group, zeroed by the task);
+ *   3. per row: dq = the partials summed in the order part = 0, 1, ...; d_sinks per head, rows
+ *      summed in order.
+ * The partitions are a function of the shape only (src/), so every bit is. */
+typedef struct sa_bwd_job {
+  sa_job f; /* the forward problem (its task grid unused) */
+  const float *dout;
+  int64_t do_sb, do_sh, do_ss;
+  float *dq, *dk, *dv, *d_sinks;
+  int64_t dq_sb, dq_sh, dq_ss, dk_sb, dk_sh, dk_ss, dv_sb, dv_sh, dv_ss;
+  /* grid and shared workspace (src/) */
+  int64_t block_kv;    /* keys per key block (the kernel's bwd_block_kv) */
+  int64_t n_kv_blocks; /* ceil(seq_kv / block_kv) */
+  int64_t n_parts;     /* key partitions per (b, hk) */
+  int64_t dpad;        /* dq_part row stride: d rounded up to the kernel's vector length */
+  float *D;            /* [batch][heads_q][seq_q] */
+  float *Ds;           /* [batch][heads_q][seq_q]: -exp(sink - lse) D, each row's share of d_sinks (sinks only) */
+  float *dq_part;      /* [batch][heads_kv][n_parts][rows][dpad] */
+  int ref_order;       /* the naive reference's operation order (harness only) */
+} sa_bwd_job;
+
+static inline float *sa_bwd_dq_part(const sa_bwd_job *j, int64_t b, int64_t hk, int64_t part) {
+  return j->dq_part + ((b * j->f.heads_kv + hk) * j->n_parts + part) * j->f.rows * j->dpad;
+}
+/* a partition's key blocks [*b0, *b1) */
+static inline void sa_bwd_part_blocks(const sa_bwd_job *j, int64_t part, int64_t *b0, int64_t *b1) {
+  *b0 = part * j->n_kv_blocks / j->n_parts;
+  *b1 = (part + 1) * j->n_kv_blocks / j->n_parts;
+}
+
 typedef struct sa_kernel {
   void (*run)(const sa_job *job, const sa_task *task, void *workspace);
   size_t (*workspace)(const sa_job *job);        /* bytes one worker needs; 64-byte aligned by the caller */
@@ -146,6 +181,15 @@ typedef struct sa_kernel {
   sa_tiles tiles;
   int max_heads_per_task; /* run() takes tasks of several kv heads (direct mode); 0 or 1: one head per task */
   int log2_scores; /* plain jobs' partial states (m) are in log2 units; never sa_job_natural ones (core/softmax.h) */
+  /* the backward pass's phase 2 (sa_bwd_job): one task (b, hk, part); NULL: the variant has none */
+  void (*bwd_run)(const sa_bwd_job *job, int64_t b, int64_t hk, int64_t part, void *workspace);
+  size_t (*bwd_workspace)(const sa_bwd_job *job); /* bytes one worker needs */
+  int64_t bwd_block_kv;                           /* keys per backward key block (0: all keys, one block) */
+  int64_t bwd_vl;                                 /* f32 lanes (dq_part rows are padded to a multiple) */
+  /* sum over x < n of a[x] b[x] with the ISA's multiply-add, x in order: D = dout . out in the
+   * arithmetic of the kernel's dP (dout . v), so that dP - D is exactly 0 where out is v (one
+   * visible key); NULL: fmaf */
+  float (*bwd_rowdot)(const float *a, const float *b, int64_t n);
 } sa_kernel;
 
 /* Everything a kernel needs to know about one packed row. */

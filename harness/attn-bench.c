@@ -18,6 +18,7 @@
  * The sweep runs f32 throughout; SIMD variants also get f16 and bf16 K/V under f32 queries and
  * bf16 throughout (non-causal prefill at seq 512, 2048, 8192 for d 64 and 128; every decode
  * length), and GBps then counts the 2-byte elements actually read. */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "equiv.h"
 #include "gbench_shim.h"
 #include "load.h"
+#include "ref/ref.h"
 #include "src/internal.h"
 #include "varlen.h"
 
@@ -48,7 +50,7 @@
 #define FULL_CHECK_MACS (1 << 27) /* above this the check spot-checks rows */
 #define SPOT_ROWS 32
 
-typedef enum { ROW_ATTN, ROW_BLAS, ROW_NAIVE, ROW_PEAK, ROW_STREAM } row_kind;
+typedef enum { ROW_ATTN, ROW_BLAS, ROW_NAIVE, ROW_PEAK, ROW_STREAM, ROW_BWD } row_kind;
 
 typedef struct row {
   row_kind kind;
@@ -819,6 +821,214 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
 
 static int is_scalar(const sa_variant *v) { return !strcmp(v->isa, "scalar"); }
 
+/* ---- attn_bwd/ rows: the backward pass ----
+ * attn_bwd/<variant>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T> (and blas_unfused's):
+ * simdattn_backward of the prefill shape, the forward's out and lse (the `ref` variant's) given.
+ * GFLOPS counts 2.5 times the forward's FLOPs (FlashAttention's convention: 5 matrix products
+ * to the forward's 2), peak_frac against the same peaks. Every row is first judged against the
+ * float64 oracle's gradients with the rule (per tensor, err(ref) over the naive orders), as
+ * attn-check judges bwd/ cases. The shapes (few, small) are all kept. */
+typedef struct {
+  case_spec spec;
+  case_data cd;
+  float *dout, *dq, *dk, *dv;
+  simdattn_grad g;
+  double *oracle[3], budget[3];
+  size_t n[3];
+} bwd_shape;
+#define BWD_SHAPES 32
+static bwd_shape bwd_shapes[BWD_SHAPES];
+static int n_bwd_shapes;
+static float *bwd_blas_ws;
+static size_t bwd_blas_ws_bytes;
+
+static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
+  for (int t = 0; t < n_bwd_shapes; t++)
+    if (!memcmp(&bwd_shapes[t].spec, s, sizeof *s)) return &bwd_shapes[t];
+  if (n_bwd_shapes == BWD_SHAPES) {
+    snprintf(err, n, "more than %d backward shapes", BWD_SHAPES);
+    return NULL;
+  }
+  bwd_shape *b = &bwd_shapes[n_bwd_shapes];
+  memset(b, 0, sizeof *b);
+  b->spec = *s;
+  if (case_build(s, seed, &b->cd)) {
+    snprintf(err, n, "cannot build the backward shape");
+    case_free(&b->cd);
+    return NULL;
+  }
+  const size_t nq = (size_t)(s->batch * s->heads_q * s->seq_q), nk = (size_t)(s->batch * s->heads_kv * s->seq_kv);
+  b->n[0] = nq * (size_t)s->d, b->n[1] = nk * (size_t)s->d, b->n[2] = nk * (size_t)s->dv;
+  b->dout = malloc(sizeof(float) * nq * (size_t)s->dv);
+  b->dq = malloc(sizeof(float) * b->n[0]);
+  b->dk = malloc(sizeof(float) * b->n[1]);
+  b->dv = malloc(sizeof(float) * b->n[2]);
+  for (int k = 0; k < 3; k++) b->oracle[k] = malloc(sizeof(double) * b->n[k]);
+  if (!b->dout || !b->dq || !b->dk || !b->dv || !b->oracle[0] || !b->oracle[1] || !b->oracle[2]) {
+    snprintf(err, n, "cannot allocate the backward shape");
+    return NULL;
+  }
+  uint64_t st = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t t = 0; t < nq * (size_t)s->dv; t++) { /* N(0, 1)-ish: a sum of 4 uniforms, centred and scaled */
+    double u = 0.0;
+    for (int r = 0; r < 4; r++) {
+      st = st * 6364136223846793005ull + 1442695040888963407ull;
+      u += (double)(st >> 11) * 0x1p-53;
+    }
+    b->dout[t] = (float)((u - 2.0) * 1.7320508075688772);
+  }
+  simdattn_grad *g = &b->g;
+  g->struct_size = SIMDATTN_GRAD_SIZE;
+  g->dout = b->dout, g->dq = b->dq, g->dk = b->dk, g->dv = b->dv;
+  g->dout_stride_seq = s->dv, g->dout_stride_head = s->seq_q * s->dv, g->dout_stride_batch = s->heads_q * s->seq_q * s->dv;
+  g->dq_stride_seq = s->d, g->dq_stride_head = s->seq_q * s->d, g->dq_stride_batch = s->heads_q * s->seq_q * s->d;
+  g->dk_stride_seq = s->d, g->dk_stride_head = s->seq_kv * s->d, g->dk_stride_batch = s->heads_kv * s->seq_kv * s->d;
+  g->dv_stride_seq = s->dv, g->dv_stride_head = s->seq_kv * s->dv,
+  g->dv_stride_batch = s->heads_kv * s->seq_kv * s->dv;
+  const simdattn_options ref = {0, "ref", NULL, NULL, 0};
+  sa_bwd_job J;
+  if (simdattn_forward(&b->cd.p, &ref) != SIMDATTN_OK ||
+      sa_validate_backward(&b->cd.p, g, 1, NULL, 0, &J) != SIMDATTN_OK ||
+      sa_oracle_bwd(&J, b->oracle[0], b->oracle[1], b->oracle[2], NULL)) {
+    snprintf(err, n, "cannot build the backward oracle: %s", simdattn_last_error());
+    return NULL;
+  }
+  double ref_err[3] = {0, 0, 0}, mx[3] = {0, 0, 0};
+  for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+    if (sa_backward_ordered(&b->cd.p, g, &ref, order) != SIMDATTN_OK) {
+      snprintf(err, n, "the naive backward: %s", simdattn_last_error());
+      return NULL;
+    }
+    const float *got[3] = {b->dq, b->dk, b->dv};
+    for (int k = 0; k < 3; k++)
+      for (size_t t = 0; t < b->n[k]; t++) {
+        const double e = fabs((double)got[k][t] - b->oracle[k][t]);
+        if (!(e <= ref_err[k])) ref_err[k] = e;
+        if (order == 0 && fabs(b->oracle[k][t]) > mx[k]) mx[k] = fabs(b->oracle[k][t]);
+      }
+  }
+  for (int k = 0; k < 3; k++) b->budget[k] = 2.0 * ref_err[k] + 2.0 * FLT_EPSILON * mx[k];
+  fprintf(stderr, "attn-bench: bwd shape q%" PRId64 " d%" PRId64 " h%" PRId64 " %s: budgets dq %.3g dk %.3g dv %.3g\n",
+          s->seq_q, s->d, s->heads_q, s->causal ? "causal" : "full", b->budget[0], b->budget[1], b->budget[2]);
+  n_bwd_shapes++;
+  return b;
+}
+
+static void bwd_release(void) {
+  for (int t = 0; t < n_bwd_shapes; t++) {
+    bwd_shape *b = &bwd_shapes[t];
+    free(b->dout), free(b->dq), free(b->dk), free(b->dv);
+    for (int k = 0; k < 3; k++) free(b->oracle[k]);
+    case_free(&b->cd);
+  }
+  free(bwd_blas_ws);
+}
+
+static int bwd_once(row *r, bwd_shape *b, char *err, size_t n) {
+  if (!r->v) return sa_unfused_bwd_run(&b->cd.p, &b->g, bwd_blas_ws, r->threads, err, n);
+  const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+  if (simdattn_backward(&b->cd.p, &b->g, &opt) != SIMDATTN_OK) {
+    snprintf(err, n, "simdattn_backward: %s", simdattn_last_error());
+    return -1;
+  }
+  return 0;
+}
+
+static int bwd_setup(void *ctx, char *err, size_t n) {
+  row *r = (row *)ctx;
+  if (r->failed) {
+    snprintf(err, n, "%s", r->why);
+    return -1;
+  }
+  bwd_shape *b = bwd_acquire(&r->spec, err, n);
+  if (!b) return -1;
+  if (!r->v && sa_unfused_bwd_workspace(&b->cd.p) > bwd_blas_ws_bytes) {
+    const size_t need = (sa_unfused_bwd_workspace(&b->cd.p) + 63) / 64 * 64;
+    free(bwd_blas_ws);
+    bwd_blas_ws = aligned_alloc(64, need);
+    bwd_blas_ws_bytes = bwd_blas_ws ? need : 0;
+    if (!bwd_blas_ws) {
+      snprintf(err, n, "the unfused backward's P and dS need %.3g GB, which cannot be allocated", need * 1e-9);
+      return -1;
+    }
+  }
+  if (r->checked) return 0;
+  r->checked = 1;
+  if (!r->v) gbs_value(r->bench, "workspace_bytes", (double)sa_unfused_bwd_workspace(&b->cd.p));
+  else {
+    simdattn_plan *plan = NULL;
+    const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
+    if (simdattn_plan_create_backward(&b->cd.p, &opt, &plan) == SIMDATTN_OK)
+      gbs_value(r->bench, "workspace_bytes", (double)simdattn_plan_workspace_size(plan));
+    simdattn_plan_destroy(plan);
+  }
+  if (bwd_once(r, b, r->why, sizeof r->why) == 0) {
+    const float *got[3] = {b->dq, b->dk, b->dv};
+    static const char *const tn[3] = {"dq", "dk", "dv"};
+    int k = 0;
+    double e = 0.0;
+    for (; k < 3; k++) {
+      e = 0.0;
+      for (size_t t = 0; t < b->n[k]; t++) {
+        const double d = fabs((double)got[k][t] - b->oracle[k][t]);
+        if (!(d <= e)) e = d;
+      }
+      if (!(e <= b->budget[k])) break;
+    }
+    if (k == 3) return 0;
+    snprintf(r->why, sizeof r->why, "fails the equivalence rule against the oracle's gradients: %s err %.3g, budget %.3g",
+             tn[k], e, b->budget[k]);
+  }
+  r->failed = 1;
+  snprintf(err, n, "%s", r->why);
+  fprintf(stderr, "attn-bench: ERROR %s\n", r->why);
+  return -1;
+}
+
+static int bwd_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
+  row *r = (row *)ctx;
+  bwd_shape *b = bwd_acquire(&r->spec, err, n);
+  if (!b) return -1;
+  double best_foreign = 2.0, best_steal = 0.0, best_time = 0.0;
+  int attempt = 0;
+  for (;; attempt++) {
+    sa_load_mark a, c;
+    const double t0 = sa_seconds();
+    mark_now(t0, &a);
+    for (int64_t t = 0; t < iters; t++)
+      if (bwd_once(r, b, err, n)) return -1;
+    const double t1 = sa_seconds();
+    mark_now(t1, &c);
+    double foreign, steal;
+    load_over(t0, &a, t1, &c, &foreign, &steal);
+    if (foreign < best_foreign) best_foreign = foreign, best_steal = steal, best_time = t1 - t0;
+    if (foreign <= FOREIGN_MAX || attempt == RERUNS) break;
+  }
+  *seconds = best_time;
+  gbs_value(r->bench, "foreign_cpu", best_foreign);
+  gbs_value(r->bench, "steal", best_steal);
+  gbs_value(r->bench, "reruns", attempt);
+  return 0;
+}
+
+/* v NULL: blas_unfused's backward */
+static void register_bwd_row(const sa_variant *v, const case_spec *s, int threads) {
+  row *r = new_row(ROW_BWD, threads);
+  r->v = v;
+  r->spec = *s;
+  char name[256];
+  snprintf(name, sizeof name, "attn_bwd/%s/f32-f32/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
+           v ? v->name : "blas_unfused", s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
+           s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  gbs_bench *b = gbs_register(name, bwd_setup, bwd_run, r);
+  gbs_rate(b, "GFLOPS", 2.5 * flops_of(s), 1e-9);
+  gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
+  gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
+  gbs_value(b, "workspace_bytes", 0.0);
+  gbs_value(b, "foreign_cpu", 0.0);
+  r->bench = b;
+}
+
 static void usage(FILE *f) {
   fprintf(f,
           "usage: attn-bench [--quick] [--long] [--all-dims] [--scalar-all] [--variant NAME]...\n"
@@ -1129,6 +1339,26 @@ static void register_prefill(const options *o) {
       }
 }
 
+/* the backward pass: prefill shapes at seq 512, 1024, 2048 (quick: 512), d 64 and 128 (quick: 64),
+ * non-causal and causal, every variant with a backward pass (scalar ones at 512 only), blas_unfused beside */
+static void register_bwd(const options *o) {
+  static const int64_t seqs[] = {512, 1024, 2048};
+  const int n_seqs = o->quick ? 1 : (int)SA_ARRAY_SIZE(seqs);
+  for (int di = 0; di < (o->quick ? 1 : 2); di++)
+    for (int causal = 0; causal < 2; causal++)
+      for (int si = 0; si < n_seqs; si++) {
+        case_spec s = prefill_shape(seqs[si], di ? 128 : 64, causal);
+        s.lse = 1; /* the backward reads the forward's lse */
+        for (int vi = 0; vi < n_vars; vi++) {
+          const sa_variant *v = vars[vi];
+          if (!v->kernel->bwd_run || (is_scalar(v) && seqs[si] > 512) || !(v->dtypes & SA_DT_F32)) continue;
+          for (int t = 0; t < n_threads; t++) register_bwd_row(v, &s, threads_of[t]);
+        }
+        if (o->blas && sa_unfused_available())
+          for (int t = 0; t < n_threads; t++) register_bwd_row(NULL, &s, threads_of[t]);
+      }
+}
+
 /* reduced-precision inputs: K/V in f16 and bf16 under f32 queries, and bf16 throughout, for every
  * SIMD variant that accepts them (non-causal prefill at three lengths, and decode) */
 static const simdattn_dtype dt_pairs[][2] = {
@@ -1389,6 +1619,7 @@ int main(int argc, char **argv) {
   register_limits();
   select_variants(&o);
   register_prefill(&o);
+  register_bwd(&o);
   register_dtypes(&o);
   pair_one_call = o.quick;
   register_decode(&o);
@@ -1398,6 +1629,7 @@ int main(int argc, char **argv) {
   const int rc = gbs_run(o.gb_argc, o.gb_argv);
   shape_release();
   vshape_release();
+  bwd_release();
   for (int t = 0; t < n_rows; t++) {
     simdattn_plan_destroy(rows[t].planned);
     free(rows[t].ws);

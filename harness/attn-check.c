@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bwd.h"
 #include "cases.h"
 #include "equiv.h"
 #include "ref/ref.h"
@@ -461,6 +462,11 @@ int main(int argc, char **argv) {
   for (int c = offset * (quick ? 2 : 1); c < n_varlen; c += vstride)
     run_varlen_case(&vgrid[c], vars, n_vars, seed, filter, &st);
   free(vgrid);
+  case_spec *bgrid;
+  const int n_bwd = bwd_grid(quick, &bgrid);
+  printf("attn-check: %d backward cases (bwd/)\n", n_bwd);
+  for (int c = offset; c < n_bwd; c += stride) bwd_run_case(&bgrid[c], vars, n_vars, seed, filter, &st.passed, &st.failed);
+  free(bgrid);
   passed = st.passed, failed += st.failed, skipped = st.skipped;
   free(grid);
   printf("%ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);

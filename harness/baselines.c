@@ -277,6 +277,71 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
 #endif
 }
 
+/* ---- the unfused backward: P and dS materialised, five sgemm per head ---- */
+size_t sa_unfused_bwd_workspace(const simdattn_problem *p) { return 2 * sa_unfused_workspace(p); }
+
+int sa_unfused_bwd_run(const simdattn_problem *p, const simdattn_grad *g, float *ws, int threads, char *why,
+                       size_t why_size) {
+  if (p->q.dtype != SIMDATTN_F32 || p->k.dtype != SIMDATTN_F32 || p->v.dtype != SIMDATTN_F32 || p->mask ||
+      p->softcap != 0.0f || p->alibi_slopes || p->sinks || p->window) {
+    snprintf(why, why_size, "blas_unfused's backward covers f32 with no mask, softcap, alibi, sinks or window");
+    return -1;
+  }
+#ifndef SIMDATTN_HAVE_OPENBLAS
+  (void)g, (void)ws, (void)threads;
+  snprintf(why, why_size, "built without OpenBLAS");
+  return -1;
+#else
+  const int64_t sq = p->seq_q, skv = p->seq_kv, d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d;
+  const int64_t ld = unfused_ld(p), group = p->heads_q / p->heads_kv;
+  const int64_t diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : skv - sq;
+  const float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
+  const sa_probes *best = sa_probes_best();
+  void (*softmax_row)(float *, int64_t) = best ? best->softmax_row : sa_softmax_row_scalar;
+  float *P = ws, *dS = ws + sq * ld;
+  openblas_set_num_threads(threads);
+  for (int64_t b = 0; b < p->batch; b++)
+    for (int64_t h = 0; h < p->heads_q; h++) {
+      const int64_t hk = h / group;
+      const float *q = (const float *)p->q.data + b * p->q.stride_batch + h * p->q.stride_head;
+      const float *k = (const float *)p->k.data + b * p->k.stride_batch + hk * p->k.stride_head;
+      const float *v = (const float *)p->v.data + b * p->v.stride_batch + hk * p->v.stride_head;
+      const float *o = p->out + b * p->out_stride_batch + h * p->out_stride_head;
+      const float *go = g->dout + b * g->dout_stride_batch + h * g->dout_stride_head;
+      float *dq = g->dq + b * g->dq_stride_batch + h * g->dq_stride_head;
+      float *dk = g->dk + b * g->dk_stride_batch + hk * g->dk_stride_head;
+      float *dvv = g->dv + b * g->dv_stride_batch + hk * g->dv_stride_head;
+      const float beta = h % group ? 1.0f : 0.0f; /* a kv head's dk, dv: its query heads summed */
+      /* P = softmax(scale Q K^T) (recomputed), dP = dO V^T */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, q, (int)p->q.stride_seq, k,
+                  (int)p->k.stride_seq, 0.0f, P, (int)ld);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)dv, 1.0f, go,
+                  (int)g->dout_stride_seq, v, (int)p->v.stride_seq, 0.0f, dS, (int)ld);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+      for (int64_t i = 0; i < sq; i++) {
+        float *s = P + i * ld, *ds = dS + i * ld;
+        int64_t hi = skv;
+        if (p->causal != SIMDATTN_CAUSAL_NONE) hi = i + diag + 1 < 0 ? 0 : i + diag + 1 < skv ? i + diag + 1 : skv;
+        softmax_row(s, hi);
+        float D = 0.0f;
+        for (int64_t x = 0; x < dv; x++) D += go[i * g->dout_stride_seq + x] * o[i * p->out_stride_seq + x];
+        for (int64_t j = 0; j < hi; j++) ds[j] = s[j] * (ds[j] - D) * scale;
+        for (int64_t j = hi; j < skv; j++) s[j] = ds[j] = 0.0f;
+      }
+      /* dV (+)= P^T dO, dQ = dS K, dK (+)= dS^T Q */
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)dv, (int)sq, 1.0f, P, (int)ld, go,
+                  (int)g->dout_stride_seq, beta, dvv, (int)g->dv_stride_seq);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)d, (int)skv, 1.0f, dS, (int)ld, k,
+                  (int)p->k.stride_seq, 0.0f, dq, (int)g->dq_stride_seq);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)d, (int)sq, 1.0f, dS, (int)ld, q,
+                  (int)p->q.stride_seq, beta, dk, (int)g->dk_stride_seq);
+    }
+  return 0;
+#endif
+}
+
 /* ---- naive_decode: one copy per built ISA row (harness/naive_decode.c), the best one run ---- */
 #define SA_FEATURE(id, name, arch, cpuinfo, detect)
 #define SA_ISA(name, folder, arch, features, flags, probes) \

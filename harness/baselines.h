@@ -59,6 +59,14 @@ const char *sa_unfused_corename(void); /* the kernels this process's OpenBLAS ru
 const char *sa_unfused_threading(void);
 /* Bytes of its S/P matrix: seq_q x seq_kv floats (rows padded to 64 bytes). */
 size_t sa_unfused_workspace(const simdattn_problem *p);
+/* The unfused backward (attn_bwd/blas_unfused rows): per (batch, head) P = softmax(scale Q K^T)
+ * recomputed and dP = dO V^T materialised (sgemm), dS = P (dP - D) scale by rows (the forward's
+ * vector softmax, D = rowsum(dO o O)), then dV (+)= P^T dO, dQ = dS K, dK (+)= dS^T Q (sgemm; a kv
+ * head's query heads summed). f32, no mask, softcap, alibi, sinks or window. Workspace: two
+ * seq_q x seq_kv matrices (sa_unfused_bwd_workspace bytes, 64-byte aligned). */
+size_t sa_unfused_bwd_workspace(const simdattn_problem *p);
+int sa_unfused_bwd_run(const simdattn_problem *p, const simdattn_grad *g, float *ws, int threads, char *why,
+                       size_t why_size);
 /* Runs it with ws (64-byte aligned, sa_unfused_workspace bytes). 0, or -1 when p is outside
  * what it supports (then why[] says what). */
 int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why, size_t why_size);

@@ -26,6 +26,8 @@ PAGED_PAIR = re.compile(r"^layout/(?P<rest>.+/t\d+)(?P<form>(/bshd)?/paged\d+)$"
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 # ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
 # and the ragged/ and step/ batches
+BWD = re.compile(r"^attn_bwd/(?P<variant>[^/]+)/(?P<dt>[a-z0-9_+-]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
+                 r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 SUFFIXED = re.compile(r"^(?P<base>attn/.+/t\d+(/bshd)?)/(?P<suffix>paged\d+|chunkinv)$")
 BATCH = re.compile(r"^(?P<kind>ragged|step)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9]+-[a-z0-9_+]+)/d(?P<d>\d+)/n(?P<n>\d+)"
                    r"(/q(?P<q>[0-9-]+))?/h(?P<hq>\d+)x(?P<hkv>\d+)(/(?P<mask>full|causal))?/t(?P<t>\d+)$")
@@ -60,7 +62,7 @@ def load(folder):
             best[name] = r
     rows = [best[n] for n in order]
     res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
-           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}, "paged_pair": {}}
+           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}, "paged_pair": {}, "bwd": []}
     # layout/ rows (two layouts' calls paired round by round): the median over the repetitions of
     # each repetition's median ratio, not one repetition's
     reps = {}
@@ -79,6 +81,15 @@ def load(folder):
             res["errors"].append((name, r.get("error_message", "")))
             continue
         res["by_name"][name] = r
+        m = BWD.match(name)
+        if m:
+            g = m.groupdict()
+            for k in ("d", "sq", "skv", "hq", "hkv", "t"):
+                g[k] = int(g[k])
+            for k in ("GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"):
+                g[k] = r.get(k)
+            res["bwd"].append(g)
+            continue
         m = PAGED_PAIR.match(name)
         if m:  # keyed by the paged row's name
             res["paged_pair"]["attn/" + m["rest"] + m["form"]] = (median(reps.get(name, [])), r)
@@ -580,6 +591,33 @@ def varlen_tables(res):
     return L
 
 
+def bwd_tables(res):
+    rows = res.get("bwd", [])
+    if not rows:
+        return []
+    L = ["## Backward pass (attn_bwd/), f32: GFLOPS (peak_frac); x blas_unfused's backward\n",
+         "GFLOPS counts 2.5 times the forward's FLOPs (FlashAttention's convention); peak_frac as in the prefill "
+         "tables. Every row was first judged against the float64 oracle's gradients (dq, dk, dv) with the rule. "
+         "blas_unfused: P and dP materialised, five OpenBLAS sgemm per head (OpenBLAS runs the kernels named above).\n"]
+    for d, mask, t in sorted({(a["d"], a["mask"], a["t"]) for a in rows}, key=lambda g: (g[0], g[1] != "full", g[2])):
+        sel = [a for a in rows if a["d"] == d and a["mask"] == mask and a["t"] == t]
+        seqs = sorted({a["sq"] for a in sel})
+        heads = {a["sq"]: a["hq"] for a in sel}
+        blas = {a["sq"]: a["GFLOPS"] for a in sel if a["variant"] == "blas_unfused"}
+        L.append(f"### head_dim {d}, {mask}, {t} thread{'s' if t > 1 else ''}\n")
+        L.append("| variant | " + " | ".join(f"{s} (h{heads[s]})" for s in seqs) + " |")
+        L.append("|---|" + "---|" * len(seqs))
+        for v in variants_in(sel):
+            cells = []
+            for s in seqs:
+                a = next((a for a in sel if a["variant"] == v and a["sq"] == s), None)
+                x = "" if a is None or v == "blas_unfused" or not blas.get(s) else f", {a['GFLOPS'] / blas[s]:.2f}x"
+                cells.append("" if a is None else f"{fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)}{x})")
+            L.append(f"| {v} | " + " | ".join(cells) + " |")
+        L.append("")
+    return L
+
+
 def write_report(res, out_dir):
     c = res["context"]
     L = []
@@ -669,6 +707,7 @@ def write_report(res, out_dir):
                                  f"{busy_mark(a)}")
                 L.append(f"| {v} | {t} | " + " | ".join(cells) + " |")
         L.append("")
+    L.extend(bwd_tables(res))
     L.extend(layout_tables(res))
     L.extend(call_table(res))
     L.extend(dtype_tables(res))

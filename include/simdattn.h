@@ -32,7 +32,7 @@ extern "C" {
  * simdattn_version(), the CMake package and the .pc file). SIMDATTN_VERSION_NUMBER is comparable:
  * #if SIMDATTN_VERSION_NUMBER >= 300 (0.3.0). */
 #define SIMDATTN_VERSION_MAJOR 0
-#define SIMDATTN_VERSION_MINOR 4
+#define SIMDATTN_VERSION_MINOR 5
 #define SIMDATTN_VERSION_PATCH 0
 #define SIMDATTN_VERSION_NUMBER (SIMDATTN_VERSION_MAJOR * 10000 + SIMDATTN_VERSION_MINOR * 100 + SIMDATTN_VERSION_PATCH)
 
@@ -239,6 +239,47 @@ SIMDATTN_API simdattn_status simdattn_kv_append(const simdattn_kv_append_args *a
  * Every product and quotient is one f32 operation, so the bits do not depend on the CPU or the compiler. */
 SIMDATTN_API simdattn_status simdattn_quantize(void *dst, simdattn_dtype dst_dtype, const void *src,
                                                simdattn_dtype src_dtype, int64_t n, float scale);
+
+/* ---- the backward pass (0.5): gradients of a forward call, for training loops ----
+ * Given the forward problem p exactly as it ran (shapes, strides, dtypes, every feature), with
+ * p->out and p->lse holding that call's outputs (read here, never written: lse is required), and
+ * dout = dL/d(out), simdattn_backward writes dq = dL/dq, dk = dL/dk, dv = dL/dv and, when p->sinks
+ * is set, d_sinks = dL/d(sinks) (summed over batches and rows), all f32. With GQA/MQA a kv head's
+ * dk and dv sum over its query group. The mask and the alibi slopes get no gradient (they are
+ * inputs, not parameters). FlashAttention-2's backward (Dao 2023, Algorithm 2): P recomputed per
+ * tile from q, k and the saved lse, never materialised; memory O(seq_q + seq_kv). Bitwise
+ * deterministic: the same bits for every thread count and with a caller's pool (no atomics; the
+ * split into tasks is a function of the shape only). Dense problems with f32, f16 or bf16 q, k
+ * and v; a ragged problem (varlen) or a quantized K/V is SIMDATTN_ERR_INVALID. README, "Backward
+ * pass", says what each gradient is, and how attn-check judges it against float64 gradients. */
+typedef struct {
+  const float *dout; /* [batch][heads_q][seq_q][head_dim_v] */
+  int64_t dout_stride_batch, dout_stride_head, dout_stride_seq;
+  float *dq; /* [batch][heads_q][seq_q][head_dim] */
+  int64_t dq_stride_batch, dq_stride_head, dq_stride_seq;
+  float *dk; /* [batch][heads_kv][seq_kv][head_dim] */
+  int64_t dk_stride_batch, dk_stride_head, dk_stride_seq;
+  float *dv; /* [batch][heads_kv][seq_kv][head_dim_v] */
+  int64_t dv_stride_batch, dv_stride_head, dv_stride_seq;
+  float *d_sinks;       /* [heads_q]: required when p->sinks is set, else must be NULL */
+  uint32_t struct_size; /* SIMDATTN_GRAD_SIZE (or 0: this header's layout) */
+  /* new members only here, at the end */
+} simdattn_grad;
+#define SIMDATTN_GRAD_SIZE ((uint32_t)sizeof(simdattn_grad))
+
+SIMDATTN_API simdattn_status simdattn_backward(const simdattn_problem *p, const simdattn_grad *g,
+                                               const simdattn_options *opt /* NULL = defaults */);
+/* The plan API for the backward pass (as simdattn_plan_create: shape only, p's and g's data
+ * pointers are not read; seq_kv is exactly the planned one). simdattn_plan_workspace_size gives
+ * its workspace; simdattn_plan_execute_backward runs it with the bits of simdattn_backward. A
+ * backward plan given to simdattn_plan_execute (or a forward plan to _backward) is
+ * SIMDATTN_ERR_INVALID. */
+SIMDATTN_API simdattn_status simdattn_plan_create_backward(const simdattn_problem *p,
+                                                           const simdattn_options *opt /* NULL = defaults */,
+                                                           simdattn_plan **plan);
+SIMDATTN_API simdattn_status simdattn_plan_execute_backward(const simdattn_plan *plan, const simdattn_problem *p,
+                                                            const simdattn_grad *g, void *workspace,
+                                                            size_t workspace_size);
 
 /* Thread-local: why the last failing call on this thread failed ("seq_q must be >= 0, got -3").
  * "" after a successful call. Never NULL. */

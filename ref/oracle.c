@@ -212,3 +212,77 @@ int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double 
   free(w.row);
   return rc;
 }
+
+/* ---- the backward oracle (ref.h): the gradient of the forward above, in double ----
+ * With s_j the visible scores (softcap t_j = tanh(r_j / c), r_j = scale q.k_j), P_j = exp(s_j - lse),
+ * out = sum P_j v_j, D = dout.out (the oracle's own out and lse, in double):
+ *   dv_j += P_j dout,   dS_j = P_j (dout.v_j - D) (1 - t_j^2),   dq += scale dS_j k_j,   dk_j += scale dS_j q,
+ *   d_sink += -exp(sink - lse) D   (a sink is a key with v = 0 that joins the denominator only).
+ * tests/test_backward.c checks it against central differences of the forward oracle. */
+int sa_oracle_bwd(const sa_bwd_job *J, double *dq, double *dk, double *dv, double *d_sinks) {
+  const sa_job *j = &J->f;
+  const int64_t d = j->d, dvn = j->dv, nrows = j->batch * j->heads_q * j->seq_q;
+  double *O = malloc(sizeof(double) * (size_t)(nrows * dvn + 1)), *L = malloc(sizeof(double) * (size_t)(nrows + 1));
+  double *qd = malloc(sizeof(double) * (size_t)d), *gd = malloc(sizeof(double) * (size_t)dvn);
+  float *row = malloc(sizeof(float) * (size_t)sa_max64(d, dvn));
+  double *kd = malloc(sizeof(double) * (size_t)d), *vd = malloc(sizeof(double) * (size_t)dvn);
+  int rc = -1;
+  if (!O || !L || !qd || !gd || !row || !kd || !vd) goto done;
+  if (sa_oracle_rows(j, NULL, nrows, O, L, NULL, NULL)) goto done;
+  for (int64_t t = 0; t < nrows * d; t++) dq[t] = 0.0;
+  for (int64_t t = 0; t < j->batch * j->heads_kv * j->seq_kv * d; t++) dk[t] = 0.0;
+  for (int64_t t = 0; t < j->batch * j->heads_kv * j->seq_kv * dvn; t++) dv[t] = 0.0;
+  if (d_sinks)
+    for (int64_t h = 0; h < j->heads_q; h++) d_sinks[h] = 0.0;
+  const double scale = (double)j->scale, c = (double)j->softcap;
+  for (int64_t flat = 0; flat < nrows; flat++) {
+    const int64_t i = flat % j->seq_q, h = flat / j->seq_q % j->heads_q, b = flat / j->seq_q / j->heads_q;
+    const int64_t hk = h / j->group;
+    sa_row r;
+    sa_row_setup(j, b, hk, i * j->group + h % j->group, &r);
+    const double lse = L[flat];
+    if (lse == -INFINITY) continue; /* no visible key, no sink: every gradient of the row is 0 */
+    const float *g = J->dout + b * J->do_sb + h * J->do_sh + i * J->do_ss;
+    double D = 0.0;
+    for (int64_t x = 0; x < dvn; x++) D += (gd[x] = (double)g[x]) * O[flat * dvn + x];
+    sa_row_to_f32(r.q, j->q_dtype, d, row);
+    for (int64_t x = 0; x < d; x++) qd[x] = (double)row[x];
+    for (int64_t key = r.lo; key < r.hi; key++) {
+      if (r.mask && r.mask[key] == -INFINITY) continue;
+      sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, d, sa_k_scale(j, hk), row);
+      double dot = 0.0;
+      for (int64_t x = 0; x < d; x++) dot += qd[x] * (kd[x] = (double)row[x]);
+      double s = dot * scale, deriv = 1.0;
+      if (c != 0.0) {
+        const double t = tanh(s / c);
+        s = c * t;
+        deriv = 1.0 - t * t;
+      }
+      if (j->alibi) s += (double)r.slope * (double)(key - r.qpos);
+      if (r.mask) s += (double)r.mask[key];
+      const double P = exp(s - lse);
+      sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, dvn, sa_v_scale(j, hk), row);
+      double dP = 0.0;
+      for (int64_t x = 0; x < dvn; x++) dP += gd[x] * (vd[x] = (double)row[x]);
+      const double dS = P * (dP - D) * deriv * scale;
+      double *dqr = dq + flat * d, *dkr = dk + ((b * j->heads_kv + hk) * j->seq_kv + key) * d;
+      double *dvr = dv + ((b * j->heads_kv + hk) * j->seq_kv + key) * dvn;
+      for (int64_t x = 0; x < d; x++) {
+        dqr[x] += dS * kd[x];
+        dkr[x] += dS * qd[x];
+      }
+      for (int64_t x = 0; x < dvn; x++) dvr[x] += P * gd[x];
+    }
+    if (d_sinks && r.has_sink) d_sinks[h] -= exp((double)r.sink - lse) * D;
+  }
+  rc = 0;
+done:
+  free(O);
+  free(L);
+  free(qd);
+  free(gd);
+  free(row);
+  free(kd);
+  free(vd);
+  return rc;
+}

@@ -160,9 +160,79 @@ int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order,
   return 0;
 }
 
+/* ---- the naive backward (ref.h) ---- */
+size_t sa_ref_bwd_ws_bytes(const sa_bwd_job *J) {
+  return sizeof(float) * (size_t)(3 * J->f.d + 2 * J->f.dv + 1);
+}
+
+/* a += x y, fused or not */
+static inline float ref_madd(float a, float x, float y, int fused) { return fused ? fmaf(x, y, a) : a + x * y; }
+
+void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, float *dq, int64_t dq_ld, float *ws) {
+  const sa_job *j = &J->f;
+  const int64_t d = j->d, dv = j->dv, G = j->group;
+  const int rev = order == SA_REF_REVERSE || order == SA_REF_LANES16;
+  const int fused = order != SA_REF_FORWARD && order != SA_REF_REVERSE;
+  const int dot_order = order == SA_REF_LOG2 ? SA_REF_FMA : order;
+  float *q = ws, *g = q + d, *kr = g + dv, *vr = kr + d, *acc = vr + dv;
+  for (int64_t key = 0; key < j->seq_kv; key++) {
+    float *dk = J->dk + b * J->dk_sb + hk * J->dk_sh + key * J->dk_ss;
+    float *dvr = J->dv + b * J->dv_sb + hk * J->dv_sh + key * J->dv_ss;
+    for (int64_t x = 0; x < d; x++) dk[x] = 0.0f;
+    for (int64_t x = 0; x < dv; x++) dvr[x] = 0.0f;
+  }
+  for (int64_t t = 0; t < G * j->seq_q; t++) {
+    const int64_t tt = rev ? G * j->seq_q - 1 - t : t, gg = tt / j->seq_q, i = tt % j->seq_q;
+    const int64_t r = i * G + gg;
+    sa_row row;
+    sa_row_setup(j, b, hk, r, &row);
+    for (int64_t x = 0; x < d; x++) acc[x] = 0.0f;
+    const float lse = *row.lse;
+    if (lse != -INFINITY && row.lo < row.hi) {
+      sa_row_to_f32(row.q, j->q_dtype, d, q);
+      const float *gr = J->dout + b * J->do_sb + row.h * J->do_sh + row.i * J->do_ss;
+      for (int64_t x = 0; x < dv; x++) g[x] = gr[x];
+      const float D = dot(g, row.out, dv, dot_order);
+      for (int64_t n = 0; n < row.hi - row.lo; n++) {
+        const int64_t key = rev ? row.hi - 1 - n : row.lo + n;
+        if (row.mask && row.mask[key] == -INFINITY) continue;
+        sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, d, 1.0f, kr);
+        sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, dv, 1.0f, vr);
+        float s = dot(q, kr, d, dot_order) * j->scale, tc = 0.0f;
+        if (j->softcap != 0.0f) {
+          tc = sa_tanhf(s / j->softcap);
+          s = j->softcap * tc;
+        }
+        if (j->alibi) s += row.slope * (float)(key - row.qpos);
+        if (row.mask) s += row.mask[key];
+        const float p = sa_expf(s - lse);
+        float ds = p * (dot(g, vr, dv, dot_order) - D);
+        if (j->softcap != 0.0f) ds *= fused ? fmaf(-tc, tc, 1.0f) : 1.0f - tc * tc;
+        ds *= j->scale;
+        float *dk = J->dk + b * J->dk_sb + hk * J->dk_sh + key * J->dk_ss;
+        float *dvr = J->dv + b * J->dv_sb + hk * J->dv_sh + key * J->dv_ss;
+        for (int64_t x = 0; x < d; x++) acc[x] = ref_madd(acc[x], ds, kr[x], fused);
+        for (int64_t x = 0; x < d; x++) dk[x] = ref_madd(dk[x], ds, q[x], fused);
+        for (int64_t x = 0; x < dv; x++) dvr[x] = ref_madd(dvr[x], p, g[x], fused);
+      }
+    }
+    for (int64_t x = 0; x < d; x++) dq[r * dq_ld + x] = acc[x];
+  }
+}
+
+static size_t ref_bwd_workspace(const sa_bwd_job *J) { return sa_ref_bwd_ws_bytes(J); }
+static void ref_bwd_run(const sa_bwd_job *J, int64_t b, int64_t hk, int64_t part, void *workspace) {
+  (void)part; /* one partition: every key */
+  sa_ref_bwd_head(J, b, hk, J->ref_order, sa_bwd_dq_part(J, b, hk, 0), J->dpad, (float *)workspace);
+}
+
 /* One task per 16 packed rows; never splits keys (a row is computed whole, no tiles). */
 const sa_kernel sa_kernel_ref = {
     .run = ref_run,
     .workspace = ref_workspace,
+    .bwd_run = ref_bwd_run,
+    .bwd_workspace = ref_bwd_workspace,
+    .bwd_block_kv = 0,
+    .bwd_vl = 1,
     .tiles = {.block_q = 16, .block_kv = 0, .chunk_kv = 0, .mr = 1, .nr = 1, .vl = 1, .direct_rows = 0},
 };

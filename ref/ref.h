@@ -59,4 +59,20 @@ int sa_oracle_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, double 
  * Returns 0, or -1 when out of memory. */
 int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order, float *out, float *lse);
 
+/* ---- the backward pass ----
+ * The naive fp32 backward of J's problem in operation order `order` (the orders above, applied to
+ * every dot product and sum: dot products q.k, dout.v and D = dout.out; the sums of dq over keys
+ * and of dk, dv over a kv head's rows, forward or reversed; FMA orders fuse each product into its
+ * sum; LOG2 runs as FMA), from the forward's out and lse in J->f, into J's dq, dk, dv, d_sinks.
+ * Per row: P = exp(s - lse), dP = dout.v, dS = P (dP - D) (1 - t^2) scale, dq += dS k, dk += dS q,
+ * dv += P dout. The rows of a kv head run query head by query head, rows in order (reversed in
+ * REVERSE and LANES16), keys likewise. The `ref` variant's backward is order J->ref_order. */
+void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, float *dq, int64_t dq_ld, float *ws);
+size_t sa_ref_bwd_ws_bytes(const sa_bwd_job *J);
+/* The float64 oracle backward: every gradient in double from the exactly converted inputs and dout,
+ * with its own (double) out and lse: dq [batch][heads_q][seq_q][d], dk [batch][heads_kv][seq_kv][d],
+ * dv [batch][heads_kv][seq_kv][dv], d_sinks [heads_q] (NULL without sinks). Returns 0, or -1 when out
+ * of memory. */
+int sa_oracle_bwd(const sa_bwd_job *J, double *dq, double *dk, double *dv, double *d_sinks);
+
 #endif

@@ -685,6 +685,7 @@ struct simdattn_plan {
   simdattn_varlen varlen;           /* a ragged plan: the planned varlen (shape.varlen points here) */
   size_t pack_budget, state_budget; /* a ragged plan's shared packing, in its workspace */
   int32_t varlen_table_stub;        /* a paged plan's stand-in for a table row while bounding */
+  int backward;                     /* a backward plan (simdattn_plan_create_backward: src/backward.c) */
 };
 
 /* A ragged plan's workspace: metadata for up to batch sequences, the workers' tiles of any sequence
@@ -800,6 +801,8 @@ static simdattn_status execute_varlen(const simdattn_plan *pl, const simdattn_pr
 static simdattn_status execute_in_env(const simdattn_plan *pl, const simdattn_problem *caller, void *workspace,
                                       size_t workspace_size) {
   if (!pl) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
+  if (pl->backward)
+    return sa_fail(SIMDATTN_ERR_INVALID, "plan is a backward plan: run it with simdattn_plan_execute_backward");
   simdattn_problem buf;
   const simdattn_problem *p;
   simdattn_status st = sa_import_problem(caller, &buf, &p);
@@ -826,4 +829,34 @@ simdattn_status simdattn_plan_execute(const simdattn_plan *plan, const simdattn_
   const simdattn_status st = execute_in_env(plan, p, workspace, workspace_size);
   sa_fpenv_leave(&env);
   return st;
+}
+
+/* ---- the backward pass's plan (src/backward.c does the work) ---- */
+simdattn_status simdattn_plan_create_backward(const simdattn_problem *p, const simdattn_options *opt,
+                                              simdattn_plan **plan) {
+  if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL (it receives the new plan)");
+  *plan = NULL;
+  simdattn_plan *pl = calloc(1, sizeof *pl);
+  if (!pl) return sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate a plan (%zu bytes)", sizeof *pl);
+  const simdattn_status st = sa_bwd_plan_make(p, opt, &pl->shape, &pl->opt, &pl->v, &pl->workspace_bytes);
+  if (st != SIMDATTN_OK) {
+    free(pl);
+    return st;
+  }
+  pl->backward = 1;
+  if (sa_debug())
+    fprintf(stderr, "simdattn: backward plan: variant %s, n_threads %d, workspace %zu bytes\n", pl->v->name,
+            pl->opt.n_threads, pl->workspace_bytes);
+  *plan = pl;
+  sa_clear_error();
+  return SIMDATTN_OK;
+}
+
+simdattn_status simdattn_plan_execute_backward(const simdattn_plan *plan, const simdattn_problem *p,
+                                               const simdattn_grad *g, void *workspace, size_t workspace_size) {
+  if (!plan) return sa_fail(SIMDATTN_ERR_INVALID, "plan must not be NULL");
+  if (!plan->backward)
+    return sa_fail(SIMDATTN_ERR_INVALID, "plan is a forward plan: make one with simdattn_plan_create_backward");
+  return sa_bwd_plan_execute(&plan->shape, plan->v, &plan->opt, plan->workspace_bytes, p, g, workspace,
+                             workspace_size);
 }

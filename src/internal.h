@@ -131,6 +131,23 @@ simdattn_status sa_validate_varlen(const simdattn_problem *p, int buffers, sa_jo
  * its), then sa_validate_varlen with the workspace [ws, ws + ws_size) kept clear of every tensor. */
 simdattn_status sa_validate_varlen_planned(const simdattn_problem *planned, const simdattn_problem *p, const void *ws,
                                            size_t ws_size, sa_job *j);
+/* The backward pass (simdattn_backward): p as the forward problem that ran (lse required with
+ * `buffers`), g's dout and gradients (g may be NULL when not `buffers`: planning), no gradient
+ * overlapping an input, another gradient or the workspace [ws, ws + ws_size). J's grid is left
+ * empty (src/backward.c). */
+simdattn_status sa_validate_backward(const simdattn_problem *p, const simdattn_grad *g, int buffers, const void *ws,
+                                     size_t ws_size, sa_bwd_job *J);
+/* src/backward.c: a backward plan's shape (the caller's problem imported), options (variant resolved), variant and
+ * workspace bytes; and its execution */
+simdattn_status sa_bwd_plan_make(const simdattn_problem *caller, const simdattn_options *caller_opt,
+                                 simdattn_problem *shape, simdattn_options *opt, const struct sa_variant **v,
+                                 size_t *bytes);
+simdattn_status sa_bwd_plan_execute(const simdattn_problem *shape, const struct sa_variant *v,
+                                    const simdattn_options *opt, size_t bytes, const simdattn_problem *caller,
+                                    const simdattn_grad *g, void *workspace, size_t workspace_size);
+/* simdattn_backward with the `ref` variant's naive operation order ref_order (ref/ref.h; harness only) */
+simdattn_status sa_backward_ordered(const simdattn_problem *p, const simdattn_grad *g, const simdattn_options *opt,
+                                    int ref_order);
 /* Sequence r of a validated ragged problem as a job of batch 1 (base: sa_validate_varlen's). */
 void sa_varlen_job(const simdattn_problem *p, const sa_job *base, int64_t r, sa_job *j);
 

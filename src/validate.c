@@ -97,9 +97,9 @@ static simdattn_status check_out_disjoint(const tensor_view *o) {
     const int d = idx[a];
     if (o->ext[d] <= 1) continue;
     if (o->stride[d] < span)
-      return BAD("out rows overlap: %s (%" PRId64 ") must be >= %" PRId64 " so that rows of %" PRId64
+      return BAD("%s rows overlap: %s (%" PRId64 ") must be >= %" PRId64 " so that rows of %" PRId64
                  " floats do not share memory",
-                 o->stride_name[d], o->stride[d], span, o->row);
+                 o->name, o->stride_name[d], o->stride[d], span, o->row);
     span = o->stride[d] * (o->ext[d] - 1) + span;
   }
   return SIMDATTN_OK;
@@ -690,4 +690,108 @@ void sa_import_options(const simdattn_problem *p, const simdattn_options *in, si
   memset(out, 0, sizeof *out);
   const size_t size = p && p->struct_size > SA_PROBLEM_SIZE_0_2 ? sizeof *out : SA_OPTIONS_SIZE_0_2;
   if (in) memcpy(out, in, size);
+}
+
+/* ---- the backward pass (simdattn_backward) ---- */
+enum { G_DOUT, G_DQ, G_DK, G_DV, G_DSINKS, G_N };
+static const char *const grad_name[G_N] = {"dout", "dq", "dk", "dv", "d_sinks"};
+
+static void make_grad_view(const simdattn_problem *p, const simdattn_grad *g, int t, tensor_view *x) {
+  static const char *const names[G_N][3] = {{"dout_stride_batch", "dout_stride_head", "dout_stride_seq"},
+                                            {"dq_stride_batch", "dq_stride_head", "dq_stride_seq"},
+                                            {"dk_stride_batch", "dk_stride_head", "dk_stride_seq"},
+                                            {"dv_stride_batch", "dv_stride_head", "dv_stride_seq"},
+                                            {"", "", ""}};
+  const int64_t d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : p->head_dim;
+  x->name = grad_name[t];
+  for (int a = 0; a < 3; a++) x->stride_name[a] = names[t][a];
+  x->required = t != G_DSINKS, x->stride_min_row = t != G_DSINKS;
+  x->block = 1, x->block_bytes = 4;
+  const int kv = t == G_DK || t == G_DV;
+  x->ext[0] = p->batch, x->ext[1] = kv ? p->heads_kv : p->heads_q, x->ext[2] = kv ? p->seq_kv : p->seq_q;
+  x->row = t == G_DOUT || t == G_DV ? dv : d;
+  x->row_name = t == G_DOUT || t == G_DV ? "head_dim_v" : "head_dim";
+  const void *data[G_N] = {g ? g->dout : NULL, g ? g->dq : NULL, g ? g->dk : NULL, g ? g->dv : NULL,
+                           g ? g->d_sinks : NULL};
+  const int64_t zero[3] = {0, 0, 0};
+  const int64_t *st = !g                ? zero
+                      : t == G_DOUT     ? &g->dout_stride_batch
+                      : t == G_DQ       ? &g->dq_stride_batch
+                      : t == G_DK       ? &g->dk_stride_batch
+                      : t == G_DV       ? &g->dv_stride_batch
+                                        : zero;
+  x->data = data[t];
+  for (int a = 0; a < 3; a++) x->stride[a] = st[a];
+  if (t == G_DSINKS) {
+    x->ext[0] = x->ext[1] = 1, x->ext[2] = p->heads_q;
+    x->stride[0] = x->stride[1] = 0, x->stride[2] = 1;
+    x->row = 1, x->row_name = "1";
+  }
+}
+
+simdattn_status sa_validate_backward(const simdattn_problem *p, const simdattn_grad *g, int buffers, const void *ws,
+                                     size_t ws_size, sa_bwd_job *J) {
+  if (!p) return BAD("problem must not be NULL");
+  if (buffers && !g) return BAD("grad must not be NULL (it names dout and the gradients' buffers)");
+  if (g && g->struct_size != 0 && g->struct_size != SIMDATTN_GRAD_SIZE)
+    return BAD("grad.struct_size must be SIMDATTN_GRAD_SIZE (%u) or 0, got %u", SIMDATTN_GRAD_SIZE, g->struct_size);
+  if (p->varlen) return BAD("varlen is set: the backward pass takes dense problems only (varlen must be NULL)");
+  simdattn_status st;
+  if ((st = check_shape(p)) != SIMDATTN_OK) return st;
+  const simdattn_dtype kvdt[2] = {p->k.dtype, p->v.dtype};
+  for (int t = 0; t < 2; t++)
+    if (!sa_dtype_float(kvdt[t]))
+      return BAD("%s.dtype is %s: the backward pass takes f32, f16 or bf16 inputs (no gradient of a quantized cache)",
+                 t ? "v" : "k", sa_dtype_name(kvdt[t]));
+  if (buffers && !p->lse)
+    return BAD("lse must not be NULL: the backward pass reads the forward's lse (and out) from the problem");
+  if ((st = check_tensors(p, buffers, NULL, NULL, 0)) != SIMDATTN_OK) return st;
+  if (buffers && g && !g->d_sinks != !p->sinks)
+    return BAD(p->sinks ? "d_sinks must not be NULL: the problem has sinks, whose gradient it receives"
+                        : "d_sinks must be NULL: the problem has no sinks");
+  tensor_view gv[G_N];
+  for (int t = 0; t < G_N && g; t++) { /* (planning without g: the gradients are execute's to check) */
+    make_grad_view(p, g, t, &gv[t]);
+    if ((st = check_tensor(&gv[t], buffers)) != SIMDATTN_OK) return st;
+    if (t != G_DOUT && t != G_DSINKS && (st = check_out_disjoint(&gv[t])) != SIMDATTN_OK) return st;
+  }
+  if (buffers && g) {
+    tensor_view tv[N_VIEWS];
+    sa_span in[N_VIEWS + 1], out[G_N];
+    for (int t = Q; t < WS; t++) {
+      make_view(p, t, &tv[t]);
+      if ((st = check_tensor(&tv[t], 1)) != SIMDATTN_OK) return st;
+      in[t].lo = tv[t].lo, in[t].hi = tv[t].hi;
+    }
+    in[WS].lo = (uintptr_t)ws;
+    in[WS].hi = ws && ws_size <= UINTPTR_MAX - (uintptr_t)ws ? (uintptr_t)ws + ws_size : (uintptr_t)ws;
+    in[N_VIEWS].lo = gv[G_DOUT].lo, in[N_VIEWS].hi = gv[G_DOUT].hi;
+    for (int t = G_DQ; t < G_N; t++) {
+      out[t].lo = gv[t].lo, out[t].hi = gv[t].hi;
+      for (int u = 0; u <= N_VIEWS; u++)
+        if (overlap(&out[t], &in[u]))
+          return BAD("%s overlaps %s: gradients must not alias any input%s", grad_name[t],
+                     u == N_VIEWS ? "dout" : view_name[u], u == WS ? " or the workspace" : "");
+      for (int u = G_DQ; u < t; u++)
+        if (overlap(&out[t], &out[u])) return BAD("%s overlaps %s", grad_name[t], grad_name[u]);
+    }
+    if ((st = check_scale_values(p)) != SIMDATTN_OK) return st;
+  }
+  resolve(p, &J->f, -1.0f);
+  J->f.rows = J->f.group * J->f.seq_q;
+  J->dout = g ? g->dout : NULL;
+  J->dq = g ? g->dq : NULL, J->dk = g ? g->dk : NULL, J->dv = g ? g->dv : NULL, J->d_sinks = g ? g->d_sinks : NULL;
+  const int64_t b = p->batch, hq = p->heads_q, hkv = p->heads_kv, sq = p->seq_q, skv = p->seq_kv;
+  J->do_sb = g ? stride_of(b, g->dout_stride_batch) : 0, J->do_sh = g ? stride_of(hq, g->dout_stride_head) : 0;
+  J->do_ss = g ? stride_of(sq, g->dout_stride_seq) : 0;
+  J->dq_sb = g ? stride_of(b, g->dq_stride_batch) : 0, J->dq_sh = g ? stride_of(hq, g->dq_stride_head) : 0;
+  J->dq_ss = g ? stride_of(sq, g->dq_stride_seq) : 0;
+  J->dk_sb = g ? stride_of(b, g->dk_stride_batch) : 0, J->dk_sh = g ? stride_of(hkv, g->dk_stride_head) : 0;
+  J->dk_ss = g ? stride_of(skv, g->dk_stride_seq) : 0;
+  J->dv_sb = g ? stride_of(b, g->dv_stride_batch) : 0, J->dv_sh = g ? stride_of(hkv, g->dv_stride_head) : 0;
+  J->dv_ss = g ? stride_of(skv, g->dv_stride_seq) : 0;
+  J->block_kv = J->n_kv_blocks = J->n_parts = J->dpad = 0;
+  J->D = J->Ds = J->dq_part = NULL;
+  J->ref_order = 0;
+  return SIMDATTN_OK;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tests/check_bench_json.py BENCH_JSON: validates attn-bench's JSON (never its speed).
 Every row's name follows the grammar (peak/<isa>/ for an ISA the context's `isas` lists: the ISA
-table's rows this build has); attn/ rows carry GFLOPS, peak_frac, tokens_per_s, workspace_bytes
+table's rows this build has); attn/ and attn_bwd/ (the backward pass) rows carry GFLOPS, peak_frac, tokens_per_s, workspace_bytes
 and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the interleaved cache;
 naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
 naive_decode's loop) carry us_per_call; layout/ rows (a decode shape's BHSD and BSHD calls paired
@@ -18,6 +18,7 @@ import re
 import sys
 
 ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16|q8_0|q4_0|fp8e4m3|fp8e5m2)(\+(q8_0|q4_0|fp8e4m3|fp8e5m2|f32|f16|bf16))?/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?(/paged\d+|/chunkinv)?$")
+BWD = re.compile(r"^attn_bwd/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
 RAGGED = re.compile(r"^(ragged/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/q\d+-\d+/h\d+x\d+/(full|causal)/t\d+"
                     r"|step/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/h\d+x\d+/t\d+)$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
@@ -42,7 +43,7 @@ def main():
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
-    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0, "paged": 0, "ragged": 0}
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0, "paged": 0, "ragged": 0, "bwd": 0}
     for r in rows:
         n = r["name"]
         if r.get("error_occurred"):
@@ -64,6 +65,14 @@ def main():
             fc = r.get("foreign_cpu")
             if isinstance(fc, (int, float)) and not 0 <= fc <= 1:
                 bad.append(f"{n}: foreign_cpu {fc} outside [0, 1]")
+            pf = r.get("peak_frac")
+            if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
+                bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
+        elif BWD.match(n):
+            kinds["bwd"] += 1
+            for c in ("GFLOPS", "peak_frac", "tokens_per_s", "workspace_bytes", "foreign_cpu"):
+                if not isinstance(r.get(c), (int, float)):
+                    bad.append(f"{n}: no counter {c}")
             pf = r.get("peak_frac")
             if native and isinstance(pf, (int, float)) and not 0 < pf <= 3.0:
                 bad.append(f"{n}: peak_frac {pf} outside (0, 3]")
