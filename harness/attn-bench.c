@@ -822,7 +822,8 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
 static int is_scalar(const sa_variant *v) { return !strcmp(v->isa, "scalar"); }
 
 /* ---- attn_bwd/ rows: the backward pass ----
- * attn_bwd/<variant>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T> (and blas_unfused's):
+ * attn_bwd/<variant>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T> (and blas_unfused's), and
+ * attn_fwdbwd/ (same tail) at seq 2048: a training step's attention, the forward then the backward:
  * simdattn_backward of the prefill shape, the forward's out and lse (the `ref` variant's) given.
  * GFLOPS counts 2.5 times the forward's FLOPs (FlashAttention's convention: 5 matrix products
  * to the forward's 2), peak_frac against the same peaks. Every row is first judged against the
@@ -835,6 +836,7 @@ typedef struct {
   simdattn_grad g;
   double *oracle[3], budget[3];
   size_t n[3];
+  float *step_out, *step_lse; /* attn_fwdbwd/ rows' forward outputs (never the checked ones) */
 } bwd_shape;
 #define BWD_SHAPES 32
 static bwd_shape bwd_shapes[BWD_SHAPES];
@@ -917,7 +919,7 @@ static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
 static void bwd_release(void) {
   for (int t = 0; t < n_bwd_shapes; t++) {
     bwd_shape *b = &bwd_shapes[t];
-    free(b->dout), free(b->dq), free(b->dk), free(b->dv);
+    free(b->dout), free(b->dq), free(b->dk), free(b->dv), free(b->step_out), free(b->step_lse);
     for (int k = 0; k < 3; k++) free(b->oracle[k]);
     case_free(&b->cd);
   }
@@ -925,9 +927,34 @@ static void bwd_release(void) {
 }
 
 static int bwd_once(row *r, bwd_shape *b, char *err, size_t n) {
-  if (!r->v) return sa_unfused_bwd_run(&b->cd.p, &b->g, bwd_blas_ws, r->threads, err, n);
+  simdattn_problem p = b->cd.p;
+  if (r->call) { /* attn_fwdbwd/: the training step's forward (with lse) first, into the step's own out and lse */
+    const size_t nr = (size_t)(p.batch * p.heads_q * p.seq_q);
+    if (!b->step_out) {
+      b->step_out = malloc(sizeof(float) * nr * (size_t)b->spec.dv);
+      b->step_lse = malloc(sizeof(float) * nr);
+      if (!b->step_out || !b->step_lse) {
+        snprintf(err, n, "cannot allocate the step's out and lse");
+        return -1;
+      }
+    }
+    p.out = b->step_out, p.lse = b->step_lse;
+    p.out_stride_seq = b->spec.dv, p.out_stride_head = p.seq_q * b->spec.dv, p.out_stride_batch = p.heads_q * p.seq_q * b->spec.dv;
+    if (!r->v) {
+      simdattn_problem pf = p;
+      pf.lse = NULL; /* (blas_unfused's forward keeps no lse: its backward recomputes the softmax) */
+      if (sa_unfused_run(&pf, bwd_blas_ws, r->threads, err, n)) return -1;
+    } else {
+      const simdattn_options fo = {r->threads, r->v->name, NULL, NULL, 0};
+      if (simdattn_forward(&p, &fo) != SIMDATTN_OK) {
+        snprintf(err, n, "simdattn_forward: %s", simdattn_last_error());
+        return -1;
+      }
+    }
+  }
+  if (!r->v) return sa_unfused_bwd_run(&p, &b->g, bwd_blas_ws, r->threads, err, n);
   const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
-  if (simdattn_backward(&b->cd.p, &b->g, &opt) != SIMDATTN_OK) {
+  if (simdattn_backward(&p, &b->g, &opt) != SIMDATTN_OK) {
     snprintf(err, n, "simdattn_backward: %s", simdattn_last_error());
     return -1;
   }
@@ -962,7 +989,11 @@ static int bwd_setup(void *ctx, char *err, size_t n) {
       gbs_value(r->bench, "workspace_bytes", (double)simdattn_plan_workspace_size(plan));
     simdattn_plan_destroy(plan);
   }
-  if (bwd_once(r, b, r->why, sizeof r->why) == 0) {
+  const int step = r->call;
+  r->call = 0; /* the check: the backward alone, on the `ref` forward's out and lse the budget was set with */
+  const int ran = bwd_once(r, b, r->why, sizeof r->why);
+  r->call = step;
+  if (ran == 0) {
     const float *got[3] = {b->dq, b->dk, b->dv};
     static const char *const tn[3] = {"dq", "dk", "dv"};
     int k = 0;
@@ -1011,17 +1042,19 @@ static int bwd_run(void *ctx, int64_t iters, double *seconds, char *err, size_t 
   return 0;
 }
 
-/* v NULL: blas_unfused's backward */
-static void register_bwd_row(const sa_variant *v, const case_spec *s, int threads) {
+/* v NULL: blas_unfused's backward; step: attn_fwdbwd/, the forward then the backward (a training
+ * step's attention), GFLOPS over 3.5 times the forward's FLOPs */
+static void register_bwd_row(const sa_variant *v, const case_spec *s, int threads, int step) {
   row *r = new_row(ROW_BWD, threads);
   r->v = v;
   r->spec = *s;
+  r->call = step;
   char name[256];
-  snprintf(name, sizeof name, "attn_bwd/%s/f32-f32/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
-           v ? v->name : "blas_unfused", s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
-           s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  snprintf(name, sizeof name, "%s/%s/f32-f32/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
+           step ? "attn_fwdbwd" : "attn_bwd", v ? v->name : "blas_unfused", s->d, s->seq_q, s->seq_kv, s->heads_q,
+           s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
   gbs_bench *b = gbs_register(name, bwd_setup, bwd_run, r);
-  gbs_rate(b, "GFLOPS", 2.5 * flops_of(s), 1e-9);
+  gbs_rate(b, "GFLOPS", (step ? 3.5 : 2.5) * flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);
   gbs_value(b, "workspace_bytes", 0.0);
@@ -1352,10 +1385,15 @@ static void register_bwd(const options *o) {
         for (int vi = 0; vi < n_vars; vi++) {
           const sa_variant *v = vars[vi];
           if (!v->kernel->bwd_run || (is_scalar(v) && seqs[si] > 512) || !(v->dtypes & SA_DT_F32)) continue;
-          for (int t = 0; t < n_threads; t++) register_bwd_row(v, &s, threads_of[t]);
+          for (int t = 0; t < n_threads; t++) register_bwd_row(v, &s, threads_of[t], 0);
+          if (!is_scalar(v) && seqs[si] == 2048) /* a training step's attention, forward and backward */
+            for (int t = 0; t < n_threads; t++) register_bwd_row(v, &s, threads_of[t], 1);
         }
         if (o->blas && sa_unfused_available())
-          for (int t = 0; t < n_threads; t++) register_bwd_row(NULL, &s, threads_of[t]);
+          for (int t = 0; t < n_threads; t++) {
+            register_bwd_row(NULL, &s, threads_of[t], 0);
+            if (seqs[si] == 2048) register_bwd_row(NULL, &s, threads_of[t], 1);
+          }
       }
 }
 

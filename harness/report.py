@@ -26,7 +26,7 @@ PAGED_PAIR = re.compile(r"^layout/(?P<rest>.+/t\d+)(?P<form>(/bshd)?/paged\d+)$"
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 # ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
 # and the ragged/ and step/ batches
-BWD = re.compile(r"^attn_bwd/(?P<variant>[^/]+)/(?P<dt>[a-z0-9_+-]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
+BWD = re.compile(r"^attn_(?P<kind>bwd|fwdbwd)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9_+-]+)/d(?P<d>\d+)/q(?P<sq>\d+)/kv(?P<skv>\d+)"
                  r"/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 SUFFIXED = re.compile(r"^(?P<base>attn/.+/t\d+(/bshd)?)/(?P<suffix>paged\d+|chunkinv)$")
 BATCH = re.compile(r"^(?P<kind>ragged|step)/(?P<variant>[^/]+)/(?P<dt>[a-z0-9]+-[a-z0-9_+]+)/d(?P<d>\d+)/n(?P<n>\d+)"
@@ -592,7 +592,9 @@ def varlen_tables(res):
 
 
 def bwd_tables(res):
-    rows = res.get("bwd", [])
+    allrows = res.get("bwd", [])
+    rows = [a for a in allrows if a["kind"] == "bwd"]
+    steps = [a for a in allrows if a["kind"] == "fwdbwd"]
     if not rows:
         return []
     L = ["## Backward pass (attn_bwd/), f32: GFLOPS (peak_frac); x blas_unfused's backward\n",
@@ -614,6 +616,17 @@ def bwd_tables(res):
                 x = "" if a is None or v == "blas_unfused" or not blas.get(s) else f", {a['GFLOPS'] / blas[s]:.2f}x"
                 cells.append("" if a is None else f"{fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)}{x})")
             L.append(f"| {v} | " + " | ".join(cells) + " |")
+        L.append("")
+    if steps:
+        L.append("### A training step's attention (attn_fwdbwd/: the forward with lse, then the backward), seq 2048\n")
+        L.append("GFLOPS over 3.5 times the forward's FLOPs; ms per step.\n")
+        L.append("| variant | head_dim | mask | threads | GFLOPS (peak_frac) | ms per step |")
+        L.append("|---|---|---|---|---|---|")
+        for v in variants_in(steps):
+            for a in sorted((a for a in steps if a["variant"] == v), key=lambda a: (a["d"], a["mask"] != "full", a["t"])):
+                ms = 1e3 * a["sq"] / a["tokens_per_s"] if a.get("tokens_per_s") else None
+                L.append(f"| {v} | {a['d']} | {a['mask']} | {a['t']} | {fmt(a['GFLOPS'])} ({fmt(a['peak_frac'], 3)}) | "
+                         f"{fmt(ms, 2) if ms else ''} |")
         L.append("")
     return L
 

@@ -18,7 +18,7 @@ import re
 import sys
 
 ATTN = re.compile(r"^attn/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16|q8_0|q4_0|fp8e4m3|fp8e5m2)(\+(q8_0|q4_0|fp8e4m3|fp8e5m2|f32|f16|bf16))?/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+(/bshd)?(/paged\d+|/chunkinv)?$")
-BWD = re.compile(r"^attn_bwd/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
+BWD = re.compile(r"^attn_(bwd|fwdbwd)/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q\d+/kv\d+/h\d+x\d+/(full|causal)/t\d+$")
 RAGGED = re.compile(r"^(ragged/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/q\d+-\d+/h\d+x\d+/(full|causal)/t\d+"
                     r"|step/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/h\d+x\d+/t\d+)$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
