@@ -1,10 +1,10 @@
 /* src/backward.c: the backward pass's API — simdattn_backward and its plan — and the phases
  * around a variant's kernel (core/kernel.h, sa_bwd_job):
- *   1. per (batch, query head): D = rowsum(dout o out) of its rows (x = 0..dv-1, the kernel's
+ *   1. per (batch, query head, 128 rows): D = rowsum(dout o out) of its rows (x = 0..dv-1, the kernel's
  *      multiply-add: sa_kernel.bwd_rowdot), and with
  *      sinks each row's share of d_sinks, -exp(sink - lse) D;
  *   2. the variant's tasks (b, hk, part), each owning its keys' dk, dv and its dQ partial;
- *   3. per (batch, query head): dq = its partials summed in the order part = 0, 1, ...; then
+ *   3. per (batch, query head, 128 rows): dq = its partials summed in the order part = 0, 1, ...; then
  *      d_sinks[h] = its rows' shares summed over batches and rows in order.
  * The number of key partitions is a function of the shape only (sa_bwd_plan), so the bits are the
  * same for every thread count and with a caller's pool. */
@@ -19,6 +19,7 @@
 #include "internal.h"
 
 #define SA_BWD_TASKS 32  /* phase 2 aims at this many tasks (b, hk, part) */
+#define SA_BWD_ROW_CHUNK 128 /* query rows per phase 1 and phase 3 task (any split gives the same bits) */
 #define SA_BWD_PARTS_MAX 16
 
 /* The grid from the shape and the kernel only */
@@ -58,13 +59,25 @@ typedef struct {
   size_t worker_bytes;
 } sa_bwd_ctx;
 
+/* task `index` of phases 1 and 3: (b, h) and its rows [*i0, *i1) */
+static void sa_bwd_rows_of(const sa_job *j, int64_t index, int64_t *b, int64_t *h, int64_t *i0, int64_t *i1) {
+  const int64_t chunks = (j->seq_q + SA_BWD_ROW_CHUNK - 1) / SA_BWD_ROW_CHUNK, bh = index / chunks;
+  *b = bh / j->heads_q, *h = bh % j->heads_q;
+  *i0 = index % chunks * SA_BWD_ROW_CHUNK;
+  *i1 = sa_min64(j->seq_q, *i0 + SA_BWD_ROW_CHUNK);
+}
+static int64_t sa_bwd_row_tasks(const sa_job *j) {
+  return j->batch * j->heads_q * ((j->seq_q + SA_BWD_ROW_CHUNK - 1) / SA_BWD_ROW_CHUNK);
+}
+
 static void sa_bwd_phase1(void *ctx, int64_t index, int worker) {
   (void)worker;
   const sa_bwd_job *J = ((const sa_bwd_ctx *)ctx)->J;
   float (*rowdot)(const float *, const float *, int64_t) = ((const sa_bwd_ctx *)ctx)->k->bwd_rowdot;
   const sa_job *j = &J->f;
-  const int64_t b = index / j->heads_q, h = index % j->heads_q;
-  for (int64_t i = 0; i < j->seq_q; i++) {
+  int64_t b, h, i0, i1;
+  sa_bwd_rows_of(j, index, &b, &h, &i0, &i1);
+  for (int64_t i = i0; i < i1; i++) {
     const float *o = j->out + b * j->o_sb + h * j->o_sh + i * j->o_ss;
     const float *g = J->dout + b * J->do_sb + h * J->do_sh + i * J->do_ss;
     float D = 0.0f;
@@ -91,8 +104,10 @@ static void sa_bwd_phase3(void *ctx, int64_t index, int worker) {
   (void)worker;
   const sa_bwd_job *J = ((const sa_bwd_ctx *)ctx)->J;
   const sa_job *j = &J->f;
-  const int64_t b = index / j->heads_q, h = index % j->heads_q, hk = h / j->group, g = h % j->group;
-  for (int64_t i = 0; i < j->seq_q; i++) {
+  int64_t b, h, i0, i1;
+  sa_bwd_rows_of(j, index, &b, &h, &i0, &i1);
+  const int64_t hk = h / j->group, g = h % j->group;
+  for (int64_t i = i0; i < i1; i++) {
     float *dq = J->dq + b * J->dq_sb + h * J->dq_sh + i * J->dq_ss;
     const int64_t r = i * j->group + g;
     const float *p0 = sa_bwd_dq_part(J, b, hk, 0) + r * J->dpad;
@@ -112,10 +127,10 @@ static void sa_bwd_run_phases(sa_bwd_job *J, const sa_kernel *k, const simdattn_
   J->Ds = L->Ds ? (float *)(ws + L->D) : NULL;
   J->dq_part = (float *)(ws + L->D + L->Ds);
   sa_bwd_ctx c = {J, k, ws + L->D + L->Ds + L->dq_part, L->worker};
-  const int64_t heads_q = j->batch * j->heads_q, tasks = j->batch * j->heads_kv * J->n_parts;
-  sa_parallel_run(opt, heads_q, sa_parallel_workers(opt, heads_q), sa_bwd_phase1, &c);
+  const int64_t row_tasks = sa_bwd_row_tasks(j), tasks = j->batch * j->heads_kv * J->n_parts;
+  sa_parallel_run(opt, row_tasks, sa_parallel_workers(opt, row_tasks), sa_bwd_phase1, &c);
   sa_parallel_run(opt, tasks, L->workers, sa_bwd_phase2, &c);
-  sa_parallel_run(opt, heads_q, sa_parallel_workers(opt, heads_q), sa_bwd_phase3, &c);
+  sa_parallel_run(opt, row_tasks, sa_parallel_workers(opt, row_tasks), sa_bwd_phase3, &c);
   if (J->d_sinks)
     for (int64_t h = 0; h < j->heads_q; h++) {
       float s = 0.0f;
