@@ -73,6 +73,7 @@ typedef struct row {
   int pair_paged;           /* a layout/ row whose second side is paged: counters paged_over_bhsd... */
   const varlen_spec *vspec; /* a ragged or paged row (paged decode, ragged/, step/): problem.varlen */
   unsigned flags;           /* options.flags (`/chunkinv` rows: SIMDATTN_CHUNK_INVARIANT) */
+  int step;                 /* ROW_BWD: an attn_fwdbwd/ row (the forward first) */
 } row;
 
 /* ---- the run's measured limits ---- */
@@ -394,7 +395,9 @@ static int vshape_check(row *r, char *err, size_t n) {
 }
 
 /* Runs the row's implementation once on the current shape. */
+static int bwd_row_once(row *r, char *err, size_t n);
 static int run_once(row *r, char *err, size_t n) {
+  if (r->kind == ROW_BWD) return bwd_row_once(r, err, n);
   simdattn_problem *p = r->vspec ? &vcur->vd.p : &cur->cd.p;
   if (r->kind == ROW_BLAS) return sa_unfused_run(p, blas_ws, r->threads, err, n);
   if (r->kind == ROW_NAIVE) return sa_naive_decode_run(p, naive_ws, r->threads, err, n);
@@ -428,6 +431,17 @@ static size_t workspace_of(const row *r, const simdattn_problem *p) {
   return sa_workspace_bytes(&j, r->v, sa_parallel_workers(&opt, sa_task_count(&j)));
 }
 
+/* blas_ws of at least `bytes` (the unfused forward's S, the backward's P and dS) */
+static int blas_ws_reserve(size_t bytes, char *err, size_t n) {
+  if (bytes <= blas_ws_bytes) return 0;
+  const size_t need = (bytes + 63) / 64 * 64;
+  free(blas_ws);
+  blas_ws = aligned_alloc(64, need);
+  blas_ws_bytes = blas_ws ? need : 0;
+  if (!blas_ws) snprintf(err, n, "the unfused baseline's matrices need %.3g GB, which cannot be allocated", need * 1e-9);
+  return blas_ws ? 0 : -1;
+}
+
 static int attn_setup(void *ctx, char *err, size_t n) {
   row *r = (row *)ctx;
   if (r->failed) {
@@ -459,16 +473,7 @@ static int attn_setup(void *ctx, char *err, size_t n) {
     return -1;
   }
   if (shape_acquire(&r->spec, err, n)) return -1;
-  if (r->kind == ROW_BLAS && sa_unfused_workspace(&cur->cd.p) > blas_ws_bytes) {
-    const size_t need = (sa_unfused_workspace(&cur->cd.p) + 63) / 64 * 64;
-    free(blas_ws);
-    blas_ws = aligned_alloc(64, need);
-    blas_ws_bytes = blas_ws ? need : 0;
-    if (!blas_ws) {
-      snprintf(err, n, "the unfused S matrix needs %.3g GB, which cannot be allocated", need * 1e-9);
-      return -1;
-    }
-  }
+  if (r->kind == ROW_BLAS && blas_ws_reserve(sa_unfused_workspace(&cur->cd.p), err, n)) return -1;
   if (r->kind == ROW_NAIVE && sa_naive_decode_workspace(&cur->cd.p) > naive_ws_floats) {
     free(naive_ws);
     naive_ws_floats = sa_naive_decode_workspace(&cur->cd.p);
@@ -841,8 +846,6 @@ typedef struct {
 #define BWD_SHAPES 32
 static bwd_shape bwd_shapes[BWD_SHAPES];
 static int n_bwd_shapes;
-static float *bwd_blas_ws;
-static size_t bwd_blas_ws_bytes;
 
 static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
   for (int t = 0; t < n_bwd_shapes; t++)
@@ -870,15 +873,7 @@ static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
     snprintf(err, n, "cannot allocate the backward shape");
     return NULL;
   }
-  uint64_t st = seed * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t t = 0; t < nq * (size_t)s->dv; t++) { /* N(0, 1)-ish: a sum of 4 uniforms, centred and scaled */
-    double u = 0.0;
-    for (int r = 0; r < 4; r++) {
-      st = st * 6364136223846793005ull + 1442695040888963407ull;
-      u += (double)(st >> 11) * 0x1p-53;
-    }
-    b->dout[t] = (float)((u - 2.0) * 1.7320508075688772);
-  }
+  case_fill_normal(seed, "bench-dout", b->dout, nq * (size_t)s->dv);
   simdattn_grad *g = &b->g;
   g->struct_size = SIMDATTN_GRAD_SIZE;
   g->dout = b->dout, g->dq = b->dq, g->dk = b->dk, g->dv = b->dv;
@@ -923,12 +918,11 @@ static void bwd_release(void) {
     for (int k = 0; k < 3; k++) free(b->oracle[k]);
     case_free(&b->cd);
   }
-  free(bwd_blas_ws);
 }
 
 static int bwd_once(row *r, bwd_shape *b, char *err, size_t n) {
   simdattn_problem p = b->cd.p;
-  if (r->call) { /* attn_fwdbwd/: the training step's forward (with lse) first, into the step's own out and lse */
+  if (r->step) { /* attn_fwdbwd/: the training step's forward (with lse) first, into the step's own out and lse */
     const size_t nr = (size_t)(p.batch * p.heads_q * p.seq_q);
     if (!b->step_out) {
       b->step_out = malloc(sizeof(float) * nr * (size_t)b->spec.dv);
@@ -943,7 +937,7 @@ static int bwd_once(row *r, bwd_shape *b, char *err, size_t n) {
     if (!r->v) {
       simdattn_problem pf = p;
       pf.lse = NULL; /* (blas_unfused's forward keeps no lse: its backward recomputes the softmax) */
-      if (sa_unfused_run(&pf, bwd_blas_ws, r->threads, err, n)) return -1;
+      if (sa_unfused_run(&pf, blas_ws, r->threads, err, n)) return -1;
     } else {
       const simdattn_options fo = {r->threads, r->v->name, NULL, NULL, 0};
       if (simdattn_forward(&p, &fo) != SIMDATTN_OK) {
@@ -952,7 +946,7 @@ static int bwd_once(row *r, bwd_shape *b, char *err, size_t n) {
       }
     }
   }
-  if (!r->v) return sa_unfused_bwd_run(&p, &b->g, bwd_blas_ws, r->threads, err, n);
+  if (!r->v) return sa_unfused_bwd_run(&p, &b->g, blas_ws, r->threads, err, n);
   const simdattn_options opt = {r->threads, r->v->name, NULL, NULL, 0};
   if (simdattn_backward(&p, &b->g, &opt) != SIMDATTN_OK) {
     snprintf(err, n, "simdattn_backward: %s", simdattn_last_error());
@@ -969,16 +963,7 @@ static int bwd_setup(void *ctx, char *err, size_t n) {
   }
   bwd_shape *b = bwd_acquire(&r->spec, err, n);
   if (!b) return -1;
-  if (!r->v && sa_unfused_bwd_workspace(&b->cd.p) > bwd_blas_ws_bytes) {
-    const size_t need = (sa_unfused_bwd_workspace(&b->cd.p) + 63) / 64 * 64;
-    free(bwd_blas_ws);
-    bwd_blas_ws = aligned_alloc(64, need);
-    bwd_blas_ws_bytes = bwd_blas_ws ? need : 0;
-    if (!bwd_blas_ws) {
-      snprintf(err, n, "the unfused backward's P and dS need %.3g GB, which cannot be allocated", need * 1e-9);
-      return -1;
-    }
-  }
+  if (!r->v && blas_ws_reserve(sa_unfused_bwd_workspace(&b->cd.p), err, n)) return -1;
   if (r->checked) return 0;
   r->checked = 1;
   if (!r->v) gbs_value(r->bench, "workspace_bytes", (double)sa_unfused_bwd_workspace(&b->cd.p));
@@ -989,10 +974,10 @@ static int bwd_setup(void *ctx, char *err, size_t n) {
       gbs_value(r->bench, "workspace_bytes", (double)simdattn_plan_workspace_size(plan));
     simdattn_plan_destroy(plan);
   }
-  const int step = r->call;
-  r->call = 0; /* the check: the backward alone, on the `ref` forward's out and lse the budget was set with */
+  const int step = r->step;
+  r->step = 0; /* the check: the backward alone, on the `ref` forward's out and lse the budget was set with */
   const int ran = bwd_once(r, b, r->why, sizeof r->why);
-  r->call = step;
+  r->step = step;
   if (ran == 0) {
     const float *got[3] = {b->dq, b->dk, b->dv};
     static const char *const tn[3] = {"dq", "dk", "dv"};
@@ -1016,30 +1001,10 @@ static int bwd_setup(void *ctx, char *err, size_t n) {
   return -1;
 }
 
-static int bwd_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
-  row *r = (row *)ctx;
+/* run_once's ROW_BWD row */
+static int bwd_row_once(row *r, char *err, size_t n) {
   bwd_shape *b = bwd_acquire(&r->spec, err, n);
-  if (!b) return -1;
-  double best_foreign = 2.0, best_steal = 0.0, best_time = 0.0;
-  int attempt = 0;
-  for (;; attempt++) {
-    sa_load_mark a, c;
-    const double t0 = sa_seconds();
-    mark_now(t0, &a);
-    for (int64_t t = 0; t < iters; t++)
-      if (bwd_once(r, b, err, n)) return -1;
-    const double t1 = sa_seconds();
-    mark_now(t1, &c);
-    double foreign, steal;
-    load_over(t0, &a, t1, &c, &foreign, &steal);
-    if (foreign < best_foreign) best_foreign = foreign, best_steal = steal, best_time = t1 - t0;
-    if (foreign <= FOREIGN_MAX || attempt == RERUNS) break;
-  }
-  *seconds = best_time;
-  gbs_value(r->bench, "foreign_cpu", best_foreign);
-  gbs_value(r->bench, "steal", best_steal);
-  gbs_value(r->bench, "reruns", attempt);
-  return 0;
+  return b ? bwd_once(r, b, err, n) : -1;
 }
 
 /* v NULL: blas_unfused's backward; step: attn_fwdbwd/, the forward then the backward (a training
@@ -1048,12 +1013,12 @@ static void register_bwd_row(const sa_variant *v, const case_spec *s, int thread
   row *r = new_row(ROW_BWD, threads);
   r->v = v;
   r->spec = *s;
-  r->call = step;
+  r->step = step;
   char name[256];
   snprintf(name, sizeof name, "%s/%s/f32-f32/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
            step ? "attn_fwdbwd" : "attn_bwd", v ? v->name : "blas_unfused", s->d, s->seq_q, s->seq_kv, s->heads_q,
            s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
-  gbs_bench *b = gbs_register(name, bwd_setup, bwd_run, r);
+  gbs_bench *b = gbs_register(name, bwd_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", (step ? 3.5 : 2.5) * flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
   gbs_rate(b, "tokens_per_s", (double)(s->seq_q * s->batch), 1.0);

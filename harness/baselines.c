@@ -228,6 +228,31 @@ static void sa_softmax_row_scalar(float *s, int64_t n) {
 
 static int64_t unfused_ld(const simdattn_problem *p) { return (p->seq_kv + 15) / 16 * 16; }
 
+/* what the unfused forward and backward share: sizes, the causal diagonal, the scale, the softmax */
+typedef struct {
+  int64_t sq, skv, d, dv, ld, group, diag;
+  float scale;
+  void (*softmax_row)(float *, int64_t);
+} unfused_dims;
+__attribute__((unused)) static unfused_dims unfused_dims_of(const simdattn_problem *p) {
+  unfused_dims u;
+  u.sq = p->seq_q, u.skv = p->seq_kv, u.d = p->head_dim, u.dv = p->head_dim_v ? p->head_dim_v : u.d;
+  u.ld = unfused_ld(p), u.group = p->heads_q / p->heads_kv;
+  u.diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : u.skv - u.sq;
+  u.scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)u.d);
+  const sa_probes *best = sa_probes_best();
+  u.softmax_row = best ? best->softmax_row : sa_softmax_row_scalar;
+  return u;
+}
+
+/* (batch b, query head h)'s q rows and its kv head hk's k and v rows (f32) */
+__attribute__((unused)) static void unfused_head(const simdattn_problem *p, int64_t b, int64_t h, int64_t hk,
+                                                 const float **q, const float **k, const float **v) {
+  *q = (const float *)p->q.data + b * p->q.stride_batch + h * p->q.stride_head;
+  *k = (const float *)p->k.data + b * p->k.stride_batch + hk * p->k.stride_head;
+  *v = (const float *)p->v.data + b * p->v.stride_batch + hk * p->v.stride_head;
+}
+
 size_t sa_unfused_workspace(const simdattn_problem *p) {
   return sizeof(float) * (size_t)(p->seq_q > 0 ? p->seq_q : 1) * (size_t)unfused_ld(p);
 }
@@ -244,19 +269,16 @@ int sa_unfused_run(const simdattn_problem *p, float *ws, int threads, char *why,
   snprintf(why, why_size, "built without OpenBLAS");
   return -1;
 #else
-  const int64_t sq = p->seq_q, skv = p->seq_kv, d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d;
-  const int64_t ld = unfused_ld(p), group = p->heads_q / p->heads_kv;
-  const int64_t diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : skv - sq;
-  const float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
-  const sa_probes *best = sa_probes_best();
-  void (*softmax_row)(float *, int64_t) = best ? best->softmax_row : sa_softmax_row_scalar;
+  const unfused_dims u = unfused_dims_of(p);
+  const int64_t sq = u.sq, skv = u.skv, d = u.d, dv = u.dv, ld = u.ld, group = u.group, diag = u.diag;
+  const float scale = u.scale;
+  void (*softmax_row)(float *, int64_t) = u.softmax_row;
   openblas_set_num_threads(threads);
   for (int64_t b = 0; b < p->batch; b++)
     for (int64_t h = 0; h < p->heads_q; h++) {
       const int64_t hk = h / group;
-      const float *q = (const float *)p->q.data + b * p->q.stride_batch + h * p->q.stride_head;
-      const float *k = (const float *)p->k.data + b * p->k.stride_batch + hk * p->k.stride_head;
-      const float *v = (const float *)p->v.data + b * p->v.stride_batch + hk * p->v.stride_head;
+      const float *q, *k, *v;
+      unfused_head(p, b, h, hk, &q, &k, &v);
       float *o = p->out + b * p->out_stride_batch + h * p->out_stride_head;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, q, (int)p->q.stride_seq, k,
                   (int)p->k.stride_seq, 0.0f, ws, (int)ld);
@@ -287,25 +309,20 @@ int sa_unfused_bwd_run(const simdattn_problem *p, const simdattn_grad *g, float 
     snprintf(why, why_size, "blas_unfused's backward covers f32 with no mask, softcap, alibi, sinks or window");
     return -1;
   }
-#ifndef SIMDATTN_HAVE_OPENBLAS
-  (void)g, (void)ws, (void)threads;
-  snprintf(why, why_size, "built without OpenBLAS");
-  return -1;
-#else
-  const int64_t sq = p->seq_q, skv = p->seq_kv, d = p->head_dim, dv = p->head_dim_v ? p->head_dim_v : d;
-  const int64_t ld = unfused_ld(p), group = p->heads_q / p->heads_kv;
-  const int64_t diag = p->causal == SIMDATTN_CAUSAL_TOP_LEFT ? 0 : skv - sq;
-  const float scale = p->scale != 0.0f ? p->scale : 1.0f / sqrtf((float)d);
-  const sa_probes *best = sa_probes_best();
-  void (*softmax_row)(float *, int64_t) = best ? best->softmax_row : sa_softmax_row_scalar;
-  float *P = ws, *dS = ws + sq * ld;
+  if (!sa_unfused_available()) {
+    snprintf(why, why_size, "built without OpenBLAS");
+    return -1;
+  }
+#ifdef SIMDATTN_HAVE_OPENBLAS
+  const unfused_dims u = unfused_dims_of(p);
   openblas_set_num_threads(threads);
-  for (int64_t b = 0; b < p->batch; b++)
-    for (int64_t h = 0; h < p->heads_q; h++) {
-      const int64_t hk = h / group;
-      const float *q = (const float *)p->q.data + b * p->q.stride_batch + h * p->q.stride_head;
-      const float *k = (const float *)p->k.data + b * p->k.stride_batch + hk * p->k.stride_head;
-      const float *v = (const float *)p->v.data + b * p->v.stride_batch + hk * p->v.stride_head;
+  const int64_t sq = u.sq, skv = u.skv, ld = u.ld, group = u.group;
+  float *P = ws, *dS = ws + sq * ld;
+  for (int64_t bh = 0; bh < p->batch * p->heads_q; bh++) { /* heads in order: a kv head's group runs together */
+    const int64_t b = bh / p->heads_q, h = bh % p->heads_q, hk = h / group;
+    {
+      const float *q, *k, *v;
+      unfused_head(p, b, h, hk, &q, &k, &v);
       const float *o = p->out + b * p->out_stride_batch + h * p->out_stride_head;
       const float *go = g->dout + b * g->dout_stride_batch + h * g->dout_stride_head;
       float *dq = g->dq + b * g->dq_stride_batch + h * g->dq_stride_head;
@@ -313,9 +330,9 @@ int sa_unfused_bwd_run(const simdattn_problem *p, const simdattn_grad *g, float 
       float *dvv = g->dv + b * g->dv_stride_batch + hk * g->dv_stride_head;
       const float beta = h % group ? 1.0f : 0.0f; /* a kv head's dk, dv: its query heads summed */
       /* P = softmax(scale Q K^T) (recomputed), dP = dO V^T */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)d, scale, q, (int)p->q.stride_seq, k,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)u.d, u.scale, q, (int)p->q.stride_seq, k,
                   (int)p->k.stride_seq, 0.0f, P, (int)ld);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)dv, 1.0f, go,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)sq, (int)skv, (int)u.dv, 1.0f, go,
                   (int)g->dout_stride_seq, v, (int)p->v.stride_seq, 0.0f, dS, (int)ld);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -323,23 +340,26 @@ int sa_unfused_bwd_run(const simdattn_problem *p, const simdattn_grad *g, float 
       for (int64_t i = 0; i < sq; i++) {
         float *s = P + i * ld, *ds = dS + i * ld;
         int64_t hi = skv;
-        if (p->causal != SIMDATTN_CAUSAL_NONE) hi = i + diag + 1 < 0 ? 0 : i + diag + 1 < skv ? i + diag + 1 : skv;
-        softmax_row(s, hi);
+        if (p->causal != SIMDATTN_CAUSAL_NONE) hi = i + u.diag + 1 < 0 ? 0 : i + u.diag + 1 < skv ? i + u.diag + 1 : skv;
+        u.softmax_row(s, hi);
         float D = 0.0f;
-        for (int64_t x = 0; x < dv; x++) D += go[i * g->dout_stride_seq + x] * o[i * p->out_stride_seq + x];
-        for (int64_t j = 0; j < hi; j++) ds[j] = s[j] * (ds[j] - D) * scale;
+        for (int64_t x = 0; x < u.dv; x++) D += go[i * g->dout_stride_seq + x] * o[i * p->out_stride_seq + x];
+        for (int64_t j = 0; j < hi; j++) ds[j] = s[j] * (ds[j] - D) * u.scale;
         for (int64_t j = hi; j < skv; j++) s[j] = ds[j] = 0.0f;
       }
       /* dV (+)= P^T dO, dQ = dS K, dK (+)= dS^T Q */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)dv, (int)sq, 1.0f, P, (int)ld, go,
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)u.dv, (int)sq, 1.0f, P, (int)ld, go,
                   (int)g->dout_stride_seq, beta, dvv, (int)g->dv_stride_seq);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)d, (int)skv, 1.0f, dS, (int)ld, k,
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)sq, (int)u.d, (int)skv, 1.0f, dS, (int)ld, k,
                   (int)p->k.stride_seq, 0.0f, dq, (int)g->dq_stride_seq);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)d, (int)sq, 1.0f, dS, (int)ld, q,
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)skv, (int)u.d, (int)sq, 1.0f, dS, (int)ld, q,
                   (int)p->q.stride_seq, beta, dk, (int)g->dk_stride_seq);
     }
-  return 0;
+  }
+#else
+  (void)p, (void)g, (void)ws, (void)threads;
 #endif
+  return 0;
 }
 
 /* ---- naive_decode: one copy per built ISA row (harness/naive_decode.c), the best one run ---- */

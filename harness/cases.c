@@ -113,6 +113,12 @@ void case_name(const case_spec *s, char *buf, size_t size) {
            layout[s->layout], dist[s->dist], sa_dtype_name(s->qt), sa_dtype_name(s->kvt), vfmt);
 }
 
+void case_fill_normal(uint64_t seed, const char *key, float *dst, size_t n) {
+  rng r;
+  rng_seed(&r, seed, key);
+  for (size_t t = 0; t < n; t++) dst[t] = (float)normal(&r);
+}
+
 /* ---- the grid ---- */
 typedef struct {
   case_spec *v;

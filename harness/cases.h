@@ -85,6 +85,8 @@ int case_grid(int quick, case_spec **out);
 void case_name(const case_spec *s, char *buf, size_t size);
 /* Allocates and fills the inputs; 0 on success. */
 int case_build(const case_spec *s, uint64_t seed, case_data *cd);
+/* n N(0, 1) values from the cases' PRNG seeded by (seed, key) (a backward case's dout) */
+void case_fill_normal(uint64_t seed, const char *key, float *dst, size_t n);
 /* Fills out/lse and their guards with the sentinel. */
 void case_reset_outputs(case_data *cd);
 /* 1 when nothing outside the out rows and lse entries was written. */
