@@ -842,7 +842,16 @@ typedef struct {
   double *oracle[3], budget[3];
   size_t n[3];
   float *step_out, *step_lse; /* attn_fwdbwd/ rows' forward outputs (never the checked ones) */
+  int64_t *spot[2], n_spot[2]; /* long shapes: the judged dq rows and dk, dv keys (flat); NULL: all */
 } bwd_shape;
+#define BWD_FULL_CHECK_MACS (1LL << 32) /* above this the check judges SPOT_ROWS rows and keys */
+
+/* the element of gradient k (dq, dk, dv) that judged element t stands for */
+static size_t bwd_elem(const bwd_shape *b, int k, size_t t) {
+  if (!b->spot[0]) return t;
+  const size_t w = (size_t)(k == 2 ? b->spec.dv : b->spec.d);
+  return (size_t)b->spot[k ? 1 : 0][t / w] * w + t % w;
+}
 #define BWD_SHAPES 32
 static bwd_shape bwd_shapes[BWD_SHAPES];
 static int n_bwd_shapes;
@@ -863,12 +872,26 @@ static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
     return NULL;
   }
   const size_t nq = (size_t)(s->batch * s->heads_q * s->seq_q), nk = (size_t)(s->batch * s->heads_kv * s->seq_kv);
-  b->n[0] = nq * (size_t)s->d, b->n[1] = nk * (size_t)s->d, b->n[2] = nk * (size_t)s->dv;
   b->dout = malloc(sizeof(float) * nq * (size_t)s->dv);
-  b->dq = malloc(sizeof(float) * b->n[0]);
-  b->dk = malloc(sizeof(float) * b->n[1]);
-  b->dv = malloc(sizeof(float) * b->n[2]);
+  b->dq = malloc(sizeof(float) * nq * (size_t)s->d);
+  b->dk = malloc(sizeof(float) * nk * (size_t)s->d);
+  b->dv = malloc(sizeof(float) * nk * (size_t)s->dv);
+  const int spots = visible_pairs(s) * (double)(s->d + s->dv) * (double)(s->batch * s->heads_q) > (double)BWD_FULL_CHECK_MACS;
+  size_t nj[2] = {nq, nk};
+  if (spots) /* SPOT_ROWS rows and keys spread evenly (first and last included) */
+    for (int k = 0; k < 2; k++) {
+      b->n_spot[k] = sa_min64(SPOT_ROWS, (int64_t)nj[k]);
+      b->spot[k] = malloc(sizeof(int64_t) * SPOT_ROWS);
+      for (int64_t t = 0; b->spot[k] && t < b->n_spot[k]; t++)
+        b->spot[k][t] = b->n_spot[k] > 1 ? t * ((int64_t)nj[k] - 1) / (b->n_spot[k] - 1) : 0;
+      nj[k] = (size_t)b->n_spot[k];
+    }
+  b->n[0] = nj[0] * (size_t)s->d, b->n[1] = nj[1] * (size_t)s->d, b->n[2] = nj[1] * (size_t)s->dv;
   for (int k = 0; k < 3; k++) b->oracle[k] = malloc(sizeof(double) * b->n[k]);
+  if (spots && (!b->spot[0] || !b->spot[1])) {
+    snprintf(err, n, "cannot allocate the backward shape's spots");
+    return NULL;
+  }
   if (!b->dout || !b->dq || !b->dk || !b->dv || !b->oracle[0] || !b->oracle[1] || !b->oracle[2]) {
     snprintf(err, n, "cannot allocate the backward shape");
     return NULL;
@@ -882,31 +905,48 @@ static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
   g->dk_stride_seq = s->d, g->dk_stride_head = s->seq_kv * s->d, g->dk_stride_batch = s->heads_kv * s->seq_kv * s->d;
   g->dv_stride_seq = s->dv, g->dv_stride_head = s->seq_kv * s->dv,
   g->dv_stride_batch = s->heads_kv * s->seq_kv * s->dv;
-  const simdattn_options ref = {0, "ref", NULL, NULL, 0};
+  /* out and lse: the `ref` forward's (a long shape's: the fastest variant's; its spot oracle judges
+   * the backward given them, ref/ref.h sa_oracle_bwd_spots) */
+  const simdattn_options ref = {0, "ref", NULL, NULL, 0}, fwd = {0, spots ? NULL : "ref", NULL, NULL, 0};
   sa_bwd_job J;
-  if (simdattn_forward(&b->cd.p, &ref) != SIMDATTN_OK ||
+  if (simdattn_forward(&b->cd.p, &fwd) != SIMDATTN_OK ||
       sa_validate_backward(&b->cd.p, g, 1, NULL, 0, &J) != SIMDATTN_OK ||
-      sa_oracle_bwd(&J, b->oracle[0], b->oracle[1], b->oracle[2], NULL)) {
+      (spots ? sa_oracle_bwd_spots(&J, b->spot[0], b->n_spot[0], b->spot[1], b->n_spot[1], b->oracle[0], b->oracle[1],
+                                   b->oracle[2])
+             : sa_oracle_bwd(&J, b->oracle[0], b->oracle[1], b->oracle[2], NULL))) {
     snprintf(err, n, "cannot build the backward oracle: %s", simdattn_last_error());
     return NULL;
   }
   double ref_err[3] = {0, 0, 0}, mx[3] = {0, 0, 0};
+  float *spot_got[3] = {NULL, NULL, NULL};
+  if (spots)
+    for (int k = 0; k < 3; k++)
+      if (!(spot_got[k] = malloc(sizeof(float) * b->n[k]))) {
+        snprintf(err, n, "cannot allocate the backward shape's spots");
+        return NULL;
+      }
   for (int order = 0; order < SA_REF_N_ORDERS; order++) {
-    if (sa_backward_ordered(&b->cd.p, g, &ref, order) != SIMDATTN_OK) {
-      snprintf(err, n, "the naive backward: %s", simdattn_last_error());
+    const int failed = spots ? sa_ref_bwd_spots(&J, order, b->spot[0], b->n_spot[0], b->spot[1], b->n_spot[1],
+                                                spot_got[0], spot_got[1], spot_got[2]) != 0
+                             : sa_backward_ordered(&b->cd.p, g, &ref, order) != SIMDATTN_OK;
+    if (failed) {
+      snprintf(err, n, "the naive backward: %s", spots ? "out of memory" : simdattn_last_error());
       return NULL;
     }
     const float *got[3] = {b->dq, b->dk, b->dv};
     for (int k = 0; k < 3; k++)
       for (size_t t = 0; t < b->n[k]; t++) {
-        const double e = fabs((double)got[k][t] - b->oracle[k][t]);
+        const double e = fabs((double)(spots ? spot_got[k][t] : got[k][t]) - b->oracle[k][t]);
         if (!(e <= ref_err[k])) ref_err[k] = e;
         if (order == 0 && fabs(b->oracle[k][t]) > mx[k]) mx[k] = fabs(b->oracle[k][t]);
       }
   }
-  for (int k = 0; k < 3; k++) b->budget[k] = 2.0 * ref_err[k] + 2.0 * FLT_EPSILON * mx[k];
-  fprintf(stderr, "attn-bench: bwd shape q%" PRId64 " d%" PRId64 " h%" PRId64 " %s: budgets dq %.3g dk %.3g dv %.3g\n",
-          s->seq_q, s->d, s->heads_q, s->causal ? "causal" : "full", b->budget[0], b->budget[1], b->budget[2]);
+  for (int k = 0; k < 3; k++) b->budget[k] = 2.0 * ref_err[k] + 2.0 * FLT_EPSILON * mx[k], free(spot_got[k]);
+  char judged[64] = "every element";
+  if (spots) snprintf(judged, sizeof judged, "%d spread rows and keys", SPOT_ROWS);
+  fprintf(stderr,
+          "attn-bench: bwd shape q%" PRId64 " d%" PRId64 " h%" PRId64 " %s: oracle on %s, budgets dq %.3g dk %.3g dv %.3g\n",
+          s->seq_q, s->d, s->heads_q, s->causal ? "causal" : "full", judged, b->budget[0], b->budget[1], b->budget[2]);
   n_bwd_shapes++;
   return b;
 }
@@ -915,6 +955,7 @@ static void bwd_release(void) {
   for (int t = 0; t < n_bwd_shapes; t++) {
     bwd_shape *b = &bwd_shapes[t];
     free(b->dout), free(b->dq), free(b->dk), free(b->dv), free(b->step_out), free(b->step_lse);
+    free(b->spot[0]), free(b->spot[1]);
     for (int k = 0; k < 3; k++) free(b->oracle[k]);
     case_free(&b->cd);
   }
@@ -986,7 +1027,7 @@ static int bwd_setup(void *ctx, char *err, size_t n) {
     for (; k < 3; k++) {
       e = 0.0;
       for (size_t t = 0; t < b->n[k]; t++) {
-        const double d = fabs((double)got[k][t] - b->oracle[k][t]);
+        const double d = fabs((double)got[k][bwd_elem(b, k, t)] - b->oracle[k][t]);
         if (!(d <= e)) e = d;
       }
       if (!(e <= b->budget[k])) break;
@@ -1360,6 +1401,16 @@ static void register_bwd(const options *o) {
             if (seqs[si] == 2048) register_bwd_row(NULL, &s, threads_of[t], 1);
           }
       }
+  if (o->quick) return;
+  /* a long sequence: causal seq 32768, d128, where the unfused backward would hold two 32768^2
+   * matrices (8.6 GB); the best SIMD variant only (judged on spread rows and keys) */
+  case_spec s = prefill_shape(32768, 128, 1);
+  s.lse = 1;
+  for (int vi = 0; vi < n_vars; vi++)
+    if (vars[vi]->kernel->bwd_run && !is_scalar(vars[vi]) && (vars[vi]->dtypes & SA_DT_F32)) {
+      for (int t = 0; t < n_threads; t++) register_bwd_row(vars[vi], &s, threads_of[t], 0);
+      break;
+    }
 }
 
 /* reduced-precision inputs: K/V in f16 and bf16 under f32 queries, and bf16 throughout, for every

@@ -601,6 +601,14 @@ def bwd_tables(res):
          "GFLOPS counts 2.5 times the forward's FLOPs (FlashAttention's convention); peak_frac as in the prefill "
          "tables. Every row was first judged against the float64 oracle's gradients (dq, dk, dv) with the rule. "
          "blas_unfused: P and dP materialised, five OpenBLAS sgemm per head (OpenBLAS runs the kernels named above).\n"]
+    long_rows = [a for a in rows if a["sq"] >= 32768 and a["variant"] != "blas_unfused"]
+    if long_rows:
+        a = max(long_rows, key=lambda a: a["GFLOPS"])
+        need = 2 * 4 * a["sq"] * a["skv"] * a["hq"]
+        ws = a.get("workspace_bytes")
+        L.append(f"At seq {a['sq']} (no blas_unfused row: its P and dP would take {need / 1e9:.1f} GB per call) the rows are "
+                 "judged on 32 spread dq rows and dk, dv keys against the float64 gradients computed from the forward's "
+                 "out and lse" + (f"; the backward's workspace is {ws / 1e6:.0f} MB" if ws else "") + ".\n")
     for d, mask, t in sorted({(a["d"], a["mask"], a["t"]) for a in rows}, key=lambda g: (g[0], g[1] != "full", g[2])):
         sel = [a for a in rows if a["d"] == d and a["mask"] == mask and a["t"] == t]
         seqs = sorted({a["sq"] for a in sel})

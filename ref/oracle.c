@@ -286,3 +286,94 @@ done:
   free(vd);
   return rc;
 }
+
+/* ---- the backward oracle on chosen elements, from the given out and lse (ref.h) ----
+ * The gradients the backward computes from its inputs (q, k, v, dout and the forward's f32 out and
+ * lse), in double: D = dout.out, P = exp(s - lse); the terms as in sa_oracle_bwd. */
+typedef struct {
+  const sa_bwd_job *J;
+  double *qd, *gd, *kd, *vd;
+  float *row;
+} sa_spot_ws;
+
+/* row r of (b, hk) (D from the given out): its terms with `key` into dq_r (when not NULL) and
+ * dk_key, dv_key (when not NULL) */
+static void sa_spot_pair(const sa_spot_ws *w, const sa_row *r, double D, int64_t b, int64_t hk, int64_t key,
+                         double *dqr, double *dkr, double *dvr) {
+  const sa_job *j = &w->J->f;
+  const int64_t d = j->d, dvn = j->dv;
+  if (key < r->lo || key >= r->hi || (r->mask && r->mask[key] == -INFINITY)) return;
+  sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, d, 1.0f, w->row);
+  double dot = 0.0;
+  for (int64_t x = 0; x < d; x++) dot += w->qd[x] * (w->kd[x] = (double)w->row[x]);
+  double s = dot * (double)j->scale, deriv = 1.0;
+  if (j->softcap != 0.0f) {
+    const double t = tanh(s / (double)j->softcap);
+    s = (double)j->softcap * t;
+    deriv = 1.0 - t * t;
+  }
+  if (j->alibi) s += (double)r->slope * (double)(key - r->qpos);
+  if (r->mask) s += (double)r->mask[key];
+  const double P = exp(s - (double)*r->lse);
+  sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, dvn, 1.0f, w->row);
+  double dP = 0.0;
+  for (int64_t x = 0; x < dvn; x++) dP += w->gd[x] * (w->vd[x] = (double)w->row[x]);
+  const double dS = P * (dP - D) * deriv * (double)j->scale;
+  if (dqr)
+    for (int64_t x = 0; x < d; x++) dqr[x] += dS * w->kd[x];
+  if (dkr) {
+    for (int64_t x = 0; x < d; x++) dkr[x] += dS * w->qd[x];
+    for (int64_t x = 0; x < dvn; x++) dvr[x] += P * w->gd[x];
+  }
+}
+
+/* the row's q and dout into w, and D; 0 when the row sees no key (every term 0) */
+static int sa_spot_row(const sa_spot_ws *w, int64_t b, int64_t hk, int64_t r_packed, sa_row *r, double *D) {
+  const sa_job *j = &w->J->f;
+  sa_row_setup(j, b, hk, r_packed, r);
+  if (*r->lse == -INFINITY || r->lo >= r->hi) return 0;
+  const float *g = w->J->dout + b * w->J->do_sb + r->h * w->J->do_sh + r->i * w->J->do_ss;
+  double acc = 0.0;
+  for (int64_t x = 0; x < j->dv; x++) acc += (w->gd[x] = (double)g[x]) * (double)r->out[x];
+  *D = acc;
+  sa_row_to_f32(r->q, j->q_dtype, j->d, w->row);
+  for (int64_t x = 0; x < j->d; x++) w->qd[x] = (double)w->row[x];
+  return 1;
+}
+
+int sa_oracle_bwd_spots(const sa_bwd_job *J, const int64_t *rows, int64_t n_rows, const int64_t *keys, int64_t n_keys,
+                        double *dq, double *dk, double *dv) {
+  const sa_job *j = &J->f;
+  const int64_t d = j->d, dvn = j->dv, G = j->group;
+  const int64_t n = sa_max64(d, dvn) + 1;
+  sa_spot_ws w = {J, malloc(sizeof(double) * (size_t)n), malloc(sizeof(double) * (size_t)n),
+                  malloc(sizeof(double) * (size_t)n), malloc(sizeof(double) * (size_t)n), malloc(sizeof(float) * (size_t)n)};
+  int rc = -1;
+  if (!w.qd || !w.gd || !w.kd || !w.vd || !w.row) goto done;
+  for (int64_t t = 0; t < n_rows * d; t++) dq[t] = 0.0;
+  for (int64_t t = 0; t < n_keys * d; t++) dk[t] = 0.0;
+  for (int64_t t = 0; t < n_keys * dvn; t++) dv[t] = 0.0;
+  for (int64_t t = 0; t < n_rows; t++) { /* dq: a row with every key */
+    const int64_t i = rows[t] % j->seq_q, h = rows[t] / j->seq_q % j->heads_q, b = rows[t] / j->seq_q / j->heads_q;
+    sa_row r;
+    double D;
+    if (sa_spot_row(&w, b, h / G, i * G + h % G, &r, &D))
+      for (int64_t key = r.lo; key < r.hi; key++) sa_spot_pair(&w, &r, D, b, h / G, key, dq + t * d, NULL, NULL);
+  }
+  for (int64_t t = 0; t < n_keys; t++) { /* dk, dv: a key with every row of its kv head */
+    const int64_t key = keys[t] % j->seq_kv, hk = keys[t] / j->seq_kv % j->heads_kv, b = keys[t] / j->seq_kv / j->heads_kv;
+    for (int64_t rp = 0; rp < j->rows; rp++) {
+      sa_row r;
+      double D;
+      if (sa_spot_row(&w, b, hk, rp, &r, &D)) sa_spot_pair(&w, &r, D, b, hk, key, NULL, dk + t * d, dv + t * dvn);
+    }
+  }
+  rc = 0;
+done:
+  free(w.qd);
+  free(w.gd);
+  free(w.kd);
+  free(w.vd);
+  free(w.row);
+  return rc;
+}

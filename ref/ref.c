@@ -168,7 +168,14 @@ size_t sa_ref_bwd_ws_bytes(const sa_bwd_job *J) {
 /* a += x y, fused or not */
 static inline float ref_madd(float a, float x, float y, int fused) { return fused ? fmaf(x, y, a) : a + x * y; }
 
-void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, float *dq, int64_t dq_ld, float *ws) {
+/* sa_ref_bwd_head's walk over chosen rows and keys: row_on[r] (r = i G + g; NULL: every row) writes
+ * dq row r; key_on[key] (NULL: every key) writes the key's dk and dv rows, and keys[n_keys] lists
+ * the chosen keys. A chosen row meets every key in order; another row only the chosen keys, in
+ * list order: each sum is over one index in its own order either way, so the chosen elements get
+ * the bits the whole walk gives them. */
+static void ref_bwd_walk(const sa_bwd_job *J, int64_t b, int64_t hk, int order, const unsigned char *row_on,
+                         const unsigned char *key_on, const int64_t *keys, int64_t n_keys, float *dq, int64_t dq_ld,
+                         float *ws) {
   const sa_job *j = &J->f;
   const int64_t d = j->d, dv = j->dv, G = j->group;
   const int rev = order == SA_REF_REVERSE || order == SA_REF_LANES16;
@@ -176,6 +183,7 @@ void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, floa
   const int dot_order = order == SA_REF_LOG2 ? SA_REF_FMA : order;
   float *q = ws, *g = q + d, *kr = g + dv, *vr = kr + d, *acc = vr + dv;
   for (int64_t key = 0; key < j->seq_kv; key++) {
+    if (key_on && !key_on[key]) continue;
     float *dk = J->dk + b * J->dk_sb + hk * J->dk_sh + key * J->dk_ss;
     float *dvr = J->dv + b * J->dv_sb + hk * J->dv_sh + key * J->dv_ss;
     for (int64_t x = 0; x < d; x++) dk[x] = 0.0f;
@@ -184,6 +192,8 @@ void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, floa
   for (int64_t t = 0; t < G * j->seq_q; t++) {
     const int64_t tt = rev ? G * j->seq_q - 1 - t : t, gg = tt / j->seq_q, i = tt % j->seq_q;
     const int64_t r = i * G + gg;
+    const int whole = !row_on || row_on[r];
+    if (!whole && !n_keys) continue;
     sa_row row;
     sa_row_setup(j, b, hk, r, &row);
     for (int64_t x = 0; x < d; x++) acc[x] = 0.0f;
@@ -193,9 +203,10 @@ void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, floa
       const float *gr = J->dout + b * J->do_sb + row.h * J->do_sh + row.i * J->do_ss;
       for (int64_t x = 0; x < dv; x++) g[x] = gr[x];
       const float D = dot(g, row.out, dv, dot_order);
-      for (int64_t n = 0; n < row.hi - row.lo; n++) {
-        const int64_t key = rev ? row.hi - 1 - n : row.lo + n;
-        if (row.mask && row.mask[key] == -INFINITY) continue;
+      const int64_t n_walk = whole ? row.hi - row.lo : n_keys;
+      for (int64_t n = 0; n < n_walk; n++) {
+        const int64_t key = !whole ? keys[n] : rev ? row.hi - 1 - n : row.lo + n;
+        if (key < row.lo || key >= row.hi || (row.mask && row.mask[key] == -INFINITY)) continue;
         sa_kv_row_to_f32(sa_k_row(j, b, hk, key), j->k_dtype, d, 1.0f, kr);
         sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, dv, 1.0f, vr);
         float s = dot(q, kr, d, dot_order) * j->scale, tc = 0.0f;
@@ -209,15 +220,68 @@ void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, floa
         float ds = p * (dot(g, vr, dv, dot_order) - D);
         if (j->softcap != 0.0f) ds *= fused ? fmaf(-tc, tc, 1.0f) : 1.0f - tc * tc;
         ds *= j->scale;
+        if (whole)
+          for (int64_t x = 0; x < d; x++) acc[x] = ref_madd(acc[x], ds, kr[x], fused);
+        if (key_on && !key_on[key]) continue;
         float *dk = J->dk + b * J->dk_sb + hk * J->dk_sh + key * J->dk_ss;
         float *dvr = J->dv + b * J->dv_sb + hk * J->dv_sh + key * J->dv_ss;
-        for (int64_t x = 0; x < d; x++) acc[x] = ref_madd(acc[x], ds, kr[x], fused);
         for (int64_t x = 0; x < d; x++) dk[x] = ref_madd(dk[x], ds, q[x], fused);
         for (int64_t x = 0; x < dv; x++) dvr[x] = ref_madd(dvr[x], p, g[x], fused);
       }
     }
-    for (int64_t x = 0; x < d; x++) dq[r * dq_ld + x] = acc[x];
+    if (whole)
+      for (int64_t x = 0; x < d; x++) dq[r * dq_ld + x] = acc[x];
   }
+}
+
+void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, float *dq, int64_t dq_ld, float *ws) {
+  ref_bwd_walk(J, b, hk, order, NULL, NULL, NULL, 0, dq, dq_ld, ws);
+}
+
+int sa_ref_bwd_spots(const sa_bwd_job *J, int order, const int64_t *rows, int64_t n_rows, const int64_t *keys,
+                     int64_t n_keys, float *dq, float *dk, float *dv) {
+  const sa_job *j = &J->f;
+  const int64_t d = j->d, dvn = j->dv, G = j->group, R = G * j->seq_q;
+  unsigned char *row_on = calloc((size_t)R + 1, 1), *key_on = calloc((size_t)j->seq_kv + 1, 1);
+  int64_t *klist = malloc(sizeof(int64_t) * (size_t)(n_keys + 1));
+  float *dq_all = malloc(sizeof(float) * (size_t)(R * d + 1));
+  float *ws = malloc(sa_ref_bwd_ws_bytes(J));
+  int rc = -1;
+  if (!row_on || !key_on || !klist || !dq_all || !ws) goto done;
+  for (int64_t b = 0; b < j->batch; b++)
+    for (int64_t hk = 0; hk < j->heads_kv; hk++) {
+      int64_t nk = 0, nr = 0;
+      const int64_t kbase = (b * j->heads_kv + hk) * j->seq_kv;
+      for (int64_t t = 0; t < n_keys; t++)
+        if (keys[t] >= kbase && keys[t] < kbase + j->seq_kv && !key_on[keys[t] - kbase])
+          key_on[klist[nk++] = keys[t] - kbase] = 1;
+      for (int64_t t = 0; t < n_rows; t++) {
+        const int64_t i = rows[t] % j->seq_q, h = rows[t] / j->seq_q % j->heads_q, bb = rows[t] / j->seq_q / j->heads_q;
+        if (bb == b && h / G == hk) row_on[i * G + h % G] = 1, nr++;
+      }
+      if (nk || nr) ref_bwd_walk(J, b, hk, order, row_on, key_on, klist, nk, dq_all, d, ws);
+      for (int64_t t = 0; t < n_rows; t++) {
+        const int64_t i = rows[t] % j->seq_q, h = rows[t] / j->seq_q % j->heads_q, bb = rows[t] / j->seq_q / j->heads_q;
+        if (bb == b && h / G == hk)
+          for (int64_t x = 0; x < d; x++) dq[t * d + x] = dq_all[(i * G + h % G) * d + x];
+      }
+      for (int64_t t = 0; t < n_keys; t++)
+        if (keys[t] >= kbase && keys[t] < kbase + j->seq_kv) {
+          const int64_t key = keys[t] - kbase;
+          for (int64_t x = 0; x < d; x++) dk[t * d + x] = J->dk[b * J->dk_sb + hk * J->dk_sh + key * J->dk_ss + x];
+          for (int64_t x = 0; x < dvn; x++) dv[t * dvn + x] = J->dv[b * J->dv_sb + hk * J->dv_sh + key * J->dv_ss + x];
+        }
+      for (int64_t t = 0; t < nk; t++) key_on[klist[t]] = 0;
+      for (int64_t r = 0; r < R; r++) row_on[r] = 0;
+    }
+  rc = 0;
+done:
+  free(row_on);
+  free(key_on);
+  free(klist);
+  free(dq_all);
+  free(ws);
+  return rc;
 }
 
 static size_t ref_bwd_workspace(const sa_bwd_job *J) { return sa_ref_bwd_ws_bytes(J); }

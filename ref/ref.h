@@ -69,10 +69,24 @@ int sa_ref_rows(const sa_job *j, const int64_t *rows, int64_t n_rows, int order,
  * REVERSE and LANES16), keys likewise. The `ref` variant's backward is order J->ref_order. */
 void sa_ref_bwd_head(const sa_bwd_job *J, int64_t b, int64_t hk, int order, float *dq, int64_t dq_ld, float *ws);
 size_t sa_ref_bwd_ws_bytes(const sa_bwd_job *J);
+/* The same walk on chosen elements only, for long sequences: dq rows of rows[n_rows] (flat
+ * (b heads_q + h) seq_q + i) into dq[n_rows][d], and dk, dv rows of keys[n_keys] (flat
+ * (b heads_kv + hk) seq_kv + key, each once) into dk[n_keys][d], dv[n_keys][dv], bit for bit what
+ * sa_ref_bwd_head gives them, in O((n_rows + n_keys) seq) work. Uses J's dk and dv rows of the chosen
+ * keys as scratch. Returns 0, or -1 when out of memory. */
+int sa_ref_bwd_spots(const sa_bwd_job *J, int order, const int64_t *rows, int64_t n_rows, const int64_t *keys,
+                     int64_t n_keys, float *dq, float *dk, float *dv);
 /* The float64 oracle backward: every gradient in double from the exactly converted inputs and dout,
  * with its own (double) out and lse: dq [batch][heads_q][seq_q][d], dk [batch][heads_kv][seq_kv][d],
  * dv [batch][heads_kv][seq_kv][dv], d_sinks [heads_q] (NULL without sinks). Returns 0, or -1 when out
  * of memory. */
 int sa_oracle_bwd(const sa_bwd_job *J, double *dq, double *dk, double *dv, double *d_sinks);
+/* The backward on chosen elements (flat rows and keys as sa_ref_bwd_spots), in double from the
+ * backward's own inputs: the forward's given f32 out and lse (D = dout.out, P = exp(s - lse)), not
+ * an oracle forward, so that it costs O((n_rows + n_keys) seq d) and a long sequence can be judged
+ * (attn-bench). Judges the backward's arithmetic given its inputs; the forward that made out and lse
+ * is judged on its own. Returns 0, or -1 when out of memory. */
+int sa_oracle_bwd_spots(const sa_bwd_job *J, const int64_t *rows, int64_t n_rows, const int64_t *keys, int64_t n_keys,
+                        double *dq, double *dk, double *dv);
 
 #endif

@@ -193,13 +193,13 @@ simdattn_status sa_backward_ordered(const simdattn_problem *caller, const simdat
     J.ref_order = ref_order;
     sa_bwd_plan(&J, v->kernel);
     const sa_bwd_layout L = sa_bwd_layout_of(&J, v->kernel, &o);
-    char *ws = L.total ? aligned_alloc(SA_ALIGN, L.total) : NULL;
-    if (L.total && !ws)
+    char *mem = L.total ? sa_ws_take(L.total) : NULL;
+    if (L.total && !mem)
       st = sa_fail(SIMDATTN_ERR_NOMEM, "cannot allocate %zu bytes of workspace (dQ partials %zu, %d workers x %zu)",
                    L.total, L.dq_part, L.workers, L.worker);
     else {
-      sa_bwd_run_phases(&J, v->kernel, &o, &L, ws);
-      free(ws);
+      sa_bwd_run_phases(&J, v->kernel, &o, &L, mem ? mem + SA_ALIGN : NULL);
+      if (mem) sa_ws_give(mem);
       sa_clear_error();
     }
   }

@@ -470,7 +470,7 @@ static void sa_multi_jobs(sa_multi *m, const simdattn_problem *p, const sa_job *
 
 static int sa_debug(void);
 
-/* simdattn_forward's workspace: allocated for the call, and kept (one buffer for the process, up
+/* simdattn_forward's and simdattn_backward's workspace: allocated for the call, and kept (one buffer for the process, up
  * to SA_WS_KEEP bytes) for the next call, so that an engine calling per layer per token does not
  * fault in fresh pages every time (aligned_alloc of a new size returns fresh pages). Taken with
  * an atomic exchange: concurrent calls each get their own buffer (the others allocate); the
@@ -480,7 +480,7 @@ static _Atomic(char *) sa_ws_kept;
 
 static size_t sa_ws_size(const char *buf) { return *(const size_t *)buf; }
 
-static char *sa_ws_take(size_t bytes) {
+char *sa_ws_take(size_t bytes) {
   char *buf = atomic_exchange(&sa_ws_kept, NULL);
   if (buf && sa_ws_size(buf) >= bytes) return buf;
   free(buf);
@@ -490,7 +490,7 @@ static char *sa_ws_take(size_t bytes) {
   return buf;
 }
 
-static void sa_ws_give(char *buf) {
+void sa_ws_give(char *buf) {
   if (sa_ws_size(buf) > SA_WS_KEEP) {
     free(buf);
     return;

@@ -103,6 +103,13 @@ int sa_variant_accepts(const sa_variant *v, const sa_job *j);
 /* The rows named in names[0..n) (every row when n == 0), in registry order; returns the count. */
 int sa_variant_select(const char *const *names, int n, const sa_variant **out, int max);
 
+/* ---- the one-call entry points' workspace (forward.c) ---- */
+/* A buffer of at least `bytes` usable bytes from buf + SA_ALIGN (NULL when out of memory): the
+ * process's kept buffer when it is large enough, else a fresh one; sa_ws_give hands it back (kept
+ * up to 64 MiB, the larger of two kept), so that per-call entry points do not fault in fresh pages. */
+char *sa_ws_take(size_t bytes);
+void sa_ws_give(char *buf);
+
 /* ---- validation (validate.c) ---- */
 /* The caller's problem and options as this library's layouts (include/simdattn.h, "ABI"): the
  * members struct_size covers, the rest zero; a newer caller's unknown members must be zero.

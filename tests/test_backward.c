@@ -3,7 +3,10 @@
  *      the forward oracle, L = sum dout . out, on tiny problems with every feature: the judge judged.
  *   2. Bitwise determinism: 1 thread, 2, all, and a caller's pool (running the tasks backwards)
  *      give the same bits, for every variant with a backward pass that this CPU runs.
- *   3. Bad input: a status and a message naming the field, and nothing written. */
+ *   3. Bad input: a status and a message naming the field, and nothing written.
+ *   4. The long-sequence judges (attn-bench): the naive backward on chosen rows and keys gives the
+ *      bits of the whole naive backward in every order; the spot oracle (from the given out and
+ *      lse) agrees with the oracle to the forward's f32 rounding. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -237,9 +240,74 @@ static void test_errors(void) {
   fd_free(&c);
 }
 
+/* ---- 4. the spot judges ---- */
+static void test_spots(void) {
+  case_spec s = case_default("spots", 37, 53);
+  s.batch = 2, s.heads_q = 4, s.heads_kv = 2, s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT, s.window = 29;
+  s.mask = MASK_FULL, s.softcap = 3.0f, s.dist = DIST_SOFTCAP, s.alibi = 1;
+  fd_case c;
+  if (fd_build(&s, &c)) {
+    CHECK(0, "cannot build the spot case");
+    fd_free(&c);
+    return;
+  }
+  const simdattn_options ref = {1, "ref", NULL, NULL, 0};
+  CHECK(simdattn_forward(&c.cd.p, &ref) == SIMDATTN_OK, "forward: %s", simdattn_last_error());
+  const int64_t d = s.d, dv = s.dv, nrows = s.batch * s.heads_q * s.seq_q, nkeys = s.batch * s.heads_kv * s.seq_kv;
+  int64_t rows[64], keys[64], nr = 0, nk = 0;
+  for (int64_t t = 0; t < nrows; t += 7) rows[nr++] = t;
+  for (int64_t t = nkeys - 1; t >= 0; t -= 5) keys[nk++] = t;
+  float *full[3] = {malloc(sizeof(float) * (size_t)(nrows * d)), malloc(sizeof(float) * (size_t)(nkeys * d)),
+                    malloc(sizeof(float) * (size_t)(nkeys * dv))};
+  float *spot[3] = {malloc(sizeof(float) * (size_t)(nr * d)), malloc(sizeof(float) * (size_t)(nk * d)),
+                    malloc(sizeof(float) * (size_t)(nk * dv))};
+  double *o_full[3] = {malloc(sizeof(double) * (size_t)(nrows * d)), malloc(sizeof(double) * (size_t)(nkeys * d)),
+                       malloc(sizeof(double) * (size_t)(nkeys * dv))};
+  double *o_spot[3] = {malloc(sizeof(double) * (size_t)(nr * d)), malloc(sizeof(double) * (size_t)(nk * d)),
+                       malloc(sizeof(double) * (size_t)(nk * dv))};
+  sa_bwd_job J;
+  CHECK(sa_validate_backward(&c.cd.p, &c.g, 1, NULL, 0, &J) == SIMDATTN_OK, "%s", simdattn_last_error());
+  const int64_t width[3] = {d, d, dv};
+  int same = 1;
+  for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+    CHECK(sa_backward_ordered(&c.cd.p, &c.g, &ref, order) == SIMDATTN_OK, "order %d: %s", order, simdattn_last_error());
+    memcpy(full[0], c.dq, sizeof(float) * (size_t)(nrows * d));
+    memcpy(full[1], c.dk, sizeof(float) * (size_t)(nkeys * d));
+    memcpy(full[2], c.dv, sizeof(float) * (size_t)(nkeys * dv));
+    CHECK(!sa_ref_bwd_spots(&J, order, rows, nr, keys, nk, spot[0], spot[1], spot[2]), "spots: no memory");
+    for (int k = 0; k < 3; k++)
+      for (int64_t t = 0; t < (k ? nk : nr); t++) {
+        const int64_t at = k ? keys[t] : rows[t];
+        same &= !memcmp(spot[k] + t * width[k], full[k] + at * width[k], sizeof(float) * (size_t)width[k]);
+      }
+  }
+  CHECK(same, "the naive backward on chosen rows and keys differs from the whole naive backward");
+  CHECK(!sa_oracle_bwd(&J, o_full[0], o_full[1], o_full[2], NULL) &&
+            !sa_oracle_bwd_spots(&J, rows, nr, keys, nk, o_spot[0], o_spot[1], o_spot[2]),
+        "oracles: no memory");
+  double worst = 0.0;
+  for (int k = 0; k < 3; k++) {
+    double mx = 0.0, e = 0.0;
+    for (int64_t t = 0; t < (k ? nkeys : nrows) * width[k]; t++) mx = fmax(mx, fabs(o_full[k][t]));
+    for (int64_t t = 0; t < (k ? nk : nr); t++)
+      for (int64_t x = 0; x < width[k]; x++) {
+        const int64_t at = (k ? keys[t] : rows[t]) * width[k] + x;
+        e = fmax(e, fabs(o_spot[k][t * width[k] + x] - o_full[k][at]));
+      }
+    worst = fmax(worst, e / mx);
+  }
+  CHECK(worst < 1e-4, "the spot oracle differs from the oracle by %.3g of max|grad|", worst);
+  printf("spots: the naive backward on %lld rows and %lld keys has the whole walk's bits in %d orders; "
+         "the spot oracle is within %.2e of the oracle (max|grad|)\n",
+         (long long)nr, (long long)nk, SA_REF_N_ORDERS, worst);
+  for (int k = 0; k < 3; k++) free(full[k]), free(spot[k]), free(o_full[k]), free(o_spot[k]);
+  fd_free(&c);
+}
+
 int main(void) {
   test_finite_differences();
   test_determinism();
   test_errors();
+  test_spots();
   return check_report("test_backward");
 }
