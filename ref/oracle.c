@@ -360,14 +360,20 @@ int sa_oracle_bwd_spots(const sa_bwd_job *J, const int64_t *rows, int64_t n_rows
     if (sa_spot_row(&w, b, h / G, i * G + h % G, &r, &D))
       for (int64_t key = r.lo; key < r.hi; key++) sa_spot_pair(&w, &r, D, b, h / G, key, dq + t * d, NULL, NULL);
   }
-  for (int64_t t = 0; t < n_keys; t++) { /* dk, dv: a key with every row of its kv head */
-    const int64_t key = keys[t] % j->seq_kv, hk = keys[t] / j->seq_kv % j->heads_kv, b = keys[t] / j->seq_kv / j->heads_kv;
-    for (int64_t rp = 0; rp < j->rows; rp++) {
-      sa_row r;
-      double D;
-      if (sa_spot_row(&w, b, hk, rp, &r, &D)) sa_spot_pair(&w, &r, D, b, hk, key, NULL, dk + t * d, dv + t * dvn);
+  for (int64_t b = 0; b < j->batch && n_keys; b++) /* dk, dv: every row of a kv head with its chosen keys */
+    for (int64_t hk = 0; hk < j->heads_kv; hk++) {
+      const int64_t kbase = (b * j->heads_kv + hk) * j->seq_kv;
+      int any = 0;
+      for (int64_t t = 0; t < n_keys && !any; t++) any = keys[t] >= kbase && keys[t] < kbase + j->seq_kv;
+      for (int64_t rp = 0; any && rp < j->rows; rp++) {
+        sa_row r;
+        double D;
+        if (!sa_spot_row(&w, b, hk, rp, &r, &D)) continue; /* (D and q once per row) */
+        for (int64_t t = 0; t < n_keys; t++)
+          if (keys[t] >= kbase && keys[t] < kbase + j->seq_kv)
+            sa_spot_pair(&w, &r, D, b, hk, keys[t] - kbase, NULL, dk + t * d, dv + t * dvn);
+      }
     }
-  }
   rc = 0;
 done:
   free(w.qd);
