@@ -69,8 +69,8 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
  * multiple of 16, rows of whole blocks of 32): its 16 int8 (q8_0) or nibbles (q4_0: the low ones
  * for the block's first half, the high ones for its second) widened to f32 and times the block's
  * f16 d (converted from an 8-byte load at the block's start: two operations, where a 2-byte one took
- * four); q4_0's q - 8 in integers, then times d (exact, and d (q - 8) as the codec: an inf d gives
- * NaN at q = 8 only). fp8
+ * four); q4_0's q - 8 exact in f32 (sa_vload_q4_0_d), then times d (exact, and d (q - 8) as the
+ * codec: an inf d gives NaN at q = 8 only). fp8
  * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
  * one lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication
  * takes sc 2^8 instead (an exact power-of-two step: the same real product, the same rounding; the
@@ -86,10 +86,25 @@ static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, f
   const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n));
   return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
 }
+/* q4_0 in four operations (widening, the nibble, q - 8 and conversion took four before the
+ * multiplication): vpshufb puts byte e of the block's 16 (broadcast to every 128-bit lane by the
+ * load: no ALU operation) in byte 1 of f32 lane e, and one logic operation keeps the nibble and adds
+ * an exponent, making the f32 B + nibble exactly: the low nibble in bits 8-11 under 2^15, the high
+ * one in bits 12-15 under 2^11. Subtracting B + 8 gives q - 8 exactly, then times d: the same values
+ * and the same operations as the integer route's last two (the same bits, zeros' signs and inf d's
+ * NaN at q = 8 included). */
 static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, float d) {
-  const __m512i b = _mm512_cvtepu8_epi32(sa_load_u8x16(base + (idx >> 5) * 18 + 2, n));
-  const __m512i q = (idx & 16) ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(15));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8))), _mm512_set1_ps(d));
+#define SA_B1_(e) ((int)(0x80800080u | ((unsigned)(e) << 8))) /* byte e to byte 1, zeros elsewhere */
+  const __m512i ix = _mm512_set_epi32(SA_B1_(15), SA_B1_(14), SA_B1_(13), SA_B1_(12), SA_B1_(11), SA_B1_(10), SA_B1_(9),
+                                      SA_B1_(8), SA_B1_(7), SA_B1_(6), SA_B1_(5), SA_B1_(4), SA_B1_(3), SA_B1_(2),
+                                      SA_B1_(1), SA_B1_(0));
+#undef SA_B1_
+  const int hi = (idx & 16) != 0;
+  const __m512i b = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(sa_load_u8x16(base + (idx >> 5) * 18 + 2, 16)), ix);
+  const __m512 f = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(b, _mm512_set1_epi32(hi ? 0xf000 : 0x0f00),
+                                                                 _mm512_set1_epi32(hi ? 0x45000000 : 0x47000000), 0xea));
+  const sa_vec v = _mm512_mul_ps(_mm512_sub_ps(f, _mm512_set1_ps(hi ? 2056.0f : 32776.0f)), _mm512_set1_ps(d));
+  return n >= 16 ? v : _mm512_maskz_mov_ps(sa_mask_n(n), v);
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
   return sa_vload_q8_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 34));
