@@ -57,12 +57,17 @@ static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
 }
-/* 8 halfwords at p, n of them valid (a short tail goes through a small copy) */
+/* 8 halfwords at p, n of them valid (a short tail halfword by halfword into registers: a memcpy of n
+ * bytes was a call, which kept the tiles' accumulators in memory: sa_load_u8x8) */
 static inline __m128i sa_load_u16x8(const char *p, int64_t n) {
   if (n >= 8) return _mm_loadu_si128((const __m128i *)p);
-  uint16_t t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
-  return _mm_loadu_si128((const __m128i *)t);
+  uint64_t w[2] = {0, 0};
+  for (int64_t i = 0; i < n; i++) {
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    w[i >> 2] |= (uint64_t)h << (16 * (i & 3));
+  }
+  return _mm_set_epi64x((long long)w[1], (long long)w[0]);
 }
 /* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 7 of the row at base
  * as f32, n of them valid (zeros after; nothing past the n-th is read). f16 by F16C
@@ -85,9 +90,12 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
  * sc 2^8 instead (the same real product, the same rounding: avx512.h), and S.1111.111 made NaN. */
 static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
   if (n >= 8) return _mm_loadl_epi64((const __m128i *)p);
-  uint8_t t[16] = {0};
-  memcpy(t, p, (size_t)(n > 0 ? n : 0));
-  return _mm_loadu_si128((const __m128i *)t);
+  /* byte by byte into a register: a memcpy of n bytes was a call, and the tiles' accumulators live
+   * across a call in a tail loop were kept in memory through their whole loops (AVX2's GQA S tile on
+   * a quantized K stored and reloaded its 8 accumulators at every step) */
+  uint64_t x = 0;
+  for (int64_t i = 0; i < n; i++) x |= (uint64_t)(uint8_t)p[i] << (8 * i);
+  return _mm_cvtsi64_si128((long long)x);
 }
 /* The same with the block's d given (the loaders above through them). Not SA_VLOAD_D (d converted
  * once per block by the driver: core/flash_driver.inc): here it ran 0.95-0.98x this one-per-vector d */
