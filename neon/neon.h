@@ -49,18 +49,35 @@ static inline sa_vec sa_vtanh(sa_vec v) { return Sleef_tanhf4_u10advsimd(v); }
 static inline float sa_vreduce_max(sa_vec v) { return vmaxvq_f32(v); } /* never sees NaN here */
 static inline float sa_vreduce_add(sa_vec v) { return vaddvq_f32(v); }
 
-/* p[0 .. min(n, 4)), zeros after; never reads p[n] or beyond (no masked loads: a small copy) */
+/* p[0 .. min(n, 4)), zeros after; never reads p[n] or beyond (no masked loads: lane by lane into
+ * registers. A memcpy of n bytes here was a call, and values live across a call are kept in memory:
+ * on AVX2 that put the GQA tiles' accumulators on the stack through their hot loops, avx2/avx2.h) */
 static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   if (n >= 4) return vld1q_f32(p);
-  float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  memcpy(t, p, sizeof(float) * (size_t)(n > 0 ? n : 0));
-  return vld1q_f32(t);
+  const float32x2_t z = vdup_n_f32(0.0f);
+  if (n == 3) return vcombine_f32(vld1_f32(p), vset_lane_f32(p[2], z, 0));
+  if (n == 2) return vcombine_f32(vld1_f32(p), z);
+  if (n == 1) return vcombine_f32(vset_lane_f32(p[0], z, 0), z);
+  return vdupq_n_f32(0.0f);
+}
+/* n of 4 bytes or halfwords at p into a 64-bit register, zeros after (n < 4; no call) */
+static inline uint64_t sa_load_bytes_lt8(const char *p, int64_t n) {
+  uint64_t x = 0;
+  for (int64_t i = 0; i < n; i++) x |= (uint64_t)(uint8_t)p[i] << (8 * i);
+  return x;
 }
 static inline uint16x4_t sa_load_u16x4(const char *p, int64_t n) {
   if (n >= 4) return vld1_u16((const uint16_t *)p);
-  uint16_t t[4] = {0, 0, 0, 0};
-  memcpy(t, p, 2 * (size_t)(n > 0 ? n : 0));
-  return vld1_u16(t);
+  return vcreate_u16(sa_load_bytes_lt8(p, 2 * (n > 0 ? n : 0)));
+}
+/* 4 bytes at p (n >= 4) or n of them, in the low lanes of a 64-bit vector, zeros after */
+static inline uint64_t sa_load_u8x4(const char *p, int64_t n) {
+  if (n >= 4) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return u;
+  }
+  return sa_load_bytes_lt8(p, n > 0 ? n : 0);
 }
 /* The dtype table's converting loaders (core/dtype.h): elements idx .. idx + 3 of the row at base
  * as f32, n of them valid (zeros after; nothing past the n-th is read). f16 by FCVTL (ARMv8.0),
@@ -84,16 +101,12 @@ static inline float sa_block_d16(const char *blk) {
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 34;
-  int8_t t[8] = {0};
-  memcpy(t, blk + 2 + (idx & 31), (size_t)(n >= 4 ? 4 : n > 0 ? n : 0));
-  const int32x4_t q = vmovl_s16(vget_low_s16(vmovl_s8(vld1_s8(t))));
+  const int32x4_t q = vmovl_s16(vget_low_s16(vmovl_s8(vcreate_s8(sa_load_u8x4(blk + 2 + (idx & 31), n)))));
   return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
 }
 static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   const char *blk = base + (idx >> 5) * 18;
-  uint8_t t[8] = {0};
-  memcpy(t, blk + 2 + (idx & 15), (size_t)(n >= 4 ? 4 : n > 0 ? n : 0));
-  uint8x8_t b = vld1_u8(t);
+  uint8x8_t b = vcreate_u8(sa_load_u8x4(blk + 2 + (idx & 15), n));
   b = (idx & 16) ? vshr_n_u8(b, 4) : vand_u8(b, vdup_n_u8(15));
   const int32x4_t q = vsubq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(b)))), vdupq_n_s32(8));
   return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
