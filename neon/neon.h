@@ -60,7 +60,7 @@ static inline sa_vec sa_vloadu_n(const float *p, int64_t n) {
   if (n == 1) return vcombine_f32(vset_lane_f32(p[0], z, 0), z);
   return vdupq_n_f32(0.0f);
 }
-/* n of 4 bytes or halfwords at p into a 64-bit register, zeros after (n < 4; no call) */
+/* the n bytes at p (n < 8: a tail of bytes or of halfwords) into a 64-bit register, zeros after; no call */
 static inline uint64_t sa_load_bytes_lt8(const char *p, int64_t n) {
   uint64_t x = 0;
   for (int64_t i = 0; i < n; i++) x |= (uint64_t)(uint8_t)p[i] << (8 * i);
