@@ -116,10 +116,13 @@ static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, 
   const sa_vec x = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8));
   return _mm512_mul_ps(x, _mm512_set1_ps(sc));
 }
+/* E4M3: x sign-extended to 16 bits and shifted left 7 holds the sign in bit 15, a copy of it in bit
+ * 14 and EEEE.MMM in bits 13-7: clearing bit 14 leaves the f16 placement (three operations where
+ * widening and a shift pair took four) */
 static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
-  const __m256i y = _mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8); /* x in the high byte */
-  const __m256i h = _mm256_and_si256(_mm256_srai_epi16(y, 1), _mm256_set1_epi16((short)0xbf80));
-  const __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(y, _mm256_set1_epi16(0x7f00)), _mm256_set1_epi16(0x7f00));
+  const __m256i y = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sa_load_u8x16(base + idx, n)), 7);
+  const __m256i h = _mm256_and_si256(y, _mm256_set1_epi16((short)0xbf80));
+  const __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(y, _mm256_set1_epi16(0x3f80)), _mm256_set1_epi16(0x3f80));
   return _mm512_mask_mul_ps(_mm512_set1_ps(__builtin_nanf("")), (__mmask16)~nan, _mm512_cvtph_ps(h),
                             _mm512_set1_ps(sc * 256.0f));
 }
