@@ -97,8 +97,11 @@ static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
   for (int64_t i = 0; i < n; i++) x |= (uint64_t)(uint8_t)p[i] << (8 * i);
   return _mm_cvtsi64_si128((long long)x);
 }
-/* The same with the block's d given (the loaders above through them). Not SA_VLOAD_D (d converted
- * once per block by the driver: core/flash_driver.inc): here it ran 0.95-0.98x this one-per-vector d */
+/* The same with the block's d given (the loaders above through them): SA_VLOAD_D, the tiles converting
+ * each block's d once per block where they read it (SA_BLOCK_D_INLINE; through an array per tile it ran
+ * 0.95-0.98x a conversion per vector) */
+#define SA_VLOAD_D 1
+#define SA_BLOCK_D_INLINE 1
 static inline float sa_block_d_isa(const char *blk) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk))); }
 static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, float d) {
   const __m256i q = _mm256_cvtepi8_epi32(sa_load_u8x8(base + (idx >> 5) * 34 + 2 + (idx & 31), n));

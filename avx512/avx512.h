@@ -81,6 +81,7 @@ static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
 /* The same with the block's d given (SA_VLOAD_D: direct mode's GQA tiles convert each block's d
  * once, core/flash_driver.inc); the loaders above through them */
 #define SA_VLOAD_D 1
+#define SA_BLOCK_D_INLINE 1
 static inline float sa_block_d_isa(const char *blk) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk))); }
 static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, float d) {
   const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n));
