@@ -82,7 +82,13 @@ static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
  * once, core/flash_driver.inc); the loaders above through them */
 #define SA_VLOAD_D 1
 #define SA_BLOCK_D_INLINE 1
-static inline float sa_block_d_isa(const char *blk) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)blk))); }
+/* (vcvtph2ps from memory: GCC splits _mm_cvtph_ps(_mm_loadl_epi64(p)) into a load and the register
+ * form, one shuffle-port operation more on Intel cores) */
+static inline float sa_block_d_isa(const char *blk) {
+  __m128 d;
+  __asm__("vcvtph2ps %1, %0" : "=x"(d) : "m"(*(const struct { char b[8]; } *)blk));
+  return _mm_cvtss_f32(d);
+}
 static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, float d) {
   const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n));
   return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
