@@ -97,11 +97,9 @@ static inline __m128i sa_load_u8x8(const char *p, int64_t n) {
   for (int64_t i = 0; i < n; i++) x |= (uint64_t)(uint8_t)p[i] << (8 * i);
   return _mm_cvtsi64_si128((long long)x);
 }
-/* The same with the block's d given (the loaders above through them): SA_VLOAD_D, the tiles converting
- * each block's d once per block where they read it (SA_BLOCK_D_INLINE; through an array per tile it ran
- * 0.95-0.98x a conversion per vector) */
+/* The same with the block's d given (the loaders above through them): SA_VLOAD_D, direct mode's GQA
+ * tiles converting each key's d once per block (core/flash_driver.inc) */
 #define SA_VLOAD_D 1
-#define SA_BLOCK_D_INLINE 1
 /* (vcvtph2ps from memory: GCC splits _mm_cvtph_ps(_mm_loadl_epi64(p)) into a load and the register
  * form, one shuffle-port operation more on Intel cores) */
 static inline float sa_block_d_isa(const char *blk) {

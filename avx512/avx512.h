@@ -81,7 +81,6 @@ static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
 /* The same with the block's d given (SA_VLOAD_D: direct mode's GQA tiles convert each block's d
  * once, core/flash_driver.inc); the loaders above through them */
 #define SA_VLOAD_D 1
-#define SA_BLOCK_D_INLINE 1
 /* (vcvtph2ps from memory: GCC splits _mm_cvtph_ps(_mm_loadl_epi64(p)) into a load and the register
  * form, one shuffle-port operation more on Intel cores) */
 static inline float sa_block_d_isa(const char *blk) {
