@@ -122,8 +122,9 @@ static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
 static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   return sa_vload_q4_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 18));
 }
+/* E5M2: each byte the upper byte of a halfword, the lower zero, in one byte interleave */
 static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
-  const sa_vec x = _mm256_cvtph_ps(_mm_slli_epi16(_mm_cvtepu8_epi16(sa_load_u8x8(base + idx, n)), 8));
+  const sa_vec x = _mm256_cvtph_ps(_mm_unpacklo_epi8(_mm_setzero_si128(), sa_load_u8x8(base + idx, n)));
   return _mm256_mul_ps(x, _mm256_set1_ps(sc));
 }
 /* E4M3: x sign-extended to 16 bits and shifted left 7 holds the sign in bit 15, a copy of it in bit

@@ -118,9 +118,14 @@ static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
 static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   return sa_vload_q4_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 18));
 }
+/* E5M2: each byte the upper byte of a halfword, the lower zero: the 16 bytes broadcast to both 128-bit
+ * lanes by the load (no ALU operation), then one byte shuffle (bytes 0-7 into the low lane's
+ * halfwords, 8-15 into the high lane's) where a widening and a shift took two */
 static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
-  const sa_vec x = _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(sa_load_u8x16(base + idx, n)), 8));
-  return _mm512_mul_ps(x, _mm512_set1_ps(sc));
+  const __m256i ix = _mm256_set_epi8(15, -128, 14, -128, 13, -128, 12, -128, 11, -128, 10, -128, 9, -128, 8, -128, 7,
+                                     -128, 6, -128, 5, -128, 4, -128, 3, -128, 2, -128, 1, -128, 0, -128);
+  const __m256i h = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(sa_load_u8x16(base + idx, n)), ix);
+  return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(sc));
 }
 /* E4M3: x sign-extended to 16 bits and shifted left 7 holds the sign in bit 15, a copy of it in bit
  * 14 and EEEE.MMM in bits 13-7: clearing bit 14 leaves the f16 placement (three operations where
