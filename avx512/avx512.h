@@ -68,10 +68,9 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
 /* The quantized formats (exact: core/convert.h). A vector never straddles a GGUF block (idx is a
  * multiple of 16, rows of whole blocks of 32): its 16 int8 (q8_0) or nibbles (q4_0: the low ones
  * for the block's first half, the high ones for its second) widened to f32 and times the block's
- * f16 d (converted from an 8-byte load at the block's start: two operations, where a 2-byte one took
- * four); q4_0's q - 8 exact in f32 (sa_vload_q4_0_d), then times d (exact, and d (q - 8) as the
- * codec: an inf d gives NaN at q = 8 only). fp8
- * through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
+ * f16 d (an 8-byte vcvtph2ps from the block's start: sa_block_d_isa); q4_0's q - 8 exact in f32
+ * (sa_vload_q4_0_d), then times d (exact, and d (q - 8) as the codec: an inf d gives NaN at q = 8
+ * only). fp8 through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
  * one lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication
  * takes sc 2^8 instead (an exact power-of-two step: the same real product, the same rounding; the
  * problem's scales are below 2^64) and leaves S.1111.111's lanes NaN in the same operation. */
