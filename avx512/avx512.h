@@ -194,7 +194,7 @@ static inline void sa_vtranspose(sa_vec r[16]) {
 #define SA_DIRECT_CH 2 /* q vectors per row held while the keys stream by */
 /* but one on a q4_0 K: its loader's six constants and the 16 accumulators of a GQA group's tile left
  * no room for 8 q vectors (GCC spilled them, every FMA read one back from the stack): 32x8 heads, d128,
- * seq_kv 32768 decode 1.09-1.13x on Zen 5 (q8_0's lighter loader was 0.92x so at 1 thread) */
+ * seq_kv 32768 decode 1.10-1.12x on Zen 5 (q8_0's lighter loader was 0.92x so at 1 thread) */
 #define SA_DIRECT_CH_DT(dt) ((dt) == SIMDATTN_Q4_0 ? 1 : SA_DIRECT_CH)
 static inline float sa_vreduce_max(sa_vec v) { return _mm512_reduce_max_ps(v); }
 static inline float sa_vreduce_add(sa_vec v) { return _mm512_reduce_add_ps(v); }
