@@ -12,7 +12,7 @@
 #include <sleef.h>
 #include <string.h>
 
-#include "../core/dtype.h" /* SA_VLOAD_VIA_SCALAR */
+#include "../core/dtype.h" /* the dtype table (the loaders below are its rows) */
 
 typedef float32x4_t sa_vec;
 #define SA_NREGS 32 /* vector registers */
@@ -92,8 +92,8 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
   return vreinterpretq_f32_u32(vshll_n_u16(sa_load_u16x4(base + 2 * idx, n), 16));
 }
 /* The quantized formats (exact: core/convert.h): a vector of 4 never straddles a GGUF block. q8_0
- * and q4_0 widen 4 int8 or nibbles to f32 times the block's f16 d; fp8 through the scalar codec
- * (ARMv8.0 has no fp8 conversion; the E5M2 f16 trick needs a 16-bit load of 8-bit data). */
+ * and q4_0 widen 4 int8 or nibbles to f32 times the block's f16 d; fp8 (ARMv8.0 has no fp8
+ * conversion) by f16 bit patterns and FCVTL, as the x86 loaders do (avx2/avx2.h). */
 static inline float sa_block_d16(const char *blk) {
   uint16_t h;
   memcpy(&h, blk, 2);
@@ -111,8 +111,23 @@ static inline sa_vec sa_vload_q4_0(const char *base, int64_t idx, int64_t n) {
   const int32x4_t q = vsubq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(b)))), vdupq_n_s32(8));
   return vmulq_n_f32(vcvtq_f32_s32(q), sa_block_d16(blk));
 }
-SA_VLOAD_VIA_SCALAR_SCALED(fp8e4m3)
-SA_VLOAD_VIA_SCALAR_SCALED(fp8e5m2)
+/* E5M2 is the upper byte of an f16 (inf and NaN included): one widening shift (SHLL #8), FCVTL, the
+ * scale. Lanes fl(sc x), x exact in f32. */
+static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, float sc) {
+  const uint16x8_t h = vshll_n_u8(vcreate_u8(sa_load_u8x4(base + idx, n)), 8);
+  return vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h))), sc);
+}
+/* E4M3 sign-extended and shifted left 7 (SSHLL #7) holds the sign in bit 15, a copy of it in bit 14
+ * and EEEE.MMM in bits 13-7: bit 14 cleared, that is x times 2^-8 as an f16 (E4M3's subnormals f16
+ * subnormals, which FCVTL converts exactly whatever FPCR.FZ says), and S.1111.111, E4M3's NaN, set to
+ * all ones, an f16 NaN. Times sc 256 (exact: a power of 2): fl(sc x). */
+static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
+  const int16x8_t s = vshll_n_s8(vreinterpret_s8_u8(vcreate_u8(sa_load_u8x4(base + idx, n))), 7);
+  const uint16x4_t u = vreinterpret_u16_s16(vget_low_s16(s));
+  const uint16x4_t nan = vceq_u16(vand_u16(u, vdup_n_u16(0x3f80)), vdup_n_u16(0x3f80));
+  const uint16x4_t h = vorr_u16(vand_u16(u, vdup_n_u16(0xbf80)), nan);
+  return vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(h)), sc * 256.0f);
+}
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
 }
