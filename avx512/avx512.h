@@ -73,7 +73,8 @@ static inline sa_vec sa_vload_bf16(const char *base, int64_t idx, int64_t n) {
  * only). fp8 through F16C: E5M2 is an f16's upper byte; E4M3's bits placed in an f16 (sign to bit 15, the rest
  * one lower) are its value times 2^-8, normal and subnormal alike, so the scale's multiplication
  * takes sc 2^8 instead (an exact power-of-two step: the same real product, the same rounding; the
- * problem's scales are below 2^64) and leaves S.1111.111's lanes NaN in the same operation. */
+ * problem's scales are below 2^64) and leaves S.1111.111's lanes NaN in the same operation (no lax
+ * loader here: core/flash_driver.inc, SA_VLOAD_LAX, says why). */
 static inline __m128i sa_load_u8x16(const char *p, int64_t n) {
   return n >= 16 ? _mm_loadu_si128((const __m128i *)p) : _mm_maskz_loadu_epi8(sa_mask_n(n), p);
 }

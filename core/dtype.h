@@ -35,6 +35,11 @@
   X(FP8E4M3, fp8e4m3, 1,  1,  1, __VA_ARGS__)    \
   X(FP8E5M2, fp8e5m2, 1,  1,  1, __VA_ARGS__)
 #define SA_DTYPES(X, ...) SA_DTYPES_FLOAT(X, __VA_ARGS__) SA_DTYPES_QUANT(X, __VA_ARGS__)
+/* the formats with a NaN code among finite ones (E4M3: S.1111.111, no inf), which a converting loader
+ * spends operations on per vector: an ISA may give them lax loaders and row scans instead
+ * (SA_VLOAD_LAX, core/flash_driver.inc) */
+#define SA_DTYPES_NAN_CODE(X, ...)               \
+  X(FP8E4M3, fp8e4m3, 1,  1,  1, __VA_ARGS__)
 // clang-format on
 
 /* accepted-dtype bit sets (sa_variant.dtypes): bit 1u << simdattn_dtype */

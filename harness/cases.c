@@ -526,6 +526,15 @@ static void grid_quant(list *l) {
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8 ? 2 : 0;
     add(l, s);
+    /* adversarial blocks and encodings in GQA groups of 4 (decode's own tiles, K and V read in place; lax
+     * loaders and their row scans, core/flash_driver.inc), the encodings' keys seen, and hidden by a window */
+    for (int w = 0; w < (l->quick ? 1 : 2); w++) {
+      s = case_default("quant", 1, 300);
+      s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 128;
+      s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT, s.window = w ? 100 : 0;
+      s.kvt = dt, s.kvscale = fp8 ? 1 + w : 0, s.qadv = 1;
+      add(l, s);
+    }
     if (l->quick && (dt == SIMDATTN_Q4_0 || dt == SIMDATTN_FP8E5M2)) { /* quick: their adversarial prefill */
       s = case_default("quant", 64, 200);
       s.heads_q = 4, s.heads_kv = 2, s.d = s.dv = 64;
@@ -787,14 +796,15 @@ static void fill(rng *r, void *base, simdattn_dtype t, strides st, int64_t B, in
 int case_quantized(const case_spec *s) { return !sa_dtype_float(s->kvt) || !sa_dtype_float(case_vt(s)); }
 
 /* One quantized tensor's adversarial rows (qadv), patched into its bytes: in kv head H - 1 of batch 0,
- * key S / 4: block or element 0 with scale 0 (q8_0, q4_0) or an fp8 NaN encoding; key S / 2: f16-max
+ * key S / 4: block or element 0 with scale 0 (q8_0, q4_0) or an fp8 NaN encoding (V's at key S - 2
+ * instead: a NaN of V's own, seen by the last rows where a window hides S / 4); key S / 2: f16-max
  * scales with extreme q (+-127, nibbles 0 and 15) or the format's largest finite values (V of e5m2: +inf);
  * key S / 3: extreme q with the block's own scale, or fp8 subnormals (and -0). */
 static void adversarial(void *base, simdattn_dtype dt, strides st, const case_spec *s, int64_t row, int is_v) {
   const int64_t S = s->seq_kv, h = s->heads_kv - 1;
   if (S < 4 || s->batch < 1) return;
   uint8_t *const t = (uint8_t *)base;
-  const int64_t keys[3] = {S / 4, S / 2, S / 3};
+  const int64_t keys[3] = {is_v && sa_dtype_scaled(dt) ? S - 2 : S / 4, S / 2, S / 3};
   for (int k = 0; k < 3; k++) {
     const int64_t e0 = h * st.sh + keys[k] * st.ss; /* the row's first element */
     uint8_t *const r = t + sa_dtype_bytes(dt, e0);
