@@ -925,7 +925,7 @@ static bwd_shape *bwd_acquire(const case_spec *s, char *err, size_t n) {
         snprintf(err, n, "cannot allocate the backward shape's spots");
         return NULL;
       }
-  for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+  for (int order = 0; order < SA_REF_N_BWD_ORDERS; order++) {
     const int failed = spots ? sa_ref_bwd_spots(&J, order, b->spot[0], b->n_spot[0], b->spot[1], b->n_spot[1],
                                                 spot_got[0], spot_got[1], spot_got[2]) != 0
                              : sa_backward_ordered(&b->cd.p, g, &ref, order) != SIMDATTN_OK;

@@ -265,7 +265,7 @@ void bwd_run_case(const case_spec *spec, const sa_variant *const *vars, int n_va
     for (size_t t = 0; t < n[k]; t++)
       if (fabs(oracle[k][t]) > max_o[k]) max_o[k] = fabs(oracle[k][t]);
   const simdattn_options ref_opt = {1, "ref", NULL, NULL, 0};
-  for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+  for (int order = 0; order < SA_REF_N_BWD_ORDERS; order++) {
     bwd_reset(&c);
     if (sa_backward_ordered(&c.cd.p, &c.g, &ref_opt, order) != SIMDATTN_OK) {
       printf("FAIL %-28s %s  the naive backward (order %d): %s\n", "ref(orders)", name, order, simdattn_last_error());

@@ -46,13 +46,14 @@ typedef struct {
   float *q;   /* [d] */
   float *s;   /* [seq_kv] scores, -inf where hidden */
   float *acc; /* [dv] */
+  float *acc1; /* [dv] SA_REF_SETS2's second set */
   float *kv;  /* [max(d, dv)] one K or V row as f32 */
 } ref_ws;
 
 static size_t ref_workspace(const sa_job *j) {
   return sa_align_bytes(sizeof(float) * (size_t)j->d) +
          sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)) +
-         sa_align_bytes(sizeof(float) * (size_t)j->dv) + sa_align_bytes(sizeof(float) * (size_t)sa_max64(j->d, j->dv));
+         2 * sa_align_bytes(sizeof(float) * (size_t)j->dv) + sa_align_bytes(sizeof(float) * (size_t)sa_max64(j->d, j->dv));
 }
 
 /* One row into out[dv] / *lse (either may be the row's own place in the problem). */
@@ -92,9 +93,12 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
 
   float l = 0.0f, l_lane[16] = {0};
   const int lanes_sum = order == SA_REF_LANES16_SUM;
-  for (int64_t x = 0; x < j->dv; x++) w->acc[x] = 0.0f;
+  const int sets2 = order == SA_REF_SETS2;
+  for (int64_t x = 0; x < j->dv; x++) w->acc[x] = w->acc1[x] = 0.0f;
   for (int64_t t = 0; t < j->seq_kv; t++) {
     const int64_t key = reverse ? j->seq_kv - 1 - t : t;
+    if (sets2 && t > 0 && t % SA_REF_SETS2_TILE == 0) /* a tile's end: its second set onto the sum */
+      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += w->acc1[x], w->acc1[x] = 0.0f;
     if (w->s[key] == -INFINITY) continue;
     /* log2 units: one rounding of s (c + c_lo) - shift; for shifts of 2^26 and more s c rounded first (its
      * excess over the rounded shift could otherwise overflow 2^y: core/flash_driver.inc sa_exp_pass) */
@@ -105,14 +109,17 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
     if (lanes_sum) l_lane[key % 16] += p;
     else l += p;
     const float *vr = w->kv;
+    float *const acc = sets2 && t % 2 ? w->acc1 : w->acc;
     sa_kv_row_to_f32(sa_v_row(j, b, hk, key), j->v_dtype, j->dv, sa_v_scale(j, hk), w->kv);
     if (p == 0.0f) /* an underflowed weight: inf in V still counts (core/softmax.h) */
-      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += sa_mul_weight(vr[x], 0.0f);
+      for (int64_t x = 0; x < j->dv; x++) acc[x] += sa_mul_weight(vr[x], 0.0f);
     else if (order == SA_REF_FMA || order == SA_REF_LOG2 || lanes_sum)
       for (int64_t x = 0; x < j->dv; x++) w->acc[x] = fmaf(p, vr[x], w->acc[x]);
     else
-      for (int64_t x = 0; x < j->dv; x++) w->acc[x] += p * vr[x];
+      for (int64_t x = 0; x < j->dv; x++) acc[x] += p * vr[x];
   }
+  if (sets2)
+    for (int64_t x = 0; x < j->dv; x++) w->acc[x] += w->acc1[x];
   if (lanes_sum) {
     for (int w2 = 8; w2 >= 1; w2 /= 2)
       for (int t = 0; t < w2; t++) l_lane[t] += l_lane[t + w2];
@@ -134,7 +141,8 @@ static ref_ws ref_ws_at(const sa_job *j, void *workspace) {
   w.q = (float *)ws;
   w.s = (float *)(ws + sa_align_bytes(sizeof(float) * (size_t)j->d));
   w.acc = (float *)((char *)w.s + sa_align_bytes(sizeof(float) * (size_t)(j->seq_kv > 0 ? j->seq_kv : 1)));
-  w.kv = (float *)((char *)w.acc + sa_align_bytes(sizeof(float) * (size_t)j->dv));
+  w.acc1 = (float *)((char *)w.acc + sa_align_bytes(sizeof(float) * (size_t)j->dv));
+  w.kv = (float *)((char *)w.acc1 + sa_align_bytes(sizeof(float) * (size_t)j->dv));
   return w;
 }
 

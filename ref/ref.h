@@ -31,6 +31,15 @@
  *            all share one set of weights), so where the weighted sums cancel (tests/fuzz: max |v|
  *            22x max |out|, d1) err(ref) is not one set's luck: AVX-512 and AVX2 were 1.09x their
  *            budget there. Jobs in natural units (softcap, alibi, mask, sinks) run it as FMA.
+ *   SETS2    dot products and weighted sums as FORWARD (separate multiply and add), but the weighted
+ *            sum in two sets, as the direct P.V tile of a single row sums it (core/flash_direct.inc
+ *            sa_pv_direct_micro: tiles of SA_REF_SETS2_TILE keys from key 0; within a tile even
+ *            keys onto the running sum, odd keys into a second sum from zero, added at the tile's
+ *            end). Where the weighted sums cancel, each order's error is one sample of the
+ *            additions' rounding; these orders' samples need not reach a kernel's (tests/fuzz, CI:
+ *            d1, 24 keys, an output 60x below sum w |v|, scalar_tiled, whose single-row decode sums
+ *            this way unfused, at 1.18x a budget the six orders above set; the SIMD variants 0.21x).
+ *            The forward's only: the backward runs the orders before it (SA_REF_N_BWD_ORDERS).
  */
 enum {
   SA_REF_FORWARD = 0,
@@ -39,8 +48,11 @@ enum {
   SA_REF_LANES16,
   SA_REF_LANES16_SUM,
   SA_REF_LOG2,
+  SA_REF_SETS2,
   SA_REF_N_ORDERS
 };
+#define SA_REF_N_BWD_ORDERS SA_REF_SETS2
+#define SA_REF_SETS2_TILE 32 /* core/flash_direct.inc SA_DIRECT_KT */
 
 /* The float64 oracle: the judge of every check. Computes the rows listed in `rows` (flat
  * indices (b * heads_q + h) * seq_q + i; NULL = every row, in that order) into out[n][dv] and

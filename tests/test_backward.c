@@ -269,7 +269,7 @@ static void test_spots(void) {
   CHECK(sa_validate_backward(&c.cd.p, &c.g, 1, NULL, 0, &J) == SIMDATTN_OK, "%s", simdattn_last_error());
   const int64_t width[3] = {d, d, dv};
   int same = 1;
-  for (int order = 0; order < SA_REF_N_ORDERS; order++) {
+  for (int order = 0; order < SA_REF_N_BWD_ORDERS; order++) {
     CHECK(sa_backward_ordered(&c.cd.p, &c.g, &ref, order) == SIMDATTN_OK, "order %d: %s", order, simdattn_last_error());
     memcpy(full[0], c.dq, sizeof(float) * (size_t)(nrows * d));
     memcpy(full[1], c.dk, sizeof(float) * (size_t)(nkeys * d));
@@ -299,7 +299,7 @@ static void test_spots(void) {
   CHECK(worst < 1e-4, "the spot oracle differs from the oracle by %.3g of max|grad|", worst);
   printf("spots: the naive backward on %lld rows and %lld keys has the whole walk's bits in %d orders; "
          "the spot oracle is within %.2e of the oracle (max|grad|)\n",
-         (long long)nr, (long long)nk, SA_REF_N_ORDERS, worst);
+         (long long)nr, (long long)nk, SA_REF_N_BWD_ORDERS, worst);
   for (int k = 0; k < 3; k++) free(full[k]), free(spot[k]), free(o_full[k]), free(o_spot[k]);
   fd_free(&c);
 }
