@@ -92,7 +92,7 @@ static void ref_row_to(const sa_job *j, int64_t b, int64_t hk, int64_t r, int or
   const float shift = sa_m_use(top);
 
   float l = 0.0f, l_lane[16] = {0};
-  const int lanes_sum = order == SA_REF_LANES16_SUM;
+  const int lanes_sum = order == SA_REF_LANES16_SUM || order == SA_REF_LOG2; /* the weights' sum in 16 lanes */
   const int sets2 = order == SA_REF_SETS2;
   for (int64_t x = 0; x < j->dv; x++) w->acc[x] = w->acc1[x] = 0.0f;
   for (int64_t t = 0; t < j->seq_kv; t++) {

@@ -26,7 +26,12 @@
  *   LOG2     scores in log2 units, as the SIMD kernels carry plain jobs' scores (core/flash_driver.inc
  *            sa_score_units, FlashAttention's exp2 form): dot products with fmaf, forward; each
  *            weight 2^(dot c + dot c_lo - shift) (c + c_lo: scale log2 e in two floats, one fmaf each)
- *            by exp2f; sums forward, the weighted sum with fmaf. Its weights round apart from the
+ *            by exp2f; the weighted sum forward with fmaf, the weights' sum in 16 lanes then a tree
+ *            (as LANES16_SUM, as the SIMD kernels sum them: tests/fuzz, CI's seed 1: d1, 50 of 63
+ *            keys at the max score, where 2^(dot c_lo) puts those weights an ulp or more above 1, and
+ *            the forward weighted sum rounds that excess away at every step while the kernels' lanes
+ *            keep it in the normaliser: AVX-512 and AVX2 7x the other orders' error, 1.35x their
+ *            budget, exactly this order's error once its weights' sum is in lanes). Its weights round apart from the
  *            other orders' e^(s - shift) (where every order's dot product is exact, d = 1, those
  *            all share one set of weights), so where the weighted sums cancel (tests/fuzz: max |v|
  *            22x max |out|, d1) err(ref) is not one set's luck: AVX-512 and AVX2 were 1.09x their
