@@ -127,15 +127,17 @@ static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, 
   const __m256i h = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(sa_load_u8x16(base + idx, n)), ix);
   return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(sc));
 }
-/* E4M3: x sign-extended to 16 bits and shifted left 7 holds the sign in bit 15, a copy of it in bit
- * 14 and EEEE.MMM in bits 13-7: clearing bit 14 leaves the f16 placement (three operations where
- * widening and a shift pair took four) */
+/* E4M3: x sign-extended to 16 bits and shifted left 7 (y) holds the sign in bit 15, a copy of it in
+ * bit 14 and EEEE.MMM in bits 13-7, the f16 placement of x 2^-8 once bit 14 is 0, and of a NaN (f16
+ * exponent 11111, mantissa 1110000000) when bit 14 is 1 on the NaN code S.1111.111. Adding 1 at bit 7
+ * carries through EEEE.MMM into bit 14 exactly on that code: bit 14 of y + 0x80 differs from y's on
+ * the NaN code and equals it on every other, so y ^ ((y + 0x80) & 0x4000) is the f16 of x 2^-8 or of
+ * a NaN: two operations for the NaN, where a mask, a compare and a masked multiply took three */
 static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
   const __m256i y = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sa_load_u8x16(base + idx, n)), 7);
-  const __m256i h = _mm256_and_si256(y, _mm256_set1_epi16((short)0xbf80));
-  const __mmask16 nan = _mm256_cmpeq_epi16_mask(_mm256_and_si256(y, _mm256_set1_epi16(0x3f80)), _mm256_set1_epi16(0x3f80));
-  return _mm512_mask_mul_ps(_mm512_set1_ps(__builtin_nanf("")), (__mmask16)~nan, _mm512_cvtph_ps(h),
-                            _mm512_set1_ps(sc * 256.0f));
+  const __m256i t = _mm256_add_epi16(y, _mm256_set1_epi16(0x80));
+  const __m256i h = _mm256_ternarylogic_epi32(y, t, _mm256_set1_epi16(0x4000), 0x78); /* y ^ (t & 0x4000) */
+  return _mm512_mul_ps(_mm512_cvtph_ps(h), _mm512_set1_ps(sc * 256.0f));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
