@@ -119,14 +119,14 @@ static inline sa_vec sa_vload_fp8e5m2(const char *base, int64_t idx, int64_t n, 
 }
 /* E4M3 sign-extended and shifted left 7 (SSHLL #7) holds the sign in bit 15, a copy of it in bit 14
  * and EEEE.MMM in bits 13-7: bit 14 cleared, that is x times 2^-8 as an f16 (E4M3's subnormals f16
- * subnormals, which FCVTL converts exactly whatever FPCR.FZ says), and S.1111.111, E4M3's NaN, set to
- * all ones, an f16 NaN. Times sc 256 (exact: a power of 2): fl(sc x). */
+ * subnormals, which FCVTL converts exactly whatever FPCR.FZ says), and on S.1111.111, E4M3's NaN, set,
+ * an f16 NaN: bit 14 flipped by (y + 0x80) & 0x4000, which carries into it exactly on that code
+ * (avx512/avx512.h). Times sc 256 (exact: a power of 2): fl(sc x). */
 static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, float sc) {
   const int16x8_t s = vshll_n_s8(vreinterpret_s8_u8(vcreate_u8(sa_load_u8x4(base + idx, n))), 7);
   const uint16x4_t u = vreinterpret_u16_s16(vget_low_s16(s));
-  const uint16x4_t nan = vceq_u16(vand_u16(u, vdup_n_u16(0x3f80)), vdup_n_u16(0x3f80));
-  const uint16x4_t h = vorr_u16(vand_u16(u, vdup_n_u16(0xbf80)), nan);
-  return vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(h)), sc * 256.0f);
+  const uint16x4_t t = vand_u16(vadd_u16(u, vdup_n_u16(0x80)), vdup_n_u16(0x4000));
+  return vmulq_n_f32(vcvt_f32_f16(vreinterpret_f16_u16(veor_u16(u, t))), sc * 256.0f);
 }
 static inline __attribute__((always_inline)) void sa_prefetch(const void *p) { /* see avx2.h */
   __builtin_prefetch(p, 0, 2);
