@@ -204,9 +204,91 @@ static void test_append(void) {
   CHECK(simdattn_kv_append(&b) == SIMDATTN_OK, "a 0.3 caller: %s", simdattn_last_error());
 }
 
+/* Every variant's V loaders on every code: one key (or two alike) whose scores are 0, so each weight is
+ * exactly 1 and out is V's row as the variant reads it (two keys: (v + v) / 2, exact). dv 256 holds
+ * each fp8 code once, each int8 of q8_0 once and each nibble of q4_0 16 times, under block d's from
+ * f16 subnormal to f16 max. A row with the fp8 NaN and inf codes (the kernels' guarded redo) and one
+ * with those codes zeroed (their fast tiles, AVX2's lax loader among them); groups of 1 query head (the
+ * staged tiles) and 4 (decode's own GQA tiles). Expected: the codec's value (checked above against the
+ * format's definition) times the scale, in f32; NaN for NaN, +0 and -0 alike. */
+static void test_v_codes(void) {
+  enum { DV = 256, D = 32, G_MAX = 4, KEYS_MAX = 2 };
+  static const simdattn_dtype fmts[4] = {SIMDATTN_Q8_0, SIMDATTN_Q4_0, SIMDATTN_FP8E4M3, SIMDATTN_FP8E5M2};
+  static const float ds[8] = {0x1p-24f, -0.0078125f, 1.0f, -3.5f, 65504.0f, 0.0f, 1.5e-5f, -0.1f};
+  for (int f = 0; f < 4; f++)
+    for (int specials = 0; specials < 2; specials++) {
+      const simdattn_dtype dt = fmts[f];
+      const int fp8 = dt == SIMDATTN_FP8E4M3 || dt == SIMDATTN_FP8E5M2;
+      if (!fp8 && specials) continue; /* (a block format's codes are all finite) */
+      uint8_t vrow[DV + 64], krow[D + 8];
+      memset(krow, 0, sizeof krow); /* every format's zero: scores 0 */
+      float want[DV];
+      const float vsc = fp8 ? 0.75f : 1.0f;
+      for (int b = 0; b < DV / 32; b++) {
+        if (dt == SIMDATTN_Q8_0 || dt == SIMDATTN_Q4_0) {
+          const int bb = dt == SIMDATTN_Q8_0 ? 34 : 18;
+          const uint16_t h = sa_f32_to_f16(ds[b]);
+          vrow[b * bb] = (uint8_t)h, vrow[b * bb + 1] = (uint8_t)(h >> 8);
+          for (int i = 0; i < bb - 2; i++) vrow[b * bb + 2 + i] = (uint8_t)(dt == SIMDATTN_Q8_0 ? b * 32 + i : i * 17 + b);
+        } else {
+          for (int i = 0; i < 32; i++) {
+            const uint8_t c = (uint8_t)(b * 32 + i);
+            vrow[c] = !specials && !isfinite(dec8(&c, dt == SIMDATTN_FP8E4M3)) ? 0 : c;
+          }
+        }
+      }
+      for (int x = 0; x < DV; x++) {
+        float e;
+        switch (dt) {
+          case SIMDATTN_Q8_0: e = sa_decode_q8_0(vrow, x); break;
+          case SIMDATTN_Q4_0: e = sa_decode_q4_0(vrow, x); break;
+          default: e = vsc * dec8(&vrow[x], dt == SIMDATTN_FP8E4M3);
+        }
+        want[x] = e;
+      }
+      const int64_t vbytes = dt == SIMDATTN_Q8_0 ? 34 * 8 : dt == SIMDATTN_Q4_0 ? 18 * 8 : DV;
+      uint8_t v[KEYS_MAX * (DV + 64)], k[KEYS_MAX * (D + 8)];
+      for (int key = 0; key < KEYS_MAX; key++) memcpy(v + key * vbytes, vrow, (size_t)vbytes);
+      memset(k, 0, sizeof k);
+      float q[G_MAX * D], out[G_MAX * DV];
+      for (int i = 0; i < G_MAX * D; i++) q[i] = (float)(i % 7) - 3.0f;
+      for (int t = 0; t < simdattn_variant_count(); t++) {
+        simdattn_variant_info info;
+        simdattn_variant_get(t, &info);
+        if (!info.available || !(info.dtypes >> dt & 1u) || !(info.dtypes >> SIMDATTN_F32 & 1u)) continue;
+        for (int g = 1; g <= G_MAX; g += 3)
+          for (int nk = 1; nk <= KEYS_MAX; nk++) {
+            simdattn_problem p;
+            memset(&p, 0, sizeof p);
+            p.struct_size = SIMDATTN_PROBLEM_SIZE;
+            p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = nk, p.head_dim = D, p.head_dim_v = DV;
+            p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
+            p.k = (simdattn_tensor){k, dt, nk * D, nk * D, D};
+            p.v = (simdattn_tensor){v, dt, nk * DV, nk * DV, DV};
+            p.out = out, p.out_stride_batch = g * DV, p.out_stride_head = DV, p.out_stride_seq = DV;
+            p.v_scale = fp8 ? &vsc : NULL;
+            const simdattn_options o = {1, info.name, NULL, NULL, 0};
+            for (int i = 0; i < G_MAX * DV; i++) out[i] = 12345.0f;
+            const simdattn_status st = simdattn_forward(&p, &o);
+            CHECK(st == SIMDATTN_OK, "%s %s: %s", info.name, sa_dtype_name(dt), simdattn_last_error());
+            int bad = 0, first = -1;
+            for (int h = 0; h < g; h++)
+              for (int x = 0; x < DV; x++) {
+                const float a = out[h * DV + x], w = want[x];
+                if (!(isnan(w) ? isnan(a) : a == w)) bad++, first = first < 0 ? x : first;
+              }
+            CHECK(!bad, "%s %s%s, %d query heads, %d keys: %d elements off, the first at %d (%g, the code's value %g)",
+                  info.name, sa_dtype_name(dt), specials ? " with NaN/inf codes" : "", g, nk, bad, first,
+                  first >= 0 ? out[first] : 0.0, first >= 0 ? want[first] : 0.0);
+          }
+      }
+    }
+}
+
 int main(void) {
   test_ggml_vectors();
   test_fp8();
+  test_v_codes();
   test_quantize_errors();
   test_append();
   return check_report("test_quant");
