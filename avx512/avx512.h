@@ -88,18 +88,22 @@ static inline float sa_block_d_isa(const char *blk) {
   __asm__("vcvtph2ps %1, %0" : "=x"(d) : "m"(*(const struct { char b[8]; } *)blk));
   return _mm_cvtss_f32(d);
 }
+/* a block format's values before the multiplication by d: q (q8_0), q - 8 (q4_0), exact in f32 */
+static inline sa_vec sa_vload_q8_0_raw(const char *base, int64_t idx, int64_t n) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n)));
+}
 static inline sa_vec sa_vload_q8_0_d(const char *base, int64_t idx, int64_t n, float d) {
-  const __m512i q = _mm512_cvtepi8_epi32(sa_load_u8x16(base + (idx >> 5) * 34 + 2 + (idx & 31), n));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
+  return _mm512_mul_ps(sa_vload_q8_0_raw(base, idx, n), _mm512_set1_ps(d));
 }
 /* q4_0 in four operations (widening, the nibble, q - 8 and conversion took four before the
  * multiplication): vpshufb puts byte e of the block's 16 (broadcast to every 128-bit lane by the
- * load: no ALU operation) in byte 1 of f32 lane e, and one logic operation keeps the nibble and adds
- * an exponent, making the f32 B + nibble exactly: the low nibble in bits 8-11 under 2^15, the high
- * one in bits 12-15 under 2^11. Subtracting B + 8 gives q - 8 exactly, then times d: the same values
- * and the same operations as the integer route's last two (the same bits, zeros' signs and inf d's
- * NaN at q = 8 included). */
-static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, float d) {
+ * load: no ALU operation) in byte 1 of f32 lane e, and one and-not with a constant keeps the
+ * complemented nibble under an exponent, making the f32 B + 15 - nibble exactly: the low nibble in
+ * bits 8-11 under 2^15, the high one in bits 12-15 under 2^11 (one constant per half, where a mask and
+ * an exponent took two: fewer registers for the GQA tiles). B + 7 minus it gives q - 8 exactly, then
+ * times d: the same values and the same operations as the integer route's last two (the same bits,
+ * zeros' signs and inf d's NaN at q = 8 included). */
+static inline sa_vec sa_vload_q4_0_raw(const char *base, int64_t idx, int64_t n) {
 #define SA_B1_(e) ((int)(0x80800080u | ((unsigned)(e) << 8))) /* byte e to byte 1, zeros elsewhere */
   const __m512i ix = _mm512_set_epi32(SA_B1_(15), SA_B1_(14), SA_B1_(13), SA_B1_(12), SA_B1_(11), SA_B1_(10), SA_B1_(9),
                                       SA_B1_(8), SA_B1_(7), SA_B1_(6), SA_B1_(5), SA_B1_(4), SA_B1_(3), SA_B1_(2),
@@ -107,10 +111,39 @@ static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, f
 #undef SA_B1_
   const int hi = (idx & 16) != 0;
   const __m512i b = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(sa_load_u8x16(base + (idx >> 5) * 18 + 2, 16)), ix);
-  const __m512 f = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(b, _mm512_set1_epi32(hi ? 0xf000 : 0x0f00),
-                                                                 _mm512_set1_epi32(hi ? 0x45000000 : 0x47000000), 0xea));
-  const sa_vec v = _mm512_mul_ps(_mm512_sub_ps(f, _mm512_set1_ps(hi ? 2056.0f : 32776.0f)), _mm512_set1_ps(d));
+  const __m512 f = _mm512_castsi512_ps(_mm512_andnot_si512(b, _mm512_set1_epi32(hi ? 0x4500f000 : 0x47000f00)));
+  const sa_vec v = _mm512_sub_ps(_mm512_set1_ps(hi ? 2055.0f : 32775.0f), f);
   return n >= 16 ? v : _mm512_maskz_mov_ps(sa_mask_n(n), v);
+}
+static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, float d) {
+  return _mm512_mul_ps(sa_vload_q4_0_raw(base, idx, n), _mm512_set1_ps(d));
+}
+/* SA_VLOAD_DP (core/flash_driver.inc): a row's first nb <= 4 block d's as f32, by masked loads (no byte
+ * read but theirs: block i's f16 d at word i bb / 2, q4_0 words 0, 9, 18, 27, q8_0 words 0, 17 and 2,
+ * 19 of the next 64 bytes), one word permutation and one conversion; and the multiplication of the
+ * raw loaders above by a d read from memory (a broadcast operand: no register holds d, no shuffle
+ * broadcasts it) */
+#define SA_VLOAD_DP 1
+#define SA_BLOCK_DS_MAX 4
+/* q4_0 only: q8_0's tiles, with two q vectors per row (SA_DIRECT_CH_DT), ran 0.94x so (Zen 5, seq_kv 512
+ * and 32768, 1 thread, scripts/bench-pair) */
+#define SA_VLOAD_DP_DT(dt) ((dt) == SIMDATTN_Q4_0)
+static inline void sa_block_ds_isa(const char *row, int64_t bb, int nb, float *out) {
+  __m512i x;
+  if (bb == 18) {
+    const __m512i w = _mm512_maskz_loadu_epi16((__mmask32)(0x08040201ull & ((1ull << (9 * nb)) - 1)), row);
+    x = _mm512_permutexvar_epi16(_mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0)), w);
+  } else {
+    const __m512i lo = _mm512_maskz_loadu_epi16((__mmask32)(nb > 1 ? 0x20001u : 1u), row);
+    const __m512i hi = _mm512_maskz_loadu_epi16((__mmask32)(nb > 3 ? 0x80004u : nb > 2 ? 4u : 0u), row + 64);
+    x = _mm512_permutex2var_epi16(lo, _mm512_castsi128_si512(_mm_setr_epi16(0, 17, 34, 51, 0, 0, 0, 0)), hi);
+  }
+  _mm_store_ps(out, _mm_cvtph_ps(_mm512_castsi512_si128(x)));
+}
+static inline sa_vec sa_vmul_mem_bcast(sa_vec x, const float *dp) {
+  __m512 v;
+  __asm__("vmulps %1%{1to16%}, %2, %0" : "=v"(v) : "m"(*dp), "v"(x));
+  return v;
 }
 static inline sa_vec sa_vload_q8_0(const char *base, int64_t idx, int64_t n) {
   return sa_vload_q8_0_d(base, idx, n, sa_block_d_isa(base + (idx >> 5) * 34));

@@ -1,11 +1,12 @@
 /* scripts/out-pair.c: do two builds of the library give the same outputs? (scripts/out-pair compiles
  * and runs it.) Each build's libsimdattn.so is loaded into its own link-map namespace (dlmopen), as
- * scripts/bench-pair does, and both run the same random fp8 problems through every variant that
+ * scripts/bench-pair does, and both run the same random quantized problems through every variant that
  * LIB_A's registry says this CPU runs and that takes the format: GQA groups of 1-8 (4 most often:
  * decode's own quantized tiles), head_dim 40-128 and head_dim_v apart at times, 1-3000 keys, seq_q
  * 1-5, head-major or interleaved K/V, windows, scales per tensor or per kv head, 1 or 2 threads on
  * either side, and K and V bytes drawn at random with the format's NaN (and, for E5M2, inf) codes in
- * 0-30% of the rows. out and lse must match bit for bit, but for a NaN's sign and payload (which
+ * 0-30% of the rows; or q8_0 / q4_0 caches (head_dim 32-256): random q bytes under random finite f16
+ * block d's, some rows with a d of inf, NaN or zero. out and lse must match bit for bit, but for a NaN's sign and payload (which
  * FMA operand order decides: any NaN matches any NaN). For a kernel change that claims the same bits;
  * prints each differing problem and exits 1 when one differs. */
 #define _GNU_SOURCE
@@ -46,8 +47,12 @@ static int same(const float *a, const float *b, int64_t n) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5 || (strcmp(argv[4], "fp8e4m3") && strcmp(argv[4], "fp8e5m2"))) {
-    fprintf(stderr, "usage: out-pair LIB_A LIB_B PROBLEMS fp8e4m3|fp8e5m2\n");
+  const char *const fmts[] = {"fp8e4m3", "fp8e5m2", "q8_0", "q4_0"};
+  const simdattn_dtype fdt[] = {SIMDATTN_FP8E4M3, SIMDATTN_FP8E5M2, SIMDATTN_Q8_0, SIMDATTN_Q4_0};
+  int f = 4;
+  while (argc == 5 && f > 0 && strcmp(argv[4], fmts[f - 1])) f--;
+  if (argc != 5 || f == 0) {
+    fprintf(stderr, "usage: out-pair LIB_A LIB_B PROBLEMS fp8e4m3|fp8e5m2|q8_0|q4_0\n");
     return 2;
   }
   forward_fn fwd[2];
@@ -64,8 +69,9 @@ int main(int argc, char **argv) {
       info = (info_fn)(uintptr_t)dlsym(lib, "simdattn_variant_get");
     }
   }
-  const int e4 = strcmp(argv[4], "fp8e4m3") == 0, problems = atoi(argv[3]);
-  const simdattn_dtype dt = e4 ? SIMDATTN_FP8E4M3 : SIMDATTN_FP8E5M2;
+  const int e4 = f == 1, problems = atoi(argv[3]);
+  const simdattn_dtype dt = fdt[f - 1];
+  const int blk = dt == SIMDATTN_Q8_0 || dt == SIMDATTN_Q4_0, bb = dt == SIMDATTN_Q8_0 ? 34 : 18;
   const char *names[64];
   int nv = 0;
   for (int i = 0; count && info && i < count() && nv < 64; i++) {
@@ -76,11 +82,13 @@ int main(int argc, char **argv) {
   int differ = 0, partial_nan = 0;
   for (int it = 0; it < problems; it++) {
     const int64_t hkv = irand(1, 3), group = (int64_t[]){4, 4, 4, 2, 1, 8}[irand(0, 5)], hq = hkv * group;
-    const int64_t d = (int64_t[]){128, 64, 96, 48, 40, 128}[irand(0, 5)];
+    const int64_t d = (int64_t[]){128, 64, 96, 48, 40, 128, 32, 256}[blk ? (int64_t[]){0, 1, 2, 5, 6, 7}[irand(0, 5)] : irand(0, 5)];
     const int64_t dv = irand(0, 3) ? d : (int64_t[]){64, 128, 32}[irand(0, 2)];
     const int64_t skv = irand(0, 1) ? irand(1, 300) : irand(300, 3000), sq = irand(0, 3) ? 1 : irand(2, 5);
     const int bshd = (int)irand(0, 1);
-    uint8_t *kv[2] = {malloc((size_t)(hkv * skv * d)), malloc((size_t)(hkv * skv * dv))};
+    /* bytes of n elements (a block format: whole blocks) */
+#define OP_BYTES(n) (blk ? (n) / 32 * bb : (n))
+    uint8_t *kv[2] = {malloc((size_t)OP_BYTES(hkv * skv * d)), malloc((size_t)OP_BYTES(hkv * skv * dv))};
     float *q = malloc(sizeof(float) * (size_t)(hq * sq * d)), *out[2], *lse[2];
     for (int s = 0; s < 2; s++) {
       out[s] = malloc(sizeof(float) * (size_t)(hq * sq * dv));
@@ -91,6 +99,19 @@ int main(int argc, char **argv) {
     for (int t = 0; t < 2; t++) { /* K, then V: rows of n bytes, some with a special code */
       const int64_t n = t ? dv : d;
       const double rows_special = (double[]){0.0, 0.002, 0.02, 0.3}[irand(0, 3)];
+      if (blk) { /* random q bytes, each block's f16 d random finite (or, in some rows, one inf, NaN or 0) */
+        for (int64_t i = 0; i < OP_BYTES(hkv * skv * n); i++) kv[t][i] = (uint8_t)next();
+        for (int64_t b = 0; b < hkv * skv * n / 32; b++) {
+          uint16_t h = (uint16_t)(next() & 0x83ff) | (uint16_t)(irand(0, 30) << 10);
+          memcpy(kv[t] + b * bb, &h, 2);
+        }
+        for (int64_t r = 0; r < hkv * skv; r++)
+          if (urand() < rows_special) {
+            const uint16_t h = (uint16_t[]){0x7c00, 0xfc00, 0x7e00, 0x0000, 0x8000}[irand(0, 4)];
+            memcpy(kv[t] + (r * n / 32 + irand(0, n / 32 - 1)) * bb, &h, 2);
+          }
+        continue;
+      }
       for (int64_t i = 0; i < hkv * skv * n; i++) kv[t][i] = ordinary(e4);
       for (int64_t r = 0; r < hkv * skv; r++)
         if (urand() < rows_special) kv[t][r * n + irand(0, n - 1)] = special(e4);
@@ -103,7 +124,7 @@ int main(int argc, char **argv) {
     p.k = bshd ? (simdattn_tensor){kv[0], dt, skv * hkv * d, d, hkv * d} : (simdattn_tensor){kv[0], dt, hkv * skv * d, skv * d, d};
     p.v = bshd ? (simdattn_tensor){kv[1], dt, skv * hkv * dv, dv, hkv * dv}
                : (simdattn_tensor){kv[1], dt, hkv * skv * dv, skv * dv, dv};
-    p.k_scale = ks, p.v_scale = vs, p.kv_scale_stride = irand(0, 1);
+    if (!blk) p.k_scale = ks, p.v_scale = vs, p.kv_scale_stride = irand(0, 1);
     p.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     p.window = irand(0, 2) ? 0 : irand(1, skv);
     p.out_stride_batch = hq * sq * dv, p.out_stride_head = sq * dv, p.out_stride_seq = dv;
