@@ -240,6 +240,12 @@ SIMDATTN_API simdattn_status simdattn_kv_append(const simdattn_kv_append_args *a
 SIMDATTN_API simdattn_status simdattn_quantize(void *dst, simdattn_dtype dst_dtype, const void *src,
                                                simdattn_dtype src_dtype, int64_t n, float scale);
 
+/* ---- sizes (0.5): the bytes of n consecutive elements of dtype t, for sizing caches and rows ----
+ * (strides stay in elements): 4 n for F32, 2 n for F16 and BF16, n for the FP8 formats, and for the
+ * block formats n / 32 whole blocks of 34 (Q8_0) or 18 (Q4_0) bytes. -1 (simdattn_last_error says
+ * why) when t is not a simdattn_dtype, n is negative, or n is not a multiple of a block format's 32. */
+SIMDATTN_API int64_t simdattn_dtype_bytes(simdattn_dtype t, int64_t n);
+
 /* ---- the backward pass (0.5): gradients of a forward call, for training loops ----
  * Given the forward problem p exactly as it ran (shapes, strides, dtypes, every feature), with
  * p->out and p->lse holding that call's outputs (read here, never written: lse is required), and

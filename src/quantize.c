@@ -71,3 +71,15 @@ simdattn_status simdattn_quantize(void *dst, simdattn_dtype dst_dtype, const voi
   if (st == SIMDATTN_OK) sa_clear_error();
   return st;
 }
+
+int64_t simdattn_dtype_bytes(simdattn_dtype t, int64_t n) {
+  if (!sa_dtype_valid(t)) return (void)BAD("t must be a simdattn_dtype, got %d", (int)t), -1;
+  if (n < 0) return (void)BAD("n must be >= 0, got %" PRId64, n), -1;
+  if (n % sa_dtype_block(t) != 0)
+    return (void)BAD("n (%" PRId64 ") must be a multiple of %" PRId64 " for %s", n, sa_dtype_block(t), sa_dtype_name(t)),
+           -1;
+  if (n / sa_dtype_block(t) > INT64_MAX / sa_dtype_block_bytes(t))
+    return (void)BAD("n (%" PRId64 ") elements of %s exceed INT64_MAX bytes", n, sa_dtype_name(t)), -1;
+  sa_clear_error();
+  return sa_dtype_bytes(t, n);
+}

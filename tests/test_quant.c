@@ -4,7 +4,7 @@
  * quantize_row_q8_0_ref / quantize_row_q4_0_ref outside this repository), and decoded as d q / d (q - 8).
  * fp8 E4M3 / E5M2: every one of the 256 codes decoded against the OCP formula (in double), every
  * finite code round-tripped, every midpoint of adjacent codes rounded to the even one, saturation.
- * Then simdattn_quantize's checks and simdattn_kv_append into quantized caches. */
+ * Then simdattn_quantize's checks, simdattn_dtype_bytes, and simdattn_kv_append into quantized caches. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -142,6 +142,31 @@ static void test_quantize_errors(void) {
   int untouched = 1;
   for (int t = 0; t < 80; t++) untouched &= q[t] == 0xa5;
   CHECK(untouched, "a refused call wrote dst");
+}
+
+/* simdattn_dtype_bytes: each format's bytes, and what it refuses */
+static void test_dtype_bytes(void) {
+  const struct {
+    simdattn_dtype t;
+    int64_t n, bytes;
+  } ok[] = {{SIMDATTN_F32, 3, 12},     {SIMDATTN_F16, 5, 10},       {SIMDATTN_BF16, 128, 256},
+            {SIMDATTN_Q8_0, 128, 136}, {SIMDATTN_Q4_0, 128, 72},    {SIMDATTN_Q4_0, 0, 0},
+            {SIMDATTN_FP8E4M3, 7, 7},  {SIMDATTN_FP8E5M2, 96, 96}, {SIMDATTN_Q8_0, (int64_t)1 << 40, (int64_t)34 << 35}};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+    CHECK(simdattn_dtype_bytes(ok[i].t, ok[i].n) == ok[i].bytes, "dtype %d, %lld elements: %lld bytes, want %lld",
+          (int)ok[i].t, (long long)ok[i].n, (long long)simdattn_dtype_bytes(ok[i].t, ok[i].n), (long long)ok[i].bytes);
+  /* a row of a GGUF cache: head_dim 128 of q8_0 is 4 blocks of 34 bytes */
+  CHECK(simdattn_dtype_bytes(SIMDATTN_Q8_0, 128) == 4 * 34, "q8_0 row");
+  CHECK(simdattn_dtype_bytes(SIMDATTN_Q4_0, 48) == -1 && strstr(simdattn_last_error(), "n (48)") &&
+            strstr(simdattn_last_error(), "q4_0"),
+        "n not whole blocks: %s", simdattn_last_error());
+  CHECK(simdattn_dtype_bytes(SIMDATTN_F32, INT64_MAX / 2) == -1 && strstr(simdattn_last_error(), "INT64_MAX"),
+        "overflow: %s", simdattn_last_error());
+  CHECK(simdattn_dtype_bytes(SIMDATTN_F32, -1) == -1 && strstr(simdattn_last_error(), "n must be >= 0"),
+        "negative n: %s", simdattn_last_error());
+  CHECK(simdattn_dtype_bytes((simdattn_dtype)7, 32) == -1 && strstr(simdattn_last_error(), "got 7"),
+        "not a dtype: %s", simdattn_last_error());
+  CHECK(simdattn_dtype_bytes(SIMDATTN_F16, 4) == 8 && simdattn_last_error()[0] == 0, "a good call clears the error");
 }
 
 /* simdattn_kv_append into q8_0 and fp8 caches: each row as simdattn_quantize makes it */
@@ -290,6 +315,7 @@ int main(void) {
   test_fp8();
   test_v_codes();
   test_quantize_errors();
+  test_dtype_bytes();
   test_append();
   return check_report("test_quant");
 }
