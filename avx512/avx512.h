@@ -118,26 +118,19 @@ static inline sa_vec sa_vload_q4_0_raw(const char *base, int64_t idx, int64_t n)
 static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, float d) {
   return _mm512_mul_ps(sa_vload_q4_0_raw(base, idx, n), _mm512_set1_ps(d));
 }
-/* SA_VLOAD_DP (core/flash_driver.inc): a row's first nb <= 4 block d's as f32, by masked loads (no byte
- * read but theirs: block i's f16 d at word i bb / 2, q4_0 words 0, 9, 18, 27, q8_0 words 0, 17 and 2,
- * 19 of the next 64 bytes), one word permutation and one conversion; and the multiplication of the
- * raw loaders above by a d read from memory (a broadcast operand: no register holds d, no shuffle
- * broadcasts it) */
+/* SA_VLOAD_DP (core/flash_driver.inc), for q4_0 only: q8_0's tiles, with two q vectors per row
+ * (SA_DIRECT_CH_DT), ran 0.94x with it, and 0.96-0.99x with one (Zen 5, 32x8 heads d128 seq_kv 512-32768,
+ * 1 thread, scripts/bench-pair). The d's of a q4_0 row's first nb <= 4 blocks as f32: one masked load
+ * (no byte read but the d's, words 0, 9, 18 and 27), one word permutation and one conversion; and the
+ * multiplication of the raw loaders above by a d read from memory (a broadcast operand: no register
+ * holds d, no shuffle broadcasts it) */
 #define SA_VLOAD_DP 1
 #define SA_BLOCK_DS_MAX 4
-/* q4_0 only: q8_0's tiles, with two q vectors per row (SA_DIRECT_CH_DT), ran 0.94x so (Zen 5, seq_kv 512
- * and 32768, 1 thread, scripts/bench-pair) */
 #define SA_VLOAD_DP_DT(dt) ((dt) == SIMDATTN_Q4_0)
 static inline void sa_block_ds_isa(const char *row, int64_t bb, int nb, float *out) {
-  __m512i x;
-  if (bb == 18) {
-    const __m512i w = _mm512_maskz_loadu_epi16((__mmask32)(0x08040201ull & ((1ull << (9 * nb)) - 1)), row);
-    x = _mm512_permutexvar_epi16(_mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0)), w);
-  } else {
-    const __m512i lo = _mm512_maskz_loadu_epi16((__mmask32)(nb > 1 ? 0x20001u : 1u), row);
-    const __m512i hi = _mm512_maskz_loadu_epi16((__mmask32)(nb > 3 ? 0x80004u : nb > 2 ? 4u : 0u), row + 64);
-    x = _mm512_permutex2var_epi16(lo, _mm512_castsi128_si512(_mm_setr_epi16(0, 17, 34, 51, 0, 0, 0, 0)), hi);
-  }
+  (void)bb; /* 18: q4_0 (SA_VLOAD_DP_DT) */
+  const __m512i w = _mm512_maskz_loadu_epi16((__mmask32)(0x08040201ull & ((1ull << (9 * nb)) - 1)), row);
+  const __m512i x = _mm512_permutexvar_epi16(_mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0)), w);
   _mm_store_ps(out, _mm_cvtph_ps(_mm512_castsi512_si128(x)));
 }
 static inline sa_vec sa_vmul_mem_bcast(sa_vec x, const float *dp) {
