@@ -120,18 +120,25 @@ static inline sa_vec sa_vload_q4_0_d(const char *base, int64_t idx, int64_t n, f
 }
 /* SA_VLOAD_DP (core/flash_driver.inc), for q4_0 only: q8_0's tiles, with two q vectors per row
  * (SA_DIRECT_CH_DT), ran 0.94x with it, and 0.96-0.99x with one (Zen 5, 32x8 heads d128 seq_kv 512-32768,
- * 1 thread, scripts/bench-pair). The d's of a q4_0 row's first nb <= 4 blocks as f32: one masked load
- * (no byte read but the d's, words 0, 9, 18 and 27), one word permutation and one conversion; and the
+ * 1 thread, scripts/bench-pair). The d's of a q4_0 row's first nb <= 8 blocks as f32: one or two masked
+ * loads (no byte read but the d's, words 0, 9, 18, 27, ...), one word permutation and one conversion; and the
  * multiplication of the raw loaders above by a d read from memory (a broadcast operand: no register
  * holds d, no shuffle broadcasts it) */
 #define SA_VLOAD_DP 1
-#define SA_BLOCK_DS_MAX 4
+#define SA_BLOCK_DS_MAX 8
 #define SA_VLOAD_DP_DT(dt) ((dt) == SIMDATTN_Q4_0)
 static inline void sa_block_ds_isa(const char *row, int64_t bb, int nb, float *out) {
   (void)bb; /* 18: q4_0 (SA_VLOAD_DP_DT) */
-  const __m512i w = _mm512_maskz_loadu_epi16((__mmask32)(0x08040201ull & ((1ull << (9 * nb)) - 1)), row);
-  const __m512i x = _mm512_permutexvar_epi16(_mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0)), w);
-  _mm_store_ps(out, _mm_cvtph_ps(_mm512_castsi512_si128(x)));
+  const __m512i lo = _mm512_maskz_loadu_epi16((__mmask32)(nb >= 4 ? 0x08040201u : 0x08040201u & ((1u << (9 * nb)) - 1)), row);
+  if (nb <= 4) {
+    const __m512i x = _mm512_permutexvar_epi16(_mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 0, 0, 0, 0)), lo);
+    _mm_store_ps(out, _mm_cvtph_ps(_mm512_castsi512_si128(x)));
+  } else { /* blocks 4-7: words 36, 45, 54, 63, 4, 13, 22 and 31 of the next 64 bytes */
+    const __m512i hi = _mm512_maskz_loadu_epi16((__mmask32)(nb >= 8 ? 0x80402010u : 0x80402010u & ((1u << (9 * nb - 32)) - 1)), row + 64);
+    const __m512i x =
+        _mm512_permutex2var_epi16(lo, _mm512_castsi128_si512(_mm_setr_epi16(0, 9, 18, 27, 36, 45, 54, 63)), hi);
+    _mm256_store_ps(out, _mm256_cvtph_ps(_mm512_castsi512_si128(x)));
+  }
 }
 static inline sa_vec sa_vmul_mem_bcast(sa_vec x, const float *dp) {
   __m512 v;

@@ -585,6 +585,13 @@ static void grid_quant(list *l) {
     s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
     s.kvt = dt, s.kvscale = fp8;
     add(l, s);
+    /* GQA decode at head_dim 256 (Gemma's): eight blocks to a row (AVX-512 q4_0 converts a key's d's
+     * together, SA_VLOAD_DP: one masked load per four) */
+    s = case_default("quant", 1, 500);
+    s.heads_q = 8, s.heads_kv = 2, s.d = s.dv = 256;
+    s.causal = SIMDATTN_CAUSAL_BOTTOM_RIGHT;
+    s.kvt = dt, s.kvscale = fp8;
+    add(l, s);
     /* large scores (a quantized cache of large values), windowed prefill with f16 q */
     s = case_default("quant", 64, 256);
     s.d = s.dv = 64;
