@@ -243,7 +243,8 @@ SIMDATTN_API simdattn_status simdattn_quantize(void *dst, simdattn_dtype dst_dty
 /* ---- sizes (0.5): the bytes of n consecutive elements of dtype t, for sizing caches and rows ----
  * (strides stay in elements): 4 n for F32, 2 n for F16 and BF16, n for the FP8 formats, and for the
  * block formats n / 32 whole blocks of 34 (Q8_0) or 18 (Q4_0) bytes. -1 (simdattn_last_error says
- * why) when t is not a simdattn_dtype, n is negative, or n is not a multiple of a block format's 32. */
+ * why) when t is not a simdattn_dtype, n is negative, n is not a multiple of a block format's 32, or
+ * the bytes would exceed INT64_MAX. */
 SIMDATTN_API int64_t simdattn_dtype_bytes(simdattn_dtype t, int64_t n);
 
 /* ---- the backward pass (0.5): gradients of a forward call, for training loops ----
