@@ -702,6 +702,92 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   return 0;
 }
 
+/* ---- limit/ rows: a decode row over this machine's limits measured beside it, round by round ----
+ * The quantized decode targets divide a row's tokens/s by the lower of two limits: the stream read
+ * over the K/V bytes a token reads, and half the FMA peak of the variant's ISA over its 4 d hq skv
+ * FLOPs. The report's table divides the row's best repetition by the best probes of the whole run,
+ * measured minutes apart, on a host whose speed moves by a third between them (the same binary's
+ * q4_0 decode read 115 and 175 tokens/s in two runs a minute apart, Zen 5). A limit/ row runs,
+ * round after round (at least LIMIT_MIN_ROUNDS), the row's calls (at least PAIR_ROUND_BYTES of K/V,
+ * as a layout/ row's side), then the ISA's FMA probe (about LIMIT_PROBE_SECONDS) and the stream read at the same thread count,
+ * and reports the median over the rounds of each round's tokens/s over that round's own limit
+ * (over_limit); beside it the best round over the best probes (over_limit_best), the best round's
+ * tokens/s, the limit the median round found (limit_tokens_per_s) and the share of rounds the FMA
+ * term was the lower one (fma_bound). The call is checked against the oracle first, as its row is. */
+#define LIMIT_PROBE_SECONDS 0.004
+#define LIMIT_MIN_ROUNDS 9
+static const char *const limit_counters[] = {"over_limit", "over_limit_best", "tokens_per_s", "limit_tokens_per_s",
+                                             "fma_bound",  "rounds",          "foreign_cpu",  "steal"};
+static int limit_setup(void *ctx, char *err, size_t n) { return attn_setup(((row *)ctx)->pair[0], err, n); }
+static int limit_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
+  row *r = (row *)ctx, *k = r->pair[0];
+  if (shape_acquire(&k->spec, err, n)) return -1;
+  const sa_probes *pr = r->probe;
+  const int t = r->threads;
+  const double fma_iter = *pr->peak_flops * (double)t; /* FLOPs of one probe iteration on every thread */
+  const double pk = peak_gflops[pr - probes][tix(t)];
+  int64_t piters = pk > 0.0 ? (int64_t)(LIMIT_PROBE_SECONDS * pk * 1e9 / fma_iter) : (int64_t)1 << 14;
+  if (piters < ((int64_t)1 << 10)) piters = (int64_t)1 << 10;
+  const int64_t rounds = iters > LIMIT_MIN_ROUNDS ? iters : LIMIT_MIN_ROUNDS;
+  const case_spec *sp = &k->spec;
+  const double kv_bytes = kv_bytes_of(sp, sp->seq_kv), flops = flops_of(sp), tokens = (double)(sp->seq_q * sp->batch);
+  const int64_t calls = pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
+  double *ratio = malloc(sizeof(double) * 2 * (size_t)rounds), *lim = ratio + rounds;
+  if (!ratio) {
+    snprintf(err, n, "cannot allocate %lld ratios", (long long)rounds);
+    return -1;
+  }
+  double best_call = 1e300, best_gflops = 0.0, best_gbps = 0.0;
+  int64_t fma_rounds = 0;
+  volatile float sink = 0.0f;
+  sa_load_mark a, b;
+  const double t_begin = sa_seconds();
+  mark_now(t_begin, &a);
+  for (int64_t q = 0; q < rounds; q++) {
+    double t0 = sa_seconds();
+    for (int64_t c = 0; c < calls; c++)
+      if (run_once(k, err, n)) {
+        free(ratio);
+        return -1;
+      }
+    const double call = (sa_seconds() - t0) / (double)calls;
+    t0 = sa_seconds();
+    sink += sa_peak_run(pr, t, piters);
+    const double gflops = fma_iter * (double)piters / (sa_seconds() - t0) * 1e-9;
+    t0 = sa_seconds();
+    sink += sa_stream_run(&stream_buf, t);
+    const double gbps = (double)stream_buf.bytes / (sa_seconds() - t0) * 1e-9;
+    const double by_fma = 0.5 * gflops * 1e9 / flops * tokens, by_bw = gbps * 1e9 / kv_bytes * tokens;
+    fma_rounds += by_fma <= by_bw;
+    lim[q] = by_fma < by_bw ? by_fma : by_bw;
+    ratio[q] = call > 0.0 ? tokens / call / lim[q] : 0.0;
+    if (call < best_call) best_call = call;
+    if (gflops > best_gflops) best_gflops = gflops;
+    if (gbps > best_gbps) best_gbps = gbps;
+  }
+  (void)sink;
+  const double t_end = sa_seconds();
+  mark_now(t_end, &b);
+  double foreign, steal;
+  load_over(t_begin, &a, t_end, &b, &foreign, &steal);
+  qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
+  qsort(lim, (size_t)rounds, sizeof(double), cmp_double);
+  const double med = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+  const double med_lim = rounds % 2 ? lim[rounds / 2] : 0.5 * (lim[rounds / 2 - 1] + lim[rounds / 2]);
+  free(ratio);
+  const double best_fma = 0.5 * best_gflops * 1e9 / flops * tokens, best_bw = best_gbps * 1e9 / kv_bytes * tokens;
+  *seconds = t_end - t_begin; /* every round's calls and probes (no rate of this row reads it) */
+  gbs_value(r->bench, "over_limit", med);
+  gbs_value(r->bench, "over_limit_best", tokens / best_call / (best_fma < best_bw ? best_fma : best_bw));
+  gbs_value(r->bench, "tokens_per_s", tokens / best_call);
+  gbs_value(r->bench, "limit_tokens_per_s", med_lim);
+  gbs_value(r->bench, "fma_bound", (double)fma_rounds / (double)rounds);
+  gbs_value(r->bench, "rounds", (double)rounds);
+  gbs_value(r->bench, "foreign_cpu", foreign);
+  gbs_value(r->bench, "steal", steal);
+  return 0;
+}
+
 static int peak_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
   (void)err, (void)n, (void)seconds;
   row *r = (row *)ctx;
@@ -825,6 +911,30 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
 }
 
 static int is_scalar(const sa_variant *v) { return !strcmp(v->isa, "scalar"); }
+
+/* limit/<variant>/<q>-<kv>/d<d>/q1/kv<N>/h<hq>x<hkv>/causal/t<T>: the attn/ row of that name over the
+ * limits measured beside it (limit_run); none for a variant whose ISA has no probes */
+static void register_limit(const sa_variant *v, const case_spec *s, int threads) {
+  const sa_probes *pr = NULL;
+  for (int p = 0; p < n_probes; p++)
+    if (!strcmp(probes[p].isa, v->isa) && sa_probes_available(&probes[p])) pr = &probes[p];
+  if (!pr) return;
+  row *r = new_row(ROW_ATTN, threads), *side = new_row(ROW_ATTN, threads);
+  r->v = side->v = v;
+  r->spec = side->spec = *s;
+  r->probe = pr;
+  side->stream_fresh = 1; /* (its row's bw_frac is not this row's) */
+  r->pair[0] = side;
+  char name[256], kvn[32];
+  snprintf(name, sizeof name, "limit/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
+           v->name, sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q, s->seq_kv, s->heads_q,
+           s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  gbs_bench *b = gbs_register(name, limit_setup, limit_run, r);
+  for (int c = 0; c < (int)SA_ARRAY_SIZE(limit_counters); c++) gbs_value(b, limit_counters[c], 0.0); /* limit_run */
+  r->bench = b;
+}
+
+
 
 /* ---- attn_bwd/ rows: the backward pass ----
  * attn_bwd/<variant>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T> (and blas_unfused's), and
@@ -1476,7 +1586,7 @@ static void register_decode(const options *o) {
 /* quantized K/V caches (README, "Quantized KV caches") under f32 queries, each format and llama.cpp's
  * mixed q8_0 K / q4_0 V, fp8 with a per-tensor scale: GQA decode (32 x 8 heads, d128, BHSD) at every
  * decode length and non-causal prefill at d128, seq 512, 2048 and 8192, for every SIMD variant that
- * takes them (quick: q8_0 decode at 2048) */
+ * takes them, and the limit/ rows of the decode at 32768 (quick: q8_0 decode at 2048, its limit/ rows too) */
 static const simdattn_dtype quant_kv[][2] = {{SIMDATTN_Q8_0, SIMDATTN_Q8_0},
                                              {SIMDATTN_Q4_0, SIMDATTN_Q4_0},
                                              {SIMDATTN_FP8E4M3, SIMDATTN_FP8E4M3},
@@ -1493,8 +1603,11 @@ static void register_quant(const options *o) {
         s.mixed_v = quant_kv[fi][1] != quant_kv[fi][0], s.vt = quant_kv[fi][1];
         s.kvscale = 1;
         for (int vi = 0; vi < n_vars; vi++)
-          if (!is_scalar(vars[vi]) && sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, case_vt(&s)))
+          if (!is_scalar(vars[vi]) && sa_variant_accepts_dtypes(vars[vi], s.qt, s.kvt, case_vt(&s))) {
             register_all_threads(vars[vi], &s);
+            if (!prefill && (o->quick || lens[li] == 32768)) /* the targets' shape over its limits, paired */
+              for (int t = 0; t < n_threads; t++) register_limit(vars[vi], &s, threads_of[t]);
+          }
       }
 }
 

@@ -23,6 +23,9 @@ LAYOUT = re.compile(r"^layout/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-
                     r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 # layout/ rows pairing a paged decode row with its contiguous BHSD row: the paged row's name, layout/ for attn/
 PAGED_PAIR = re.compile(r"^layout/(?P<rest>.+/t\d+)(?P<form>(/bshd)?/paged\d+)$")
+# limit/ rows: a decode row over this machine's limits measured beside it, round by round (attn-bench.c, limit_run)
+LIMIT = re.compile(r"^limit/(?P<variant>[^/]+)/(?P<qt>[a-z0-9]+)-(?P<kt>[a-z0-9_+]+)/d(?P<d>\d+)/q(?P<sq>\d+)"
+                   r"/kv(?P<skv>\d+)/h(?P<hq>\d+)x(?P<hkv>\d+)/(?P<mask>full|causal)/t(?P<t>\d+)$")
 PEAK = re.compile(r"^peak/(?P<isa>[a-z0-9]+)/t(?P<t>\d+)$")
 # ragged and paged rows (README, "Ragged batches and paged caches"): a dense row's name with a suffix,
 # and the ragged/ and step/ batches
@@ -62,7 +65,7 @@ def load(folder):
             best[name] = r
     rows = [best[n] for n in order]
     res = {"folder": folder, "context": data.get("context", {}), "attn": [], "peak": {}, "stream": {}, "errors": [],
-           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}, "paged_pair": {}, "bwd": []}
+           "call": [], "layout": [], "suffixed": {}, "batch": [], "by_name": {}, "paged_pair": {}, "bwd": [], "limit": []}
     # layout/ rows (two layouts' calls paired round by round): the median over the repetitions of
     # each repetition's median ratio, not one repetition's
     reps = {}
@@ -72,6 +75,8 @@ def load(folder):
             reps.setdefault(name, []).append(r["bshd_over_bhsd"])
         if PAGED_PAIR.match(name) and not r.get("error_occurred") and r.get("paged_over_bhsd"):
             reps.setdefault(name, []).append(r["paged_over_bhsd"])
+        if LIMIT.match(name) and not r.get("error_occurred") and r.get("over_limit"):  # (likewise)
+            reps.setdefault(name, []).append(r["over_limit"])
     def median(v):
         v = sorted(v)
         return (v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])) if v else None
@@ -126,6 +131,16 @@ def load(folder):
             g["ratio"] = (v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])) if v else None
             g["foreign_cpu"] = r.get("foreign_cpu")
             res["layout"].append(g)
+            continue
+        m = LIMIT.match(name)
+        if m:
+            g = m.groupdict()
+            for k in ("d", "sq", "skv", "hq", "hkv", "t"):
+                g[k] = int(g[k])
+            g["over_limit"], g["reps"] = median(reps.get(name, [])), len(reps.get(name, []))
+            for k in ("over_limit_best", "tokens_per_s", "limit_tokens_per_s", "fma_bound", "rounds", "foreign_cpu"):
+                g[k] = r.get(k)
+            res["limit"].append(g)
             continue
         m = CALL.match(name)
         if m:
@@ -393,6 +408,38 @@ def quant_limits(res):
         vs = f"{tps / base['tokens_per_s']:.2f}x" if base and base.get("tokens_per_s") else "–"
         L.append(f"| {a['variant']} | {a['kt']} | {a['t']} | {a['skv']} | {tps:.0f} | {lim:.0f} "
                  f"({'bandwidth' if bw_lim <= fl_lim else 'FMA'}) | {tps / lim:.2f} | {vs} |")
+    L.append("")
+    L.extend(quant_limits_paired(res))
+    return L
+
+
+def quant_limits_paired(res):
+    """The limit/ rows: each round the decode row's calls, then the FMA probe of its ISA and the stream
+    read at its thread count; the median over the rounds of the round's tokens/s over that round's limit."""
+    rows = res["limit"]
+    if not rows:
+        return []
+    L = ["### The same, against the limits measured beside each call (`limit/` rows)\n",
+         "The table above divides each row's best repetition by the best probes of the whole run, measured "
+         "minutes apart on a host whose speed moves by a third in that time. A `limit/` row runs, round after "
+         "round, the decode row's calls (at least 64 MB of K/V), then the FMA probe of the variant's ISA (about "
+         "4 ms) and the stream read, at the same thread count: `paired` is the median over the rounds of each "
+         "round's tokens/s over the lower of that round's two limits (the median over the repetitions); "
+         "`best/best` the best round over the best probes of the row; `limit` the median round's limit and how "
+         "often the FMA term was the lower.\n",
+         "| variant | K/V | threads | seq_kv | tokens/s (best round) | limit (tokens/s) | paired | best/best | rounds |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    fmax = float(res["context"].get("foreign_cpu_max", FOREIGN_MAX))
+    for a in sorted(rows, key=lambda a: (ISA_RANK.get(isa_of(a["variant"]), 99), a["variant"], dt_key(dtypes_of(a)),
+                                         a["t"], a["skv"])):
+        def f(v, fmt):
+            return format(v, fmt) if isinstance(v, (int, float)) else "–"
+        fb = a.get("fma_bound")
+        kind = "FMA" if fb == 1 else "bandwidth" if fb == 0 else f"FMA in {fb:.0%}" if isinstance(fb, (int, float)) else "–"
+        busy = BUSY if isinstance(a.get("foreign_cpu"), (int, float)) and a["foreign_cpu"] > fmax else ""
+        L.append(f"| {a['variant']} | {a['kt']} | {a['t']} | {a['skv']} | {f(a['tokens_per_s'], '.0f')} | "
+                 f"{f(a['limit_tokens_per_s'], '.0f')} ({kind}) | {f(a['over_limit'], '.2f')}{busy} | "
+                 f"{f(a['over_limit_best'], '.2f')} | {f(a['rounds'], '.0f')} x {a['reps']} |")
     L.append("")
     return L
 

@@ -6,7 +6,9 @@ and foreign_cpu in [0, 1] (decode rows also GBps and bw_frac; `/bshd` marks the 
 naive_decode is a baseline in the same names); call/ rows (per-call latency: forward, plan, or
 naive_decode's loop) carry us_per_call; layout/ rows (a decode shape's BHSD and BSHD calls paired
 round by round) bshd_over_bhsd and its best-round twin, positive, each side's tokens_per_s, at least
-7 rounds and foreign_cpu (a paged decode row's paired twin, `layout/.../paged<N>`: paged_over_bhsd...); peak/ rows GFLOPS, stream/ rows GBps; no row
+7 rounds and foreign_cpu (a paged decode row's paired twin, `layout/.../paged<N>`: paged_over_bhsd...); limit/ rows
+(a quantized decode row over the limits measured beside it, round by round) over_limit, its best-round twin, tokens_per_s
+and limit_tokens_per_s, positive, fma_bound in [0, 1], at least 9 rounds and foreign_cpu; peak/ rows GFLOPS, stream/ rows GBps; no row
 errored; peak_frac lies in (0, 3] (natively and uninstrumented only: under emulation or in a
 sanitizer build, which slows the peak probe 8x but not OpenBLAS, timings mean nothing). 3, not 1:
 this is a check of units and FLOP counts, not of speed; on a loaded machine the peak probe can
@@ -23,6 +25,7 @@ RAGGED = re.compile(r"^(ragged/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d
                     r"|step/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/n\d+/h\d+x\d+/t\d+)$")
 CALL = re.compile(r"^call/([a-z0-9_]+)/(forward|plan|loop)/d\d+/kv\d+/h\d+x\d+/t\d+$")
 STREAM = re.compile(r"^stream/t\d+$")
+LIMIT = re.compile(r"^limit/[a-z0-9_]+/(f32|f16|bf16)-(q8_0|q4_0|fp8e4m3|fp8e5m2)(\+(q8_0|q4_0|fp8e4m3|fp8e5m2))?/d\d+/q1/kv\d+/h\d+x\d+/causal/t\d+$")
 LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+((/bshd)?/paged\d+)?$")
 
 def main():
@@ -43,7 +46,7 @@ def main():
     isas = [i for i in ctx.get("isas", "").split(",") if i]
     peak = re.compile(r"^peak/(" + "|".join(map(re.escape, isas or ["-"])) + r")/t\d+$")
     native = ctx.get("emulated") != "yes" and ctx.get("sanitized") != "yes"
-    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0, "paged": 0, "ragged": 0, "bwd": 0}
+    kinds = {"attn": 0, "peak": 0, "stream": 0, "decode": 0, "blas": 0, "naive": 0, "bshd": 0, "call": 0, "layout": 0, "paged": 0, "ragged": 0, "bwd": 0, "limit": 0}
     for r in rows:
         n = r["name"]
         if r.get("error_occurred"):
@@ -97,6 +100,19 @@ def main():
             fc = r.get("foreign_cpu")
             if not (isinstance(fc, (int, float)) and 0 <= fc <= 1):
                 bad.append(f"{n}: foreign_cpu {fc!r} outside [0, 1]")
+        elif LIMIT.match(n):
+            kinds["limit"] += 1
+            for c in ("over_limit", "over_limit_best", "tokens_per_s", "limit_tokens_per_s"):
+                if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
+                    bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
+            fb = r.get("fma_bound")
+            if not (isinstance(fb, (int, float)) and 0 <= fb <= 1):
+                bad.append(f"{n}: fma_bound {fb!r} outside [0, 1]")
+            if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= 9):
+                bad.append(f"{n}: rounds {r.get('rounds')!r} below 9")
+            fc = r.get("foreign_cpu")
+            if not (isinstance(fc, (int, float)) and 0 <= fc <= 1):
+                bad.append(f"{n}: foreign_cpu {fc!r} outside [0, 1]")
         elif peak.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
@@ -108,9 +124,9 @@ def main():
         else:
             bad.append(f"{n}: name outside the grammar")
     # (a filtered quick sweep, under sanitizers or an emulator, leaves the ragged/ rows out)
-    needed = ("attn", "peak", "stream", "decode", "naive", "bshd", "call", "layout", "paged", "ragged")
-    if "ragged/" in os.environ.get("SA_BENCH_FILTER", ""):
-        needed = needed[:-1]
+    needed = ("attn", "peak", "stream", "decode", "naive", "bshd", "call", "layout", "paged", "ragged", "limit")
+    flt = os.environ.get("SA_BENCH_FILTER", "")
+    needed = tuple(k for k in needed if not (k in ("ragged", "limit") and f"{k}/" in flt))
     for k in needed:
         if kinds[k] == 0:
             bad.append(f"no {k} rows")
