@@ -28,6 +28,19 @@ STREAM = re.compile(r"^stream/t\d+$")
 LIMIT = re.compile(r"^limit/[a-z0-9_]+/(f32|f16|bf16)-(q8_0|q4_0|fp8e4m3|fp8e5m2)(\+(q8_0|q4_0|fp8e4m3|fp8e5m2))?/d\d+/q1/kv\d+/h\d+x\d+/causal/t\d+$")
 LAYOUT = re.compile(r"^layout/[a-z0-9_]+/(f32|f16|bf16)-(f32|f16|bf16)/d\d+/q1/kv\d+/h\d+x\d+/(full|causal)/t\d+((/bshd)?/paged\d+)?$")
 
+def paired_row(n, r, positive, fractions, min_rounds, bad):
+    """A layout/ or limit/ row (calls paired round by round): counters `positive` > 0, `fractions`
+    and foreign_cpu in [0, 1], at least min_rounds rounds."""
+    for c in positive:
+        if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
+            bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
+    for c in fractions + ("foreign_cpu",):
+        if not (isinstance(r.get(c), (int, float)) and 0 <= r[c] <= 1):
+            bad.append(f"{n}: {c} {r.get(c)!r} outside [0, 1]")
+    if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= min_rounds):
+        bad.append(f"{n}: rounds {r.get('rounds')!r} below {min_rounds}")
+
+
 def main():
     data = json.load(open(sys.argv[1]))
     ctx, rows = data["context"], data["benchmarks"]
@@ -92,27 +105,12 @@ def main():
         elif LAYOUT.match(n):
             kinds["layout"] += 1
             side = "paged" if "/paged" in n else "bshd"  # a paged decode row paired with its BHSD row
-            for c in (f"{side}_over_bhsd", f"{side}_over_bhsd_best", "bhsd_tokens_per_s", f"{side}_tokens_per_s"):
-                if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
-                    bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
-            if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= 7):
-                bad.append(f"{n}: rounds {r.get('rounds')!r} below 7")
-            fc = r.get("foreign_cpu")
-            if not (isinstance(fc, (int, float)) and 0 <= fc <= 1):
-                bad.append(f"{n}: foreign_cpu {fc!r} outside [0, 1]")
+            paired_row(n, r, (f"{side}_over_bhsd", f"{side}_over_bhsd_best", "bhsd_tokens_per_s",
+                              f"{side}_tokens_per_s"), (), 7, bad)
         elif LIMIT.match(n):
             kinds["limit"] += 1
-            for c in ("over_limit", "over_limit_best", "tokens_per_s", "limit_tokens_per_s"):
-                if not (isinstance(r.get(c), (int, float)) and r[c] > 0):
-                    bad.append(f"{n}: counter {c} {r.get(c)!r} not positive")
-            fb = r.get("fma_bound")
-            if not (isinstance(fb, (int, float)) and 0 <= fb <= 1):
-                bad.append(f"{n}: fma_bound {fb!r} outside [0, 1]")
-            if not (isinstance(r.get("rounds"), (int, float)) and r["rounds"] >= 9):
-                bad.append(f"{n}: rounds {r.get('rounds')!r} below 9")
-            fc = r.get("foreign_cpu")
-            if not (isinstance(fc, (int, float)) and 0 <= fc <= 1):
-                bad.append(f"{n}: foreign_cpu {fc!r} outside [0, 1]")
+            paired_row(n, r, ("over_limit", "over_limit_best", "tokens_per_s", "limit_tokens_per_s"),
+                       ("fma_bound",), 9, bad)
         elif peak.match(n):
             kinds["peak"] += 1
             if not r.get("GFLOPS", 0) > 0:
