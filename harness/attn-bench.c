@@ -708,12 +708,15 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
  * FLOPs. The report's table divides the row's best repetition by the best probes of the whole run,
  * measured minutes apart, on a host whose speed moves by a third between them (the same binary's
  * q4_0 decode read 115 and 175 tokens/s in two runs a minute apart, Zen 5). A limit/ row runs,
- * round after round (at least LIMIT_MIN_ROUNDS), the row's calls (at least PAIR_ROUND_BYTES of K/V,
- * as a layout/ row's side), then the ISA's FMA probe (about LIMIT_PROBE_SECONDS) and the stream read at the same thread count,
- * and reports the median over the rounds of each round's tokens/s over that round's own limit
- * (over_limit); beside it the best round over the best probes (over_limit_best), the best round's
- * tokens/s, the limit the median round found (limit_tokens_per_s) and the share of rounds the FMA
- * term was the lower one (fma_bound). The call is checked against the oracle first, as its row is. */
+ * round after round (at least LIMIT_MIN_ROUNDS), the row's calls (at least PAIR_ROUND_BYTES of
+ * K/V, as a layout/ row's side), then the ISA's FMA probe (about LIMIT_PROBE_SECONDS) and the
+ * stream read at the same thread count, and reports the median over the rounds of each round's
+ * tokens/s over that round's own limit (over_limit); beside it the best round over the best probes
+ * (over_limit_best), the best round's tokens/s, the limit the median round found
+ * (limit_tokens_per_s) and the share of rounds the FMA term was the lower one (fma_bound). The call
+ * is checked against the oracle first, as its row is. Pairing does not remove all of the host's
+ * noise: in a slow minute the FMA probe and the stream read held steady while the call slowed by a
+ * third (Zen 5: the last-level cache and memory other tenants share, which neither probe sees). */
 #define LIMIT_PROBE_SECONDS 0.004
 #define LIMIT_MIN_ROUNDS 9
 static const char *const limit_counters[] = {"over_limit", "over_limit_best", "tokens_per_s", "limit_tokens_per_s",
@@ -933,8 +936,6 @@ static void register_limit(const sa_variant *v, const case_spec *s, int threads)
   for (int c = 0; c < (int)SA_ARRAY_SIZE(limit_counters); c++) gbs_value(b, limit_counters[c], 0.0); /* limit_run */
   r->bench = b;
 }
-
-
 
 /* ---- attn_bwd/ rows: the backward pass ----
  * attn_bwd/<variant>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T> (and blas_unfused's), and
