@@ -185,6 +185,13 @@ static const char *kv_dtypes(const case_spec *s, char *buf, size_t n) {
   else snprintf(buf, n, "%s+%s", sa_dtype_name(s->kvt), sa_dtype_name(case_vt(s)));
   return buf;
 }
+/* <kind>/<who>/<q>-<kv>/d<d>/q<N>/kv<N>/h<hq>x<hkv>/<full|causal>/t<T>: the name attn/, layout/ and limit/ rows share */
+static void row_name(char *buf, size_t n, const char *kind, const char *who, const case_spec *s, int threads) {
+  char kvn[32];
+  snprintf(buf, n, "%s/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d", kind, who,
+           sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
+           s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+}
 /* the K and V bytes a decode row reads: each format's own (a q8_0 element 34/32 bytes, q4_0 18/32, fp8 1) */
 static double kv_bytes_of(const case_spec *s, int64_t keys) {
   return (double)sa_dtype_bytes(s->kvt, s->batch * s->heads_kv * keys * s->d) +
@@ -618,6 +625,15 @@ static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
+/* the median of v[0..n) (n >= 1; sorts v) */
+static double median_of(double *v, int64_t n) {
+  qsort(v, (size_t)n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+/* a side's calls in a round: at least PAIR_ROUND_BYTES of K/V (one with --quick) */
+static int64_t pair_calls(double kv_bytes) {
+  return pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
+}
 static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t n) {
   row *r = (row *)ctx;
   /* both shapes in the cache at once (finding a cached one never evicts another; building one may).
@@ -655,8 +671,7 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   }
   const int64_t rounds = iters > PAIR_MIN_ROUNDS ? iters : PAIR_MIN_ROUNDS;
   const case_spec *sp = &r->spec;
-  const double kv_bytes = kv_bytes_of(sp, sp->seq_kv);
-  const int64_t calls = pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
+  const int64_t calls = pair_calls(kv_bytes_of(sp, sp->seq_kv));
   double *ratio = malloc(sizeof(double) * (size_t)rounds);
   if (!ratio) {
     snprintf(err, n, "cannot allocate %lld ratios", (long long)rounds);
@@ -686,8 +701,7 @@ static int pair_run(void *ctx, int64_t iters, double *seconds, char *err, size_t
   mark_now(t_end, &b);
   double foreign, steal;
   load_over(t_begin, &a, t_end, &b, &foreign, &steal);
-  qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-  const double med = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
+  const double med = median_of(ratio, rounds);
   free(ratio);
   *seconds = t_end - t_begin; /* every round's calls (no rate of this row reads it) */
   const double tokens = (double)(r->spec.seq_q * r->spec.batch);
@@ -734,7 +748,7 @@ static int limit_run(void *ctx, int64_t iters, double *seconds, char *err, size_
   const int64_t rounds = iters > LIMIT_MIN_ROUNDS ? iters : LIMIT_MIN_ROUNDS;
   const case_spec *sp = &k->spec;
   const double kv_bytes = kv_bytes_of(sp, sp->seq_kv), flops = flops_of(sp), tokens = (double)(sp->seq_q * sp->batch);
-  const int64_t calls = pair_one_call || kv_bytes >= PAIR_ROUND_BYTES ? 1 : (int64_t)(PAIR_ROUND_BYTES / kv_bytes) + 1;
+  const int64_t calls = pair_calls(kv_bytes);
   double *ratio = malloc(sizeof(double) * 2 * (size_t)rounds), *lim = ratio + rounds;
   if (!ratio) {
     snprintf(err, n, "cannot allocate %lld ratios", (long long)rounds);
@@ -773,10 +787,7 @@ static int limit_run(void *ctx, int64_t iters, double *seconds, char *err, size_
   mark_now(t_end, &b);
   double foreign, steal;
   load_over(t_begin, &a, t_end, &b, &foreign, &steal);
-  qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-  qsort(lim, (size_t)rounds, sizeof(double), cmp_double);
-  const double med = rounds % 2 ? ratio[rounds / 2] : 0.5 * (ratio[rounds / 2 - 1] + ratio[rounds / 2]);
-  const double med_lim = rounds % 2 ? lim[rounds / 2] : 0.5 * (lim[rounds / 2 - 1] + lim[rounds / 2]);
+  const double med = median_of(ratio, rounds), med_lim = median_of(lim, rounds);
   free(ratio);
   const double best_fma = 0.5 * best_gflops * 1e9 / flops * tokens, best_bw = best_gbps * 1e9 / kv_bytes * tokens;
   *seconds = t_end - t_begin; /* every round's calls and probes (no rate of this row reads it) */
@@ -838,12 +849,10 @@ static void register_row_flags(row_kind kind, const sa_variant *v, const case_sp
   r->spec = *s;
   r->plan = plan;
   r->flags = flags;
-  char name[256], kvn[32];
-  snprintf(name, sizeof name,
-           "attn/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d%s%s",
-           v ? v->name : baseline_name(kind), sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q,
-           s->seq_kv, s->heads_q, s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads,
-           s->layout == LAYOUT_BSHD ? "/bshd" : "", flags & SIMDATTN_CHUNK_INVARIANT ? "/chunkinv" : "");
+  char name[256];
+  row_name(name, sizeof name, "attn", v ? v->name : baseline_name(kind), s, threads);
+  snprintf(name + strlen(name), sizeof name - strlen(name), "%s%s", s->layout == LAYOUT_BSHD ? "/bshd" : "",
+           flags & SIMDATTN_CHUNK_INVARIANT ? "/chunkinv" : "");
   gbs_bench *b = gbs_register(name, attn_setup, attn_run, r);
   gbs_rate(b, "GFLOPS", flops_of(s), 1e-9);
   gbs_ratio_ref(b, "peak_frac", "GFLOPS", peak_ref(v ? v->isa : NULL, threads));
@@ -905,9 +914,7 @@ static void register_pair(const sa_variant *v, const case_spec *s, int threads) 
     r->pair[k] = side;
   }
   char name[256];
-  snprintf(name, sizeof name, "layout/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
-           v->name, sa_dtype_name(s->qt), sa_dtype_name(s->kvt), s->d, s->seq_q, s->seq_kv, s->heads_q, s->heads_kv,
-           s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  row_name(name, sizeof name, "layout", v->name, s, threads);
   gbs_bench *b = gbs_register(name, pair_setup, pair_run, r);
   for (int c = 0; c < 7; c++) gbs_value(b, pair_counters[0][c], 0.0); /* set by pair_run */
   r->bench = b;
@@ -928,10 +935,8 @@ static void register_limit(const sa_variant *v, const case_spec *s, int threads)
   r->probe = pr;
   side->stream_fresh = 1; /* (its row's bw_frac is not this row's) */
   r->pair[0] = side;
-  char name[256], kvn[32];
-  snprintf(name, sizeof name, "limit/%s/%s-%s/d%" PRId64 "/q%" PRId64 "/kv%" PRId64 "/h%" PRId64 "x%" PRId64 "/%s/t%d",
-           v->name, sa_dtype_name(s->qt), kv_dtypes(s, kvn, sizeof kvn), s->d, s->seq_q, s->seq_kv, s->heads_q,
-           s->heads_kv, s->causal == SIMDATTN_CAUSAL_NONE ? "full" : "causal", threads);
+  char name[256];
+  row_name(name, sizeof name, "limit", v->name, s, threads);
   gbs_bench *b = gbs_register(name, limit_setup, limit_run, r);
   for (int c = 0; c < (int)SA_ARRAY_SIZE(limit_counters); c++) gbs_value(b, limit_counters[c], 0.0); /* limit_run */
   r->bench = b;
