@@ -374,6 +374,11 @@ def quant_errors(folder):
     return L
 
 
+def quant_row_key(a):
+    """the quantized-decode tables' order: ISA, variant, K/V formats, threads, seq_kv"""
+    return (ISA_RANK.get(isa_of(a["variant"]), 99), a["variant"], dt_key(dtypes_of(a)), a["t"], a["skv"])
+
+
 def quant_limits(res):
     """Quantized decode against this machine's two limits, read from the same run: tokens/s over
     min(stream GB/s / K/V bytes per token, 0.5 x the ISA's FMA peak / FLOPs per token), where FLOPs
@@ -391,8 +396,7 @@ def quant_limits(res):
          "| variant | K/V | threads | seq_kv | tokens/s | limit (tokens/s) | over the limit | vs f32 |",
          "|---|---|---|---|---|---|---|---|"]
     f32 = {(a["variant"], a["t"], a["skv"]): a for a in decode(res)}
-    for a in sorted(rows, key=lambda a: (ISA_RANK.get(isa_of(a["variant"]), 99), a["variant"], dt_key(dtypes_of(a)),
-                                         a["t"], a["skv"])):
+    for a in sorted(rows, key=quant_row_key):
         try:
             stream = float(ctx[f"stream_gbps_t{a['t']}"])
             peak = float(ctx[f"peak_gflops_{isa_of(a['variant'])}_t{a['t']}"])
@@ -430,8 +434,7 @@ def quant_limits_paired(res):
          "| variant | K/V | threads | seq_kv | tokens/s (best round) | limit (tokens/s) | paired | best/best | rounds |",
          "|---|---|---|---|---|---|---|---|---|"]
     fmax = float(res["context"].get("foreign_cpu_max", FOREIGN_MAX))
-    for a in sorted(rows, key=lambda a: (ISA_RANK.get(isa_of(a["variant"]), 99), a["variant"], dt_key(dtypes_of(a)),
-                                         a["t"], a["skv"])):
+    for a in sorted(rows, key=quant_row_key):
         def f(v, fmt):
             return format(v, fmt) if isinstance(v, (int, float)) else "–"
         fb = a.get("fma_bound")
