@@ -208,8 +208,9 @@ static inline void sa_vtranspose(sa_vec r[8]) {
  * left the loader (its bytes, the block's d of each key, its constants) 4 of the 16 registers, and GCC
  * spilled accumulators and the widened bytes at every step; unpinned, it reads q as the FMAs' memory
  * operands and spills nothing. Zen 4 (family 25 model 17), scripts/bench-pair against pinned q, 32x8
- * heads d128 BHSD seq_kv 32768, paired medians at 1 thread: q4_0 1.23x, q8_0 1.07x, q8_0+q4_0 1.06x;
- * fp8 (no block d) unpinned 0.86x, so pinned. */
+ * heads d128 BHSD seq_kv 32768, paired medians at 1 / 2 threads: q4_0 1.24x / 1.21x, q8_0 1.07x / 1.08x,
+ * q8_0+q4_0 1.07x / 1.07x (seq_kv 2048: q4_0 1.24x, q8_0 1.10x); fp8 (no block d) unpinned 0.86x, so
+ * pinned. Not measured on Zen 5. */
 #define SA_DIRECT_QKEEP_DT(dt) (sa_dtype_block((simdattn_dtype)(dt)) == 1)
 /* one-row direct P.V (plain multi-head decode): V vectors per pass, 2 x 6 accumulators and the
  * broadcast p in 16 registers (a d48 row in one pass; only rows of at most 6 + SA_NR vectors, longer
