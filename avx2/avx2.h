@@ -138,24 +138,42 @@ static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, 
   return _mm256_mul_ps(_mm256_cvtph_ps(_mm_xor_si128(y, t)), _mm256_set1_ps(sc * 256.0f));
 }
 /* Lax E4M3 (core/flash_driver.inc, SA_VLOAD_LAX, measured there): the NaN code left as 480 sc, for a
- * row scan to find; five operations where the exact loader takes seven (eight before c11db1b's placement). The scan: a byte is the code
- * when it is 0xff once its sign is set, 32 bytes to a comparison. */
+ * row scan to find. Four operations, no F16C: x sign-extended to 32 bits and shifted left 20 holds the
+ * sign in bit 31 (copies of it in bits 30-27, cleared) and EEEE.MMM in bits 26-20, an f32 whose value
+ * is x's times 2^-120, normal and subnormal alike (a subnormal E4M3 an f32 subnormal: library work
+ * runs with DAZ off, src/fpenv.h), so the multiplication takes sc 2^120: the same real product as
+ * the exact loader's, the same rounding. Exact while sc 2^120 is finite (|sc| < 2^8) or sc is not
+ * (SA_LAX_SCALE_OK: a head with a larger scale goes to the staged tiles). Zen 4 (family 25 model 17),
+ * scripts/bench-pair against the f16 placement (vpmovsxbw, a shift, an AND, vcvtph2ps, the
+ * multiplication: five), 32x8 heads d128 BHSD fp8e4m3, 1 thread: seq_kv 32768 1.12-1.13x, 2048 1.14x.
+ * The scan: a byte is the code when it is 0xff once its sign is set, 32 bytes to a maximum. */
 #define SA_VLOAD_LAX 1
+#define SA_LAX_SCALE_OK(sc) (!(__builtin_fabsf(sc) <= __FLT_MAX__) || __builtin_fabsf((sc)*0x1p120f) <= __FLT_MAX__)
 static inline sa_vec sa_vload_fp8e4m3_lax(const char *base, int64_t idx, int64_t n, float sc) {
-  const __m128i s = _mm_slli_epi16(_mm_cvtepi8_epi16(sa_load_u8x8(base + idx, n)), 7);
-  return _mm256_mul_ps(_mm256_cvtph_ps(_mm_and_si128(s, _mm_set1_epi16((short)0xbf80))), _mm256_set1_ps(sc * 256.0f));
+  const __m256i s = _mm256_slli_epi32(_mm256_cvtepi8_epi32(sa_load_u8x8(base + idx, n)), 20);
+  const __m256 y = _mm256_castsi256_ps(_mm256_and_si256(s, _mm256_set1_epi32((int)0x87f00000u)));
+  return _mm256_mul_ps(y, _mm256_set1_ps(sc * 0x1p120f));
 }
-static inline int sa_nan_fp8e4m3(const char *row, int64_t n) {
-  const __m256i sign = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi8(-1);
-  __m256i m = _mm256_setzero_si256();
+/* The row scan in two parts: sa_nan_acc_<name> folds a row's bytes into an accumulator (the bytewise
+ * maximum of each byte with its sign set: 0xff for the code), sa_nan_found_<name> tests it, once for
+ * all the rows a tile or a block scans (a test and a branch per row, as sa_nan_<name> has, cost AVX2's
+ * GQA decode on an fp8e4m3 cache more than the scan's loads and operations: core/flash_driver.inc) */
+static inline sa_vec sa_nan_acc_fp8e4m3(sa_vec acc, const char *row, int64_t n) {
+  const __m256i sign = _mm256_set1_epi8((char)0x80);
+  __m256i m = _mm256_castps_si256(acc);
   int64_t i = 0;
   for (; i + 32 <= n; i += 32)
-    m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_or_si256(_mm256_loadu_si256((const __m256i *)(row + i)), sign), ones));
-  __m128i t = _mm_or_si128(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    m = _mm256_max_epu8(m, _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(row + i)), sign));
   for (; i < n; i += 8) /* (the bytes past n load as zeros: 0x80, not the code) */
-    t = _mm_or_si128(t, _mm_cmpeq_epi8(_mm_or_si128(sa_load_u8x8(row + i, n - i), _mm256_castsi256_si128(sign)),
-                                       _mm256_castsi256_si128(ones)));
-  return !_mm_testz_si128(t, t);
+    m = _mm256_max_epu8(m, _mm256_zextsi128_si256(
+                               _mm_or_si128(sa_load_u8x8(row + i, n - i), _mm256_castsi256_si128(sign))));
+  return _mm256_castsi256_ps(m);
+}
+static inline int sa_nan_found_fp8e4m3(sa_vec acc) {
+  return _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_castps_si256(acc), _mm256_set1_epi8(-1))) != 0;
+}
+static inline int sa_nan_fp8e4m3(const char *row, int64_t n) {
+  return sa_nan_found_fp8e4m3(sa_nan_acc_fp8e4m3(sa_vzero(), row, n));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
@@ -165,8 +183,9 @@ static inline __attribute__((always_inline)) void sa_prefetch(const void *p) {
 static inline __attribute__((always_inline)) void sa_prefetch_l2(const void *p) {
   _mm_prefetch((const char *)p, _MM_HINT_T1);
 }
-/* lane k = the sum of v[k]'s 8 lanes, in a fixed tree order */
-static inline sa_vec sa_vhsum(const sa_vec v[8]) {
+/* lane k = the sum of v[k]'s 8 lanes, in a fixed tree order (always inlined: with a staged tile more
+ * in sa_s_direct, GCC called it out of line from the GQA S tile on an fp8 K, 0.79x: scripts/bench-pair) */
+static inline __attribute__((always_inline)) sa_vec sa_vhsum(const sa_vec v[8]) {
   __m256 u[4];
   for (int i = 0; i < 4; i++)
     u[i] = _mm256_add_ps(_mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]), _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]));

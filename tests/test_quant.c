@@ -310,10 +310,70 @@ static void test_v_codes(void) {
     }
 }
 
+/* A quantized K and V give, bit for bit, what f32 K and V holding their values (the codec's times
+ * the scale) give through the same variant: the same values, the same operations, whichever tiles
+ * serve them (decode's own GQA tiles with 4 query heads to a KV head, the staged ones with 1). The
+ * scales include 1000, past what AVX2's lax E4M3 loader can take (|sc| < 2^8: those heads staged),
+ * and 2^-140, a subnormal one. Random codes, none of them NaN or inf. */
+static void test_scaled_as_f32(void) {
+  enum { D = 128, KEYS = 70, G_MAX = 4 };
+  static const simdattn_dtype fmts[2] = {SIMDATTN_FP8E4M3, SIMDATTN_FP8E5M2};
+  static const float scales[3] = {0.75f, 1000.0f, 0x1p-140f};
+  static uint8_t k8[KEYS * D], v8[KEYS * D];
+  static float kf[KEYS * D], vf[KEYS * D], q[G_MAX * D], o8[G_MAX * D], of[G_MAX * D];
+  uint32_t r = 12345;
+  for (int f = 0; f < 2; f++)
+    for (int si = 0; si < 3; si++) {
+      const simdattn_dtype dt = fmts[f];
+      const int e4 = dt == SIMDATTN_FP8E4M3;
+      const float ksc = scales[si], vsc = scales[(si + 1) % 3];
+      for (int i = 0; i < KEYS * D; i++) {
+        for (int w = 0; w < 2; w++) {
+          uint8_t c;
+          do {
+            r = r * 1664525u + 1013904223u;
+            c = (uint8_t)(r >> 24);
+          } while (!isfinite(dec8(&c, e4)));
+          (w ? v8 : k8)[i] = c;
+          (w ? vf : kf)[i] = (w ? vsc : ksc) * dec8(&c, e4);
+        }
+      }
+      for (int i = 0; i < G_MAX * D; i++) q[i] = (float)((i * 37) % 11 - 5) * (ksc > 1.0f ? 1e-6f : 0.01f);
+      for (int t = 0; t < simdattn_variant_count(); t++) {
+        simdattn_variant_info info;
+        simdattn_variant_get(t, &info);
+        if (!info.available || !(info.dtypes >> dt & 1u) || !(info.dtypes >> SIMDATTN_F32 & 1u)) continue;
+        for (int g = 1; g <= G_MAX; g += 3) {
+          simdattn_problem p;
+          memset(&p, 0, sizeof p);
+          p.struct_size = SIMDATTN_PROBLEM_SIZE;
+          p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = KEYS, p.head_dim = D, p.head_dim_v = D;
+          p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
+          p.out_stride_batch = g * D, p.out_stride_head = D, p.out_stride_seq = D;
+          const simdattn_options o = {1, info.name, NULL, NULL, 0};
+          p.k = (simdattn_tensor){k8, dt, KEYS * D, KEYS * D, D};
+          p.v = (simdattn_tensor){v8, dt, KEYS * D, KEYS * D, D};
+          p.k_scale = &ksc, p.v_scale = &vsc, p.out = o8;
+          simdattn_status st = simdattn_forward(&p, &o);
+          CHECK(st == SIMDATTN_OK, "%s %s: %s", info.name, sa_dtype_name(dt), simdattn_last_error());
+          p.k = (simdattn_tensor){kf, SIMDATTN_F32, KEYS * D, KEYS * D, D};
+          p.v = (simdattn_tensor){vf, SIMDATTN_F32, KEYS * D, KEYS * D, D};
+          p.k_scale = p.v_scale = NULL, p.out = of;
+          st = simdattn_forward(&p, &o);
+          CHECK(st == SIMDATTN_OK, "%s f32: %s", info.name, simdattn_last_error());
+          CHECK(!memcmp(o8, of, sizeof(float) * (size_t)(g * D)),
+                "%s %s, k_scale %g v_scale %g, %d query heads: not the f32 K/V's bits (%.9g against %.9g)", info.name,
+                sa_dtype_name(dt), ksc, vsc, g, o8[0], of[0]);
+        }
+      }
+    }
+}
+
 int main(void) {
   test_ggml_vectors();
   test_fp8();
   test_v_codes();
+  test_scaled_as_f32();
   test_quantize_errors();
   test_dtype_bytes();
   test_append();
