@@ -162,6 +162,18 @@ static inline sa_vec sa_nan_acc_fp8e4m3(sa_vec acc, const char *row, int64_t n) 
   const __m256i sign = _mm256_set1_epi8((char)0x80);
   __m256i m = _mm256_castps_si256(acc);
   int64_t i = 0;
+  /* 128 bytes to a step, each with its sign set before the maximum (x | 0x80 is not monotonic: 0x7f
+   * gives 0xff, 0x80 0x80). A d128 row in one step: the loop's own operations were half the scan's;
+   * scripts/bench-pair against 32 bytes to a step, Zen 4, 32x8 heads d128 seq_kv 32768 fp8e4m3, 1
+   * thread: 1.02-1.03x */
+  for (; i + 128 <= n; i += 128) {
+    const __m256i *r = (const __m256i *)(row + i);
+    const __m256i x0 = _mm256_or_si256(_mm256_loadu_si256(r), sign);
+    const __m256i x1 = _mm256_or_si256(_mm256_loadu_si256(r + 1), sign);
+    const __m256i x2 = _mm256_or_si256(_mm256_loadu_si256(r + 2), sign);
+    const __m256i x3 = _mm256_or_si256(_mm256_loadu_si256(r + 3), sign);
+    m = _mm256_max_epu8(m, _mm256_max_epu8(_mm256_max_epu8(x0, x1), _mm256_max_epu8(x2, x3)));
+  }
   for (; i + 32 <= n; i += 32)
     m = _mm256_max_epu8(m, _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(row + i)), sign));
   for (; i < n; i += 8) /* (the bytes past n load as zeros: 0x80, not the code) */

@@ -369,11 +369,67 @@ static void test_scaled_as_f32(void) {
     }
 }
 
+/* One E4M3 NaN code (S.1111.111, either sign) at any element of one K or V row among finite codes of
+ * both signs: in K every output of the group is NaN (a NaN score), in V that element's column (every
+ * weight is positive), for 4 query heads to the KV head (decode's own GQA tiles: AVX2's lax loader and
+ * its row scans) and 1. */
+static void test_nan_code_anywhere(void) {
+  enum { D = 128, KEYS = 40, G_MAX = 4 };
+  static uint8_t k8[KEYS * D], v8[KEYS * D];
+  static float q[G_MAX * D], out[G_MAX * D];
+  uint32_t r = 777;
+  for (int i = 0; i < KEYS * D; i++)
+    for (int w = 0; w < 2; w++) {
+      uint8_t c;
+      do {
+        r = r * 1664525u + 1013904223u;
+        c = (uint8_t)(r >> 24);
+      } while ((c & 0x7f) == 0x7f || (c & 0x7f) > 0x50); /* finite, |x| < 2^4 */
+      (w ? v8 : k8)[i] = c;
+    }
+  for (int i = 0; i < G_MAX * D; i++) q[i] = (float)((i * 37) % 11 - 5) * 0.01f;
+  const float sc = 0.5f;
+  for (int t = 0; t < simdattn_variant_count(); t++) {
+    simdattn_variant_info info;
+    simdattn_variant_get(t, &info);
+    if (!info.available || !(info.dtypes >> SIMDATTN_FP8E4M3 & 1u) || !(info.dtypes >> SIMDATTN_F32 & 1u)) continue;
+    int bad = 0;
+    for (int g = 1; g <= G_MAX; g += 3)
+      for (int w = 0; w < 2; w++)
+        for (int x = 0; x < D; x++)
+          for (int code = 0x7f; code <= 0xff; code += 0x80) {
+            uint8_t *row = (w ? v8 : k8) + 17 * D; /* key 17 */
+            const uint8_t keep = row[x];
+            row[x] = (uint8_t)code;
+            simdattn_problem p;
+            memset(&p, 0, sizeof p);
+            p.struct_size = SIMDATTN_PROBLEM_SIZE;
+            p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = KEYS, p.head_dim = D, p.head_dim_v = D;
+            p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
+            p.k = (simdattn_tensor){k8, SIMDATTN_FP8E4M3, KEYS * D, KEYS * D, D};
+            p.v = (simdattn_tensor){v8, SIMDATTN_FP8E4M3, KEYS * D, KEYS * D, D};
+            p.k_scale = p.v_scale = &sc, p.out = out;
+            p.out_stride_batch = g * D, p.out_stride_head = D, p.out_stride_seq = D;
+            const simdattn_options o = {1, info.name, NULL, NULL, 0};
+            const simdattn_status st = simdattn_forward(&p, &o);
+            row[x] = keep;
+            CHECK(st == SIMDATTN_OK, "%s: %s", info.name, simdattn_last_error());
+            int off = 0; /* outputs NaN where they should not be, or not where they should */
+            for (int i = 0; i < g * D; i++) off += (isnan(out[i]) != 0) != (!w || i % D == x);
+            if (off && bad++ < 4)
+              CHECK(0, "%s: the code 0x%02x at element %d of %s row 17, %d query heads: %d outputs off", info.name,
+                    code, x, w ? "V" : "K", g, off);
+          }
+    CHECK(!bad, "%s: %d placements of the NaN code not NaN", info.name, bad);
+  }
+}
+
 int main(void) {
   test_ggml_vectors();
   test_fp8();
   test_v_codes();
   test_scaled_as_f32();
+  test_nan_code_anywhere();
   test_quantize_errors();
   test_dtype_bytes();
   test_append();
