@@ -149,10 +149,17 @@ static inline sa_vec sa_vload_fp8e4m3(const char *base, int64_t idx, int64_t n, 
  * The scan: a byte is the code when it is 0xff once its sign is set, 32 bytes to a maximum. */
 #define SA_VLOAD_LAX 1
 #define SA_LAX_SCALE_OK(sc) (!(__builtin_fabsf(sc) <= __FLT_MAX__) || __builtin_fabsf((sc)*0x1p120f) <= __FLT_MAX__)
-static inline sa_vec sa_vload_fp8e4m3_lax(const char *base, int64_t idx, int64_t n, float sc) {
+/* (the multiplier once per tile, an opaque value: GCC recomputed sc 2^120 at every key of a P.V tile) */
+static inline float sa_lax_scale_avx2(float sc) {
+  float m = sc * 0x1p120f;
+  __asm__("" : "+x"(m));
+  return m;
+}
+#define SA_LAX_SCALE(sc) sa_lax_scale_avx2(sc)
+static inline sa_vec sa_vload_fp8e4m3_lax(const char *base, int64_t idx, int64_t n, float m) {
   const __m256i s = _mm256_slli_epi32(_mm256_cvtepi8_epi32(sa_load_u8x8(base + idx, n)), 20);
   const __m256 y = _mm256_castsi256_ps(_mm256_and_si256(s, _mm256_set1_epi32((int)0x87f00000u)));
-  return _mm256_mul_ps(y, _mm256_set1_ps(sc * 0x1p120f));
+  return _mm256_mul_ps(y, _mm256_set1_ps(m));
 }
 /* The row scan in two parts: sa_nan_acc_<name> folds a row's bytes into an accumulator (the bytewise
  * maximum of each byte with its sign set: 0xff for the code), sa_nan_found_<name> tests it, once for
