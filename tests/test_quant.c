@@ -229,6 +229,20 @@ static void test_append(void) {
   CHECK(simdattn_kv_append(&b) == SIMDATTN_OK, "a 0.3 caller: %s", simdattn_last_error());
 }
 
+/* One decode step: g query heads (f32, head_dim d) over one KV head of nk keys, K (format kt, d) and V
+ * (format vt, dv) head-major and dense, out f32; no scales */
+static simdattn_problem decode_problem(const float *q, int64_t g, int64_t nk, int64_t d, int64_t dv, const void *k,
+                                       simdattn_dtype kt, const void *v, simdattn_dtype vt, float *out) {
+  simdattn_problem p;
+  memset(&p, 0, sizeof p);
+  p.struct_size = SIMDATTN_PROBLEM_SIZE;
+  p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = nk, p.head_dim = d, p.head_dim_v = dv;
+  p.q = (simdattn_tensor){q, SIMDATTN_F32, g * d, d, d};
+  p.k = (simdattn_tensor){k, kt, nk * d, nk * d, d};
+  p.v = (simdattn_tensor){v, vt, nk * dv, nk * dv, dv};
+  p.out = out, p.out_stride_batch = g * dv, p.out_stride_head = dv, p.out_stride_seq = dv;
+  return p;
+}
 /* Every variant's V loaders on every code: one key (or two alike) whose scores are 0, so each weight is
  * exactly 1 and out is V's row as the variant reads it (two keys: (v + v) / 2, exact). dv 256 holds
  * each fp8 code once, each int8 of q8_0 once and each nibble of q4_0 16 times, under block d's from
@@ -283,14 +297,7 @@ static void test_v_codes(void) {
         if (!info.available || !(info.dtypes >> dt & 1u) || !(info.dtypes >> SIMDATTN_F32 & 1u)) continue;
         for (int g = 1; g <= G_MAX; g += 3)
           for (int nk = 1; nk <= KEYS_MAX; nk++) {
-            simdattn_problem p;
-            memset(&p, 0, sizeof p);
-            p.struct_size = SIMDATTN_PROBLEM_SIZE;
-            p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = nk, p.head_dim = D, p.head_dim_v = DV;
-            p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
-            p.k = (simdattn_tensor){k, dt, nk * D, nk * D, D};
-            p.v = (simdattn_tensor){v, dt, nk * DV, nk * DV, DV};
-            p.out = out, p.out_stride_batch = g * DV, p.out_stride_head = DV, p.out_stride_seq = DV;
+            simdattn_problem p = decode_problem(q, g, nk, D, DV, k, dt, v, dt, out);
             p.v_scale = fp8 ? &vsc : NULL;
             const simdattn_options o = {1, info.name, NULL, NULL, 0};
             for (int i = 0; i < G_MAX * DV; i++) out[i] = 12345.0f;
@@ -344,21 +351,12 @@ static void test_scaled_as_f32(void) {
         simdattn_variant_get(t, &info);
         if (!info.available || !(info.dtypes >> dt & 1u) || !(info.dtypes >> SIMDATTN_F32 & 1u)) continue;
         for (int g = 1; g <= G_MAX; g += 3) {
-          simdattn_problem p;
-          memset(&p, 0, sizeof p);
-          p.struct_size = SIMDATTN_PROBLEM_SIZE;
-          p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = KEYS, p.head_dim = D, p.head_dim_v = D;
-          p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
-          p.out_stride_batch = g * D, p.out_stride_head = D, p.out_stride_seq = D;
           const simdattn_options o = {1, info.name, NULL, NULL, 0};
-          p.k = (simdattn_tensor){k8, dt, KEYS * D, KEYS * D, D};
-          p.v = (simdattn_tensor){v8, dt, KEYS * D, KEYS * D, D};
-          p.k_scale = &ksc, p.v_scale = &vsc, p.out = o8;
+          simdattn_problem p = decode_problem(q, g, KEYS, D, D, k8, dt, v8, dt, o8);
+          p.k_scale = &ksc, p.v_scale = &vsc;
           simdattn_status st = simdattn_forward(&p, &o);
           CHECK(st == SIMDATTN_OK, "%s %s: %s", info.name, sa_dtype_name(dt), simdattn_last_error());
-          p.k = (simdattn_tensor){kf, SIMDATTN_F32, KEYS * D, KEYS * D, D};
-          p.v = (simdattn_tensor){vf, SIMDATTN_F32, KEYS * D, KEYS * D, D};
-          p.k_scale = p.v_scale = NULL, p.out = of;
+          p = decode_problem(q, g, KEYS, D, D, kf, SIMDATTN_F32, vf, SIMDATTN_F32, of);
           st = simdattn_forward(&p, &o);
           CHECK(st == SIMDATTN_OK, "%s f32: %s", info.name, simdattn_last_error());
           CHECK(!memcmp(o8, of, sizeof(float) * (size_t)(g * D)),
@@ -401,15 +399,8 @@ static void test_nan_code_anywhere(void) {
             uint8_t *row = (w ? v8 : k8) + 17 * D; /* key 17 */
             const uint8_t keep = row[x];
             row[x] = (uint8_t)code;
-            simdattn_problem p;
-            memset(&p, 0, sizeof p);
-            p.struct_size = SIMDATTN_PROBLEM_SIZE;
-            p.batch = 1, p.heads_q = g, p.heads_kv = 1, p.seq_q = 1, p.seq_kv = KEYS, p.head_dim = D, p.head_dim_v = D;
-            p.q = (simdattn_tensor){q, SIMDATTN_F32, g * D, D, D};
-            p.k = (simdattn_tensor){k8, SIMDATTN_FP8E4M3, KEYS * D, KEYS * D, D};
-            p.v = (simdattn_tensor){v8, SIMDATTN_FP8E4M3, KEYS * D, KEYS * D, D};
-            p.k_scale = p.v_scale = &sc, p.out = out;
-            p.out_stride_batch = g * D, p.out_stride_head = D, p.out_stride_seq = D;
+            simdattn_problem p = decode_problem(q, g, KEYS, D, D, k8, SIMDATTN_FP8E4M3, v8, SIMDATTN_FP8E4M3, out);
+            p.k_scale = p.v_scale = &sc;
             const simdattn_options o = {1, info.name, NULL, NULL, 0};
             const simdattn_status st = simdattn_forward(&p, &o);
             row[x] = keep;
