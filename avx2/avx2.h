@@ -261,6 +261,14 @@ static inline void sa_vtranspose(sa_vec r[8]) {
 #define SA_DIRECT_NV1_AVX2 6
 #endif
 #define SA_DIRECT_NV1 SA_DIRECT_NV1_AVX2
+/* GQA groups fetch no narrow V (q8_0, q4_0, fp8) ahead during P.V (core/flash_direct.inc): V's rows
+ * there still come during S (2), and the passes' prefetches and their tests per key cost more than
+ * they gave. Zen 4 (family 25 model 17), scripts/bench-pair against fetching them, 32x8 heads d128
+ * BHSD seq_kv 32768, paired medians at 1 / 2 threads: q4_0 1.048x / 1.045x, q8_0 1.052x / 1.054x,
+ * fp8e4m3 1.028x / 0.999x, fp8e5m2 1.068x / 1.064x, q8_0+q4_0 1.044x / 1.050x; seq_kv 8192 q4_0
+ * 1.036x, fp8e4m3 1.042x; a paged cache (block 16) q4_0 0.998x, fp8e4m3 0.990x. On AVX-512 there
+ * 0.996-1.015x: not taken. Not measured on Zen 5 (whose GQA groups fetch no V during S). */
+#define SA_DIRECT_PV_AHEAD_NARROW 0
 static inline float sa_vreduce_max(sa_vec v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
