@@ -163,7 +163,7 @@ static inline sa_vec sa_vload_fp8e4m3_lax(const char *base, int64_t idx, int64_t
 }
 /* The row scan in two parts: sa_nan_acc_<name> folds a row's bytes into an accumulator (the bytewise
  * maximum of each byte with its sign set: 0xff for the code), sa_nan_found_<name> tests it, once for
- * all the rows a tile or a block scans (a test and a branch per row, as sa_nan_<name> has, cost AVX2's
+ * all the rows a tile or a block scans (a test and a branch per row, as one row's scan has, cost AVX2's
  * GQA decode on an fp8e4m3 cache more than the scan's loads and operations: core/flash_driver.inc) */
 static inline sa_vec sa_nan_acc_fp8e4m3(sa_vec acc, const char *row, int64_t n) {
   const __m256i sign = _mm256_set1_epi8((char)0x80);
@@ -190,9 +190,6 @@ static inline sa_vec sa_nan_acc_fp8e4m3(sa_vec acc, const char *row, int64_t n) 
 }
 static inline int sa_nan_found_fp8e4m3(sa_vec acc) {
   return _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_castps_si256(acc), _mm256_set1_epi8(-1))) != 0;
-}
-static inline int sa_nan_fp8e4m3(const char *row, int64_t n) {
-  return sa_nan_found_fp8e4m3(sa_nan_acc_fp8e4m3(sa_vzero(), row, n));
 }
 /* always_inline: GCC 12 finds a prefetch-only function "looping const" and may drop its calls
  * (measured: no prefetch left in the objects, decode at half speed) */
